@@ -1,0 +1,147 @@
+//! The two ways the kit runs PostgreSQL, and how it picks one.
+
+use std::fmt;
+use std::process::{Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub(crate) mod container;
+pub(crate) mod local;
+pub(crate) mod reaper;
+
+/// Which backend runs a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// A container (testcontainers) from `PGSEC_TESTKIT_IMAGE` (default `pgsec/postgres:15`).
+    Container,
+    /// `initdb` + `postgres` from `PG_BIN`, `PATH` or Debian's versioned folders.
+    Local,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Container => "container",
+            Backend::Local => "local",
+        })
+    }
+}
+
+/// `PGSEC_TESTKIT_BACKEND` forces a backend.
+pub const ENV_BACKEND: &str = "PGSEC_TESTKIT_BACKEND";
+/// `PGSEC_TESTKIT_REQUIRE_CONTAINER=1` makes "no Docker" an error instead of a fallback.
+pub const ENV_REQUIRE_CONTAINER: &str = "PGSEC_TESTKIT_REQUIRE_CONTAINER";
+/// `PGSEC_TESTKIT_IMAGE` names the container image.
+pub const ENV_IMAGE: &str = "PGSEC_TESTKIT_IMAGE";
+/// The image the project builds itself (`scripts/build-pg-image.sh`).
+pub const DEFAULT_IMAGE: &str = "pgsec/postgres:15";
+
+impl Backend {
+    /// The backend the kit uses when none is forced by the builder: `PGSEC_TESTKIT_BACKEND`
+    /// when set, else the container whenever a Docker engine answers, else local (unless
+    /// `PGSEC_TESTKIT_REQUIRE_CONTAINER=1`).
+    ///
+    /// # Errors
+    /// `PGSEC_TESTKIT_BACKEND` has an unknown value, or a container is required and no
+    /// engine answers.
+    pub fn from_env() -> Result<Backend> {
+        let chosen = match std::env::var(ENV_BACKEND) {
+            Ok(v) if v.eq_ignore_ascii_case("container") => Backend::Container,
+            Ok(v) if v.eq_ignore_ascii_case("local") => Backend::Local,
+            Ok(v) if v.is_empty() => Self::probe()?,
+            Ok(v) => {
+                return Err(Error::BadEnv {
+                    name: ENV_BACKEND,
+                    value: v,
+                    expected: "`container` or `local`",
+                })
+            }
+            Err(_) => Self::probe()?,
+        };
+        Ok(chosen)
+    }
+
+    fn probe() -> Result<Backend> {
+        match docker_answers() {
+            Ok(()) => Ok(Backend::Container),
+            Err(reason) => {
+                let required = std::env::var(ENV_REQUIRE_CONTAINER)
+                    .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+                    .unwrap_or(false);
+                if required {
+                    Err(Error::ContainerRequired { reason })
+                } else {
+                    static WARN: Once = Once::new();
+                    WARN.call_once(|| {
+                        eprintln!(
+                            "pgsec-testkit: no Docker engine ({reason}); falling back to local \
+                             PostgreSQL binaries"
+                        );
+                    });
+                    Ok(Backend::Local)
+                }
+            }
+        }
+    }
+}
+
+/// Logs the backend once per process.
+pub(crate) fn log_backend_once(backend: Backend, detail: &str) {
+    static LOGGED: Once = Once::new();
+    LOGGED.call_once(|| {
+        eprintln!("pgsec-testkit: using the {backend} backend ({detail})");
+        tracing::info!(%backend, detail, "pgsec-testkit backend");
+    });
+}
+
+/// Whether a Docker engine answers, asked through the `docker` CLI (or, without the
+/// CLI, by connecting to the engine's socket).
+fn docker_answers() -> Result<(), String> {
+    let child = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut child) => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) if status.success() => return Ok(()),
+                    Ok(Some(_)) => return Err("`docker info` failed".into()),
+                    Ok(None) if std::time::Instant::now() > deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err("`docker info` did not answer in 10 s".into());
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) => return Err(format!("`docker info`: {e}")),
+                }
+            }
+        }
+        Err(_) => {
+            let sock = std::env::var("DOCKER_HOST")
+                .ok()
+                .and_then(|h| h.strip_prefix("unix://").map(str::to_owned))
+                .unwrap_or_else(|| "/var/run/docker.sock".to_owned());
+            std::os::unix::net::UnixStream::connect(&sock)
+                .map(|_| ())
+                .map_err(|e| format!("no docker CLI and {sock}: {e}"))
+        }
+    }
+}
+
+/// Whether the `docker` CLI is on PATH (used by the reaper to remove containers).
+pub(crate) fn docker_cli_present() -> bool {
+    Command::new("docker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

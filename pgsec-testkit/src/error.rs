@@ -1,0 +1,87 @@
+//! The testkit's error type.
+
+use std::path::PathBuf;
+
+/// Why a test server could not be started or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `PGSEC_TESTKIT_REQUIRE_CONTAINER=1` is set and no Docker engine answers.
+    #[error(
+        "no Docker engine answers ({reason}) and PGSEC_TESTKIT_REQUIRE_CONTAINER=1 forbids the \
+         local fallback; start one with scripts/docker-up.sh"
+    )]
+    ContainerRequired {
+        /// What the probe saw.
+        reason: String,
+    },
+    /// An environment variable has a value the kit does not understand.
+    #[error("{name}={value:?} is not valid: {expected}")]
+    BadEnv {
+        /// Variable name.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What would be valid.
+        expected: &'static str,
+    },
+    /// No PostgreSQL server binaries were found for the local backend.
+    #[error(
+        "no PostgreSQL server binaries (initdb and postgres) found in PG_BIN, PATH or \
+         /usr/lib/postgresql/*/bin; install postgresql or set PG_BIN"
+    )]
+    NoBinaries,
+    /// The kit runs as root and there is no unprivileged user to run the server as.
+    #[error(
+        "running as root and no `postgres` user exists to run the server as (PostgreSQL refuses \
+         root); create one with `useradd --system postgres` or run the tests as another user"
+    )]
+    NoServerUser,
+    /// A helper program failed.
+    #[error("{program} failed ({status}): {output}")]
+    Command {
+        /// Program that failed.
+        program: String,
+        /// Its exit status.
+        status: String,
+        /// The tail of what it printed.
+        output: String,
+    },
+    /// The server did not accept an authenticated TLS query in time.
+    #[error("server not ready after {seconds} s: {last_error}; server log tail:\n{log_tail}")]
+    NotReady {
+        /// How long the kit waited.
+        seconds: u64,
+        /// The last connection error.
+        last_error: String,
+        /// The end of the server's log.
+        log_tail: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File concerned.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A generic I/O error not tied to a file.
+    #[error(transparent)]
+    IoOther(#[from] std::io::Error),
+    /// The Docker engine refused an operation.
+    #[error("container: {0}")]
+    Container(#[from] testcontainers::TestcontainersError),
+    /// A query against the test server failed.
+    #[error("query failed: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// Certificates could not be generated or loaded.
+    #[error("certificates: {0}")]
+    Certificates(String),
+    /// The builder was given a value the kit refuses.
+    #[error("invalid test server option: {0}")]
+    InvalidOption(String),
+}
+
+/// The testkit's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

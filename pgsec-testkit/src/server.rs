@@ -1,0 +1,602 @@
+//! A running test server and what it hands out.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::backend::container::{ContainerServer, ContainerSpec, DATA_DIR};
+use crate::backend::local::{LocalServer, LocalSpec};
+use crate::backend::{log_backend_once, Backend, DEFAULT_IMAGE, ENV_IMAGE};
+use crate::builder::ServerBuilder;
+use crate::certs::{default_identity, ServerIdentity};
+use crate::error::{Error, Result};
+
+/// Name of the superuser the kit creates.
+pub const ADMIN_USER: &str = "pgsec_admin";
+/// Name of the non-superuser application role the kit creates.
+pub const APP_USER: &str = "pgsec_app";
+/// The template every fresh database is cloned from.
+pub const TEMPLATE_DB: &str = "pgsec_template";
+
+/// A role's name and password. The password never appears in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Role name.
+    pub user: String,
+    password: String,
+}
+
+impl Credentials {
+    /// Credentials for `user` with `password`.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The password (handle with care: never log it).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How to reach a test server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// Host name to connect to and to check the certificate against (`localhost`).
+    pub host: String,
+    /// Address the socket is opened to (libpq `hostaddr`): 127.0.0.1.
+    pub hostaddr: IpAddr,
+    /// TCP port on the host.
+    pub port: u16,
+    /// PEM of the CA that signed the server certificate.
+    pub ca_pem: String,
+    /// The same CA as a file (for `sslrootcert`).
+    pub ca_path: PathBuf,
+    /// The superuser the kit administers the server with.
+    pub admin: Credentials,
+    /// A LOGIN role without SUPERUSER, CREATEDB, CREATEROLE or BYPASSRLS (unless the
+    /// builder made it a superuser on purpose).
+    pub app: Credentials,
+    /// The Unix-socket directory (local backend only).
+    pub socket_dir: Option<PathBuf>,
+    /// Whether the server has `ssl = on`.
+    pub ssl: bool,
+}
+
+/// Everything needed to open connections; shared by the server and its databases.
+#[derive(Debug, Clone)]
+struct Connector {
+    info: ConnectionInfo,
+    /// False when the server presents a caller's identity that may not verify.
+    verify: bool,
+}
+
+impl Connector {
+    async fn connect(&self, dbname: &str, creds: &Credentials) -> Result<Client> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&self.info.host)
+            .hostaddr(self.info.hostaddr)
+            .port(self.info.port)
+            .user(&creds.user)
+            .password(creds.password())
+            .dbname(dbname)
+            .application_name("pgsec-testkit")
+            .connect_timeout(Duration::from_secs(10));
+        let client = if self.info.ssl {
+            cfg.ssl_mode(SslMode::Require);
+            let tls = if self.verify {
+                crate::tls::verifying_config(&self.info.ca_pem)?
+            } else {
+                crate::tls::unverified_config()?
+            };
+            let (client, conn) = cfg.connect(MakeRustlsConnect::new(tls)).await?;
+            tokio::spawn(conn);
+            client
+        } else {
+            cfg.ssl_mode(SslMode::Disable);
+            let (client, conn) = cfg.connect(NoTls).await?;
+            tokio::spawn(conn);
+            client
+        };
+        Ok(client)
+    }
+
+    fn conninfo(&self, dbname: &str, creds: &Credentials) -> String {
+        let q = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut s = format!(
+            "host={} hostaddr={} port={} user={} password={} dbname={}",
+            self.info.host,
+            self.info.hostaddr,
+            self.info.port,
+            q(&creds.user),
+            q(creds.password()),
+            q(dbname),
+        );
+        if self.info.ssl {
+            s.push_str(&format!(
+                " sslmode=verify-full sslrootcert={}",
+                q(&self.info.ca_path.to_string_lossy())
+            ));
+        } else {
+            s.push_str(" sslmode=disable");
+        }
+        s
+    }
+}
+
+#[derive(Debug)]
+enum Running {
+    Local(LocalServer),
+    Container(ContainerServer),
+}
+
+/// A running PostgreSQL server, stopped and removed on drop.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), pgsec_testkit::Error> {
+/// let server = pgsec_testkit::shared().await?;
+/// let db = server.fresh_database().await?;
+/// let client = db.app_client().await?;
+/// let row = client.query_one("select current_user", &[]).await?;
+/// assert_eq!(row.get::<_, String>(0), "pgsec_app");
+/// # Ok(()) }
+/// ```
+pub struct TestServer {
+    connector: Connector,
+    backend: Backend,
+    running: Running,
+    has_pgaudit: bool,
+    major: u32,
+    hardened: bool,
+    next_db: AtomicU32,
+    // Holds the CA file for `sslrootcert` (container backend; the local one keeps it in
+    // its own temp dir).
+    _files: tempfile::TempDir,
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer")
+            .field("backend", &self.backend)
+            .field("info", &self.connector.info)
+            .field("major", &self.major)
+            .field("pgaudit", &self.has_pgaudit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_password() -> String {
+    rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+/// Quotes an identifier for SQL (the kit only splices names it made itself).
+pub(crate) fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Quotes a literal for SQL.
+pub(crate) fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl TestServer {
+    /// A builder for a server of your own (hardened unless you weaken it).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::new()
+    }
+
+    /// Starts a hardened server with the default backend.
+    ///
+    /// # Errors
+    /// See [`ServerBuilder::start`].
+    pub async fn start() -> Result<TestServer> {
+        ServerBuilder::new().start().await
+    }
+
+    pub(crate) async fn start_with(b: ServerBuilder) -> Result<TestServer> {
+        let backend = match b.backend {
+            Some(backend) => backend,
+            None => Backend::from_env()?,
+        };
+        let started = Instant::now();
+        let custom_identity = b.identity.is_some();
+        let identity: ServerIdentity = match b.identity.clone() {
+            Some(id) => id,
+            None => default_identity()?,
+        };
+        let admin = Credentials::new(ADMIN_USER, random_password());
+        let app = Credentials::new(APP_USER, random_password());
+        let files = tempfile::Builder::new()
+            .prefix("pgsec-testkit-ca-")
+            .tempdir()?;
+        let ca_path = files.path().join("ca.crt");
+        std::fs::write(&ca_path, &identity.ca_pem).map_err(|source| Error::Io {
+            path: ca_path.clone(),
+            source,
+        })?;
+
+        let (running, port, socket_dir) = match backend {
+            Backend::Local => {
+                let hba = b.render_hba(&["127.0.0.1/32", "::1/128"], true);
+                let b2 = b.clone();
+                let spec = LocalSpec {
+                    admin_user: ADMIN_USER.to_owned(),
+                    admin_password: admin.password().to_owned(),
+                    cert_chain_pem: identity.cert_chain_pem.clone(),
+                    key_pem: identity.key_pem.clone(),
+                    ca_pem: identity.ca_pem.clone(),
+                    hba,
+                    conf: Box::new(move |port, sock, pgaudit| {
+                        b2.render_conf(
+                            &[
+                                ("port", port.to_string()),
+                                ("unix_socket_directories", sock.display().to_string()),
+                            ],
+                            pgaudit,
+                        )
+                    }),
+                    pgaudit_wanted: b.pgaudit,
+                };
+                // initdb takes a second: keep it off the test's runtime thread.
+                let local = tokio::task::spawn_blocking(move || LocalServer::start(spec))
+                    .await
+                    .map_err(|e| Error::InvalidOption(format!("local start task: {e}")))??;
+                let (port, sock) = (local.port, local.socket_dir.clone());
+                (Running::Local(local), port, Some(sock))
+            }
+            Backend::Container => {
+                // Connections arrive from the engine's bridge gateway: `samenet` admits
+                // exactly the container's own subnet.
+                let hba = b.render_hba(&["samenet"], false);
+                let base = [
+                    ("listen_addresses", "*".to_owned()),
+                    ("unix_socket_directories", "/tmp".to_owned()),
+                ];
+                let spec = ContainerSpec {
+                    image: b
+                        .image
+                        .clone()
+                        .or_else(|| std::env::var(ENV_IMAGE).ok().filter(|s| !s.is_empty()))
+                        .unwrap_or_else(|| DEFAULT_IMAGE.to_owned()),
+                    admin_password: admin.password().to_owned(),
+                    cert_chain_pem: identity.cert_chain_pem.clone(),
+                    key_pem: identity.key_pem.clone(),
+                    ca_pem: identity.ca_pem.clone(),
+                    hba,
+                    conf_plain: b.render_conf(&base, false),
+                    conf_pgaudit: b.render_conf(&base, true),
+                };
+                let c = ContainerServer::start(spec).await?;
+                let port = c.port;
+                (Running::Container(c), port, None)
+            }
+        };
+
+        let info = ConnectionInfo {
+            host: "localhost".to_owned(),
+            hostaddr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+            ca_pem: identity.ca_pem.clone(),
+            ca_path,
+            admin,
+            app,
+            socket_dir,
+            ssl: b.ssl,
+        };
+        let mut server = TestServer {
+            connector: Connector {
+                info,
+                verify: !custom_identity,
+            },
+            backend,
+            running,
+            has_pgaudit: false,
+            major: 0,
+            hardened: b.is_hardened(),
+            next_db: AtomicU32::new(0),
+            _files: files,
+        };
+        let admin_client = server.wait_ready().await?;
+        server.set_up(&admin_client, b.app_superuser).await?;
+        log_backend_once(
+            backend,
+            &format!(
+                "PostgreSQL {}, first server ready in {} ms",
+                server.major,
+                started.elapsed().as_millis()
+            ),
+        );
+        Ok(server)
+    }
+
+    /// Ready means an authenticated query over the server's transport (TLS when on)
+    /// succeeded, not a log line: the stock image starts its server twice.
+    async fn wait_ready(&mut self) -> Result<Client> {
+        let limit = Duration::from_secs(60);
+        let deadline = Instant::now() + limit;
+        let mut last_error;
+        loop {
+            match self.admin_client().await {
+                Ok(c) => match c.simple_query("select 1").await {
+                    Ok(_) => return Ok(c),
+                    Err(e) => last_error = e.to_string(),
+                },
+                Err(e) => last_error = e.to_string(),
+            }
+            let exited = match &mut self.running {
+                Running::Local(l) => l.exited(),
+                Running::Container(c) => c.exited().await,
+            };
+            if exited || Instant::now() > deadline {
+                let log_tail = match &self.running {
+                    Running::Local(l) => l.log_tail(),
+                    Running::Container(c) => c.log_tail().await,
+                };
+                return Err(Error::NotReady {
+                    seconds: limit.as_secs(),
+                    last_error: if exited {
+                        format!("the server exited ({last_error})")
+                    } else {
+                        last_error
+                    },
+                    log_tail,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn set_up(&mut self, admin: &Client, app_superuser: bool) -> Result<()> {
+        let row = admin
+            .query_one(
+                "select current_setting('server_version_num')::int / 10000, \
+                 current_setting('shared_preload_libraries')",
+                &[],
+            )
+            .await?;
+        self.major = u32::try_from(row.get::<_, i32>(0)).unwrap_or(0);
+        self.has_pgaudit = row
+            .get::<_, String>(1)
+            .split(',')
+            .any(|l| l.trim() == "pgaudit");
+        let app = &self.connector.info.app;
+        let attrs = if app_superuser {
+            "SUPERUSER"
+        } else {
+            "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+        };
+        // One statement at a time: CREATE DATABASE refuses to run in the implicit
+        // transaction of a multi-statement query.
+        admin
+            .batch_execute(&format!(
+                "CREATE ROLE {} LOGIN {attrs} PASSWORD {}",
+                quote_ident(&app.user),
+                quote_literal(app.password()),
+            ))
+            .await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(TEMPLATE_DB)))
+            .await?;
+        if self.has_pgaudit {
+            admin
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS pgaudit")
+                .await?;
+        }
+        let tpl = self.admin_connect(TEMPLATE_DB).await?;
+        let mut sql = format!(
+            "GRANT USAGE, CREATE ON SCHEMA public TO {};\n",
+            quote_ident(&app.user)
+        );
+        if self.has_pgaudit {
+            sql.push_str("CREATE EXTENSION IF NOT EXISTS pgaudit;\n");
+        }
+        tpl.batch_execute(&sql).await?;
+        Ok(())
+    }
+
+    async fn admin_connect(&self, dbname: &str) -> Result<Client> {
+        self.connector
+            .connect(dbname, &self.connector.info.admin)
+            .await
+    }
+
+    /// Which backend runs this server.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Host, port, CA and credentials.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.connector.info
+    }
+
+    /// True when the server runs with the kit's hardened defaults, unweakened.
+    pub fn is_hardened(&self) -> bool {
+        self.hardened
+    }
+
+    /// Whether pgaudit is in `shared_preload_libraries` (absent from stock images: that
+    /// is reported here, not an error).
+    pub fn has_pgaudit(&self) -> bool {
+        self.has_pgaudit
+    }
+
+    /// The server's major version.
+    pub fn major_version(&self) -> u32 {
+        self.major
+    }
+
+    /// The container's id (container backend only).
+    pub fn container_id(&self) -> Option<&str> {
+        match &self.running {
+            Running::Container(c) => Some(&c.id),
+            Running::Local(_) => None,
+        }
+    }
+
+    /// The data directory as the server sees it.
+    pub fn data_dir(&self) -> String {
+        match &self.running {
+            Running::Local(l) => l.data.to_string_lossy().into_owned(),
+            Running::Container(_) => DATA_DIR.to_owned(),
+        }
+    }
+
+    /// The server log so far (its last lines), for diagnostics.
+    pub async fn log_tail(&self) -> String {
+        match &self.running {
+            Running::Local(l) => l.log_tail(),
+            Running::Container(c) => c.log_tail().await,
+        }
+    }
+
+    /// A client connected as the superuser to `postgres` over verified TLS (the kit's
+    /// CA and the host name; a server started with a caller's own identity is reached
+    /// encrypted but unverified, since that identity may be broken on purpose).
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn admin_client(&self) -> Result<Client> {
+        self.admin_connect("postgres").await
+    }
+
+    /// A client for `dbname` as `creds`, over the server's transport.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn connect(&self, dbname: &str, creds: &Credentials) -> Result<Client> {
+        self.connector.connect(dbname, creds).await
+    }
+
+    /// A libpq connection string for `dbname` as `creds` (`sslmode=verify-full` with the
+    /// CA file when TLS is on). Contains the password.
+    pub fn conninfo(&self, dbname: &str, creds: &Credentials) -> String {
+        self.connector.conninfo(dbname, creds)
+    }
+
+    /// A new, empty database cloned from the kit's template (the app role may connect
+    /// and create in its `public` schema). Databases live as long as the server.
+    ///
+    /// # Errors
+    /// The `CREATE DATABASE` failed.
+    pub async fn fresh_database(&self) -> Result<TestDatabase> {
+        let n = self.next_db.fetch_add(1, Ordering::Relaxed);
+        let name = format!("pgsec_test_{}_{n}", std::process::id());
+        let admin = self.admin_client().await?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                quote_ident(&name),
+                quote_ident(TEMPLATE_DB)
+            ))
+            .await?;
+        Ok(TestDatabase {
+            name,
+            connector: Arc::new(self.connector.clone()),
+        })
+    }
+
+    /// Writes a file under the data directory (parents created), e.g. an hba corpus
+    /// to compare with `pg_hba_file_rules`. Owned by the server's user, mode 0600.
+    ///
+    /// # Errors
+    /// The write failed.
+    pub async fn write_file(&self, rel_path: &str, contents: &str) -> Result<()> {
+        if rel_path.starts_with('/') || rel_path.split('/').any(|c| c == "..") {
+            return Err(Error::InvalidOption(format!(
+                "write_file takes a path inside the data directory, not {rel_path:?}"
+            )));
+        }
+        match &self.running {
+            Running::Local(l) => l.write_file(rel_path, contents),
+            Running::Container(c) => c.write_file(rel_path, contents).await,
+        }
+    }
+
+    /// Asks the server to re-read its configuration files (`pg_reload_conf()`).
+    ///
+    /// # Errors
+    /// The query failed.
+    pub async fn reload(&self) -> Result<()> {
+        self.admin_client()
+            .await?
+            .simple_query("select pg_reload_conf()")
+            .await?;
+        Ok(())
+    }
+}
+
+/// A database of its own for one test, cloned from the kit's template.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    name: String,
+    connector: Arc<Connector>,
+}
+
+impl TestDatabase {
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A client as the superuser.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn admin_client(&self) -> Result<Client> {
+        self.connector
+            .connect(&self.name, &self.connector.info.admin)
+            .await
+    }
+
+    /// A client as the application role.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn app_client(&self) -> Result<Client> {
+        self.connector
+            .connect(&self.name, &self.connector.info.app)
+            .await
+    }
+
+    /// libpq connection string as the superuser (contains the password).
+    pub fn admin_conninfo(&self) -> String {
+        self.connector
+            .conninfo(&self.name, &self.connector.info.admin)
+    }
+
+    /// libpq connection string as the application role (contains the password).
+    pub fn app_conninfo(&self) -> String {
+        self.connector
+            .conninfo(&self.name, &self.connector.info.app)
+    }
+
+    /// Host, port, CA and credentials of the server.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.connector.info
+    }
+}
