@@ -1,10 +1,42 @@
 //! pgsec-core: the PostgreSQL hardening baseline as a typed model.
 //!
 //! Data flows one way: collect → [`Snapshot`] → evaluate(rules) → [`Report`] → render.
+//!
+//! ```
+//! use pgsec_core::{evaluate, Policy, Severity, Snapshot};
+//! use pgsec_core::snapshot::{LiveFacts, RoleFact};
+//! use pgsec_core::snapshot::Collected;
+//!
+//! let mut app = RoleFact::login("app");
+//! app.superuser = true;
+//! let mut live = LiveFacts::default();
+//! live.roles = Collected::Present(vec![app]);
+//! let snapshot = Snapshot::new("example", 0).with_live(live).with_app_role("app");
+//! let report = evaluate(&snapshot, &Policy::default());
+//! assert!(report.findings_of("role.app_superuser").next().is_some());
+//! assert!(report.fails(Severity::High));
+//! ```
 #![warn(missing_docs)]
 
 pub mod conf;
 pub mod hba;
 mod source;
 
+mod catalogue;
+mod error;
+mod evaluate;
+mod policy;
+pub mod render;
+mod report;
+mod severity;
+pub mod snapshot;
+
 pub use source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
+
+pub use catalogue::{catalogue, catalogue_markdown, rule, Rule};
+pub use error::Error;
+pub use evaluate::{evaluate, evaluate_rules};
+pub use policy::Policy;
+pub use report::{fingerprint, Finding, Location, Report, Skipped, Summary};
+pub use severity::{RuleSource, Severity};
+pub use snapshot::{Collected, Snapshot};

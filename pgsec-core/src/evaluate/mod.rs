@@ -1,0 +1,358 @@
+//! The pure evaluator: [`Snapshot`] + [`Policy`] → [`Report`].
+//!
+//! Every catalogue rule is visited. A rule either emits findings, stays quiet because
+//! its facts are present and fine, or records why it could not be decided (skipped).
+
+mod client;
+mod hba_rules;
+mod logging;
+mod objects;
+mod privileges;
+mod rls;
+mod roles;
+pub(crate) mod settings;
+mod tls;
+
+#[cfg(test)]
+mod testutil;
+
+use std::collections::BTreeMap;
+
+use crate::catalogue::{catalogue, Rule};
+use crate::conf::ConfFile;
+use crate::hba::HbaFile;
+use crate::report::{Finding, Location, Report, Skipped};
+use crate::snapshot::{Collected, LiveFacts, RoleFact, NEEDS_LIVE};
+use crate::{Policy, Severity, Snapshot};
+
+use settings::{pg15_default, Origin, Setting};
+
+type RuleFn = fn(&mut Eval<'_>);
+
+/// The evaluating function of each rule id.
+const RULE_FNS: &[(&str, RuleFn)] = &[
+    ("tls.ssl_off", tls::ssl_off),
+    ("tls.min_protocol_weak", tls::min_protocol_weak),
+    ("tls.weak_ciphers", tls::weak_ciphers),
+    ("tls.key_permissions", tls::key_permissions),
+    ("tls.cert_expiry", tls::cert_expiry),
+    ("tls.cert_no_san", tls::cert_no_san),
+    ("net.listen_all", tls::listen_all),
+    ("hba.parse_error", hba_rules::parse_error),
+    ("hba.trust_network", hba_rules::trust_network),
+    ("hba.trust_local", hba_rules::trust_local),
+    ("hba.password_cleartext", hba_rules::password_cleartext),
+    ("hba.md5", hba_rules::md5),
+    ("hba.ident_network", hba_rules::ident_network),
+    ("hba.plaintext_allowed", hba_rules::plaintext_allowed),
+    ("hba.wide_address", hba_rules::wide_address),
+    ("hba.all_db_all_users", hba_rules::all_db_all_users),
+    ("hba.superuser_network", hba_rules::superuser_network),
+    ("hba.replication_wide", hba_rules::replication_wide),
+    ("hba.no_final_reject", hba_rules::no_final_reject),
+    ("hba.shadowed_rule", hba_rules::shadowed_rule),
+    ("auth.password_encryption", logging::password_encryption),
+    ("auth.md5_stored", roles::md5_stored),
+    ("auth.timeout_long", logging::timeout_long),
+    ("role.app_superuser", roles::app_superuser),
+    ("role.superusers", roles::superusers),
+    ("role.bypassrls", roles::bypassrls),
+    ("role.createrole_createdb", roles::createrole_createdb),
+    ("role.connlimit_unlimited", roles::connlimit_unlimited),
+    ("role.dangerous_membership", roles::dangerous_membership),
+    ("role.stats_visibility", roles::stats_visibility),
+    ("priv.public_schema_create", privileges::public_schema_create),
+    ("priv.public_table_grants", privileges::public_table_grants),
+    ("priv.app_owns_tables", privileges::app_owns_tables),
+    ("priv.search_path_public", privileges::search_path_public),
+    ("rls.disabled", rls::disabled),
+    ("rls.not_forced", rls::not_forced),
+    ("rls.no_policy", rls::no_policy),
+    ("rls.policy_without_rls", rls::policy_without_rls),
+    ("rls.policy_always_true", rls::policy_always_true),
+    ("rls.policy_ignores_tenant", rls::policy_ignores_tenant),
+    ("rls.view_bypass", rls::view_bypass),
+    ("rls.definer_function", rls::definer_function),
+    ("fn.definer_search_path", objects::definer_search_path),
+    ("ext.untrusted_language", objects::untrusted_language),
+    ("ext.risky_extension", objects::risky_extension),
+    ("ext.in_public", objects::in_public),
+    ("audit.pgaudit_not_loaded", logging::pgaudit_not_loaded),
+    ("audit.pgaudit_no_extension", logging::pgaudit_no_extension),
+    ("audit.pgaudit_classes", logging::pgaudit_classes),
+    ("audit.pgaudit_catalog", logging::pgaudit_catalog),
+    ("audit.pgaudit_relation", logging::pgaudit_relation),
+    ("log.connections", logging::log_connections),
+    ("log.disconnections", logging::log_disconnections),
+    ("log.line_prefix", logging::log_line_prefix),
+    ("log.lock_waits", logging::log_lock_waits),
+    ("rt.idle_in_tx_timeout", logging::idle_in_tx_timeout),
+    ("rt.unsafe_setting", logging::unsafe_setting),
+    ("rt.version_eol", logging::version_eol),
+    ("client.sslmode_weak", client::sslmode_weak),
+    ("client.channel_binding", client::channel_binding),
+];
+
+/// Evaluates every rule of the catalogue against `snapshot` under `policy`.
+///
+/// Pure: no I/O, no clock (time comes from [`Snapshot::collected_at`]).
+///
+/// ```
+/// use pgsec_core::{evaluate, Policy, Snapshot};
+/// let report = evaluate(&Snapshot::new("nothing", 0), &Policy::default());
+/// assert!(report.findings().is_empty());
+/// assert!(report.is_skipped("rls.disabled"));
+/// ```
+pub fn evaluate(snapshot: &Snapshot, policy: &Policy) -> Report {
+    evaluate_rules(snapshot, policy, |_| true)
+}
+
+/// Evaluates only the rules whose id satisfies `select` (e.g. the hba rules for
+/// `pgsec hba lint`, or the start-up guard's rules). Rules not selected appear neither
+/// as findings nor as skipped.
+pub fn evaluate_rules(snapshot: &Snapshot, policy: &Policy, select: impl Fn(&str) -> bool) -> Report {
+    let mut ev = Eval {
+        snap: snapshot,
+        policy,
+        rule: &catalogue()[0],
+        findings: Vec::new(),
+        skipped: Vec::new(),
+        suppressed: Vec::new(),
+    };
+    let fns: BTreeMap<&str, RuleFn> = RULE_FNS.iter().copied().collect();
+    for rule in catalogue() {
+        if !select(rule.id) {
+            continue;
+        }
+        ev.rule = rule;
+        match fns.get(rule.id) {
+            Some(f) => f(&mut ev),
+            None => ev.skip("not implemented yet"),
+        }
+    }
+    Report::new(snapshot.target.clone(), ev.findings, ev.skipped, ev.suppressed)
+}
+
+/// The evaluation context handed to each rule function.
+pub(crate) struct Eval<'a> {
+    pub(crate) snap: &'a Snapshot,
+    pub(crate) policy: &'a Policy,
+    rule: &'static Rule,
+    findings: Vec<Finding>,
+    skipped: Vec<Skipped>,
+    suppressed: Vec<Finding>,
+}
+
+/// Unwraps a fact or records the rule as skipped and returns from the rule function.
+macro_rules! need {
+    ($ev:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(reason) => {
+                $ev.skip(reason);
+                return;
+            }
+        }
+    };
+}
+pub(crate) use need;
+
+impl<'a> Eval<'a> {
+    /// Emits a finding of the current rule at its catalogue severity.
+    pub(crate) fn emit(
+        &mut self,
+        object: impl Into<String>,
+        location: Location,
+        evidence: impl Into<String>,
+        remediation: impl Into<String>,
+    ) {
+        self.emit_at(self.rule.severity, object, location, evidence, remediation);
+    }
+
+    /// Emits a finding of the current rule at `severity` (raised or lowered as RULES.md
+    /// says); a policy override still wins.
+    pub(crate) fn emit_at(
+        &mut self,
+        severity: Severity,
+        object: impl Into<String>,
+        location: Location,
+        evidence: impl Into<String>,
+        remediation: impl Into<String>,
+    ) {
+        let mut f = Finding::new(
+            self.rule.id,
+            severity,
+            self.rule.title,
+            object,
+            location,
+            evidence,
+            remediation,
+        );
+        if let Some(s) = self.policy.severity_overrides.get(self.rule.id) {
+            f.set_severity(*s);
+        }
+        if self.policy.is_suppressed(f.id(), f.fingerprint()) {
+            self.suppressed.push(f);
+        } else {
+            self.findings.push(f);
+        }
+    }
+
+    /// Records the current rule (or a part of it) as skipped.
+    pub(crate) fn skip(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        if !self.skipped.iter().any(|s| s.id == self.rule.id && s.reason == reason) {
+            self.skipped.push(Skipped {
+                id: self.rule.id.to_owned(),
+                reason,
+            });
+        }
+    }
+
+    /// Live facts, or why there are none.
+    pub(crate) fn live(&self) -> Result<&'a LiveFacts, String> {
+        self.snap.live.get().map_err(str::to_owned)
+    }
+
+    /// Roles from the live server.
+    pub(crate) fn roles(&self) -> Result<&'a [RoleFact], String> {
+        let live = self.live()?;
+        live.roles
+            .get()
+            .map(Vec::as_slice)
+            .map_err(|r| format!("roles not collected: {r}"))
+    }
+
+    /// The application's role: the policy's, else the snapshot's.
+    pub(crate) fn app_role(&self) -> Result<&'a str, String> {
+        self.policy
+            .app_role
+            .as_deref()
+            .or(self.snap.app_role.as_deref())
+            .ok_or_else(|| "no application role given (Policy::app_role or --app-role)".to_owned())
+    }
+
+    /// The hba rules in force: the live server's when collected, else the file's.
+    pub(crate) fn hba(&self) -> Result<&'a HbaFile, String> {
+        if let Collected::Present(live) = &self.snap.live {
+            match (&live.hba, &self.snap.hba) {
+                (Collected::Present(h), _) => return Ok(h),
+                (Collected::NotCollected(_), Collected::Present(h)) => return Ok(h),
+                (Collected::NotCollected(r), Collected::NotCollected(_)) => {
+                    return Err(format!("pg_hba_file_rules not readable: {r}"));
+                }
+            }
+        }
+        self.snap
+            .hba
+            .get()
+            .map_err(|r| format!("{r} (needs pg_hba.conf or a live connection)"))
+    }
+
+    /// The effective value of a server setting: live when collected, else the file's
+    /// (or PostgreSQL 15's default when the file does not set it).
+    pub(crate) fn setting(&self, name: &str) -> Result<Setting, String> {
+        let mut live_reason = None;
+        if let Collected::Present(live) = &self.snap.live {
+            match &live.settings {
+                Collected::Present(map) => return Ok(live_setting(map, name)),
+                Collected::NotCollected(r) => live_reason = Some(r.clone()),
+            }
+        }
+        match &self.snap.conf {
+            Collected::Present(conf) => Ok(file_setting(conf, name)),
+            Collected::NotCollected(r) => Err(match live_reason {
+                Some(lr) => format!("pg_settings not readable: {lr}"),
+                None => format!("{r} (needs postgresql.conf or a live connection)"),
+            }),
+        }
+    }
+
+    /// True when the live server is not collected (a file audit): L-only rules skip.
+    pub(crate) fn needs_live(&self) -> Result<&'a LiveFacts, String> {
+        self.live().map_err(|_| NEEDS_LIVE.to_owned())
+    }
+}
+
+fn live_setting(map: &BTreeMap<String, crate::snapshot::LiveSetting>, name: &str) -> Setting {
+    match map.get(name) {
+        Some(s) => {
+            let note = match (&s.sourcefile, s.sourceline) {
+                (Some(f), Some(l)) => Some(format!("source: {f}:{l}")),
+                _ => Some(format!("source: {}", s.source)),
+            };
+            Setting {
+                name: name.to_owned(),
+                value: s.value.clone(),
+                unit: s.unit.clone(),
+                location: Location::object("setting", name),
+                origin: Origin::Live,
+                source_note: note,
+            }
+        }
+        None => Setting {
+            name: name.to_owned(),
+            value: pg15_default(name).unwrap_or_default().to_owned(),
+            unit: None,
+            location: Location::object("setting", name),
+            origin: Origin::Live,
+            source_note: Some("not defined on the server; default assumed".to_owned()),
+        },
+    }
+}
+
+/// The path of the main configuration file, for settings left unset.
+pub(crate) fn conf_path(conf: &ConfFile) -> String {
+    conf.settings
+        .first()
+        .map(|s| s.file.clone())
+        .or_else(|| conf.errors.first().map(|e| e.file.clone()))
+        .unwrap_or_else(|| "postgresql.conf".to_owned())
+}
+
+fn file_setting(conf: &ConfFile, name: &str) -> Setting {
+    match conf.get(name) {
+        Some(s) => Setting {
+            name: name.to_owned(),
+            value: s.value.clone(),
+            unit: None,
+            location: Location::file_line(s.file.clone(), s.line_number),
+            origin: Origin::File,
+            source_note: None,
+        },
+        None => Setting {
+            name: name.to_owned(),
+            value: pg15_default(name).unwrap_or_default().to_owned(),
+            unit: None,
+            location: Location::file(conf_path(conf)),
+            origin: Origin::FileDefault,
+            source_note: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::catalogue;
+
+    #[test]
+    fn every_catalogue_rule_has_a_function() {
+        for r in catalogue() {
+            assert!(RULE_FNS.iter().any(|(id, _)| *id == r.id), "{} has no function", r.id);
+        }
+        assert_eq!(RULE_FNS.len(), catalogue().len());
+    }
+
+    #[test]
+    fn empty_snapshot_skips_everything_with_a_reason() {
+        let r = evaluate(&Snapshot::new("t", 0), &Policy::default());
+        assert!(r.findings().is_empty());
+        for rule in catalogue() {
+            assert!(r.is_skipped(rule.id), "{} not skipped", rule.id);
+        }
+        assert!(r.skipped().iter().all(|s| !s.reason.is_empty()));
+        let live_only = r.skipped().iter().find(|s| s.id == "rls.disabled").unwrap();
+        assert_eq!(live_only.reason, NEEDS_LIVE);
+    }
+}
