@@ -260,6 +260,7 @@ impl TestServer {
                         )
                     }),
                     pgaudit_wanted: b.pgaudit,
+                    also_remove: files.path().to_path_buf(),
                 };
                 // initdb takes a second: keep it off the test's runtime thread.
                 let local = tokio::task::spawn_blocking(move || LocalServer::start(spec))
@@ -289,6 +290,7 @@ impl TestServer {
                     hba,
                     conf_plain: b.render_conf(&base, false),
                     conf_pgaudit: b.render_conf(&base, true),
+                    also_remove: files.path().to_path_buf(),
                 };
                 let c = ContainerServer::start(spec).await?;
                 let port = c.port;

@@ -61,6 +61,8 @@ pub(crate) struct ContainerSpec {
     pub(crate) hba: String,
     pub(crate) conf_plain: String,
     pub(crate) conf_pgaudit: String,
+    /// Removed with the container (the CA file's folder).
+    pub(crate) also_remove: std::path::PathBuf,
 }
 
 /// A running container.
@@ -102,6 +104,7 @@ impl ContainerServer {
 
     async fn start_inner(spec: ContainerSpec) -> Result<ContainerServer> {
         let (name, tag) = split_image(&spec.image);
+        let also_remove = sh_quote(&spec.also_remove.to_string_lossy());
         let file = |path: &str, mode: u32| CopyTargetOptions::new(path).with_mode(mode);
         let request = GenericImage::new(name, tag)
             .with_entrypoint("/bin/sh")
@@ -144,7 +147,7 @@ impl ContainerServer {
         let id = container.id().to_owned();
         let reaper = if super::docker_cli_present() {
             Some(Reaper::spawn(&format!(
-                "docker rm -fv {} >/dev/null 2>&1",
+                "docker rm -fv {} >/dev/null 2>&1; rm -rf {also_remove}",
                 sh_quote(&id)
             ))?)
         } else {

@@ -158,6 +158,8 @@ pub(crate) struct LocalSpec {
     /// Called with (port, socket dir, pgaudit available) to render the conf fragment.
     pub(crate) conf: Box<dyn Fn(u16, &Path, bool) -> String + Send>,
     pub(crate) pgaudit_wanted: bool,
+    /// Removed with the server (the CA file's folder).
+    pub(crate) also_remove: PathBuf,
 }
 
 fn write_file(path: &Path, text: &str, mode: u32, run_as: RunAs) -> Result<()> {
@@ -271,9 +273,10 @@ impl LocalServer {
         let child = postgres.spawn()?;
         let cleanup = format!(
             "kill -QUIT {pid} 2>/dev/null; i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 200 ]; \
-             do sleep 0.05; i=$((i+1)); done; kill -KILL {pid} 2>/dev/null; rm -rf {dir}",
+             do sleep 0.05; i=$((i+1)); done; kill -KILL {pid} 2>/dev/null; rm -rf {dir} {extra}",
             pid = child.id(),
             dir = sh_quote(&root.to_string_lossy()),
+            extra = sh_quote(&spec.also_remove.to_string_lossy()),
         );
         let reaper = Reaper::spawn(&cleanup)?;
         Ok(LocalServer {
