@@ -1,1 +1,51 @@
-//! pgsec-client
+//! pgsec-client: what applications link to reach PostgreSQL safely.
+//!
+//! - [`Config`]: libpq-compatible options (`key=value` strings, `postgres://` URLs, the
+//!   `PG*` environment variables and `~/.pgpass` through an injectable [`Environment`]),
+//!   `host`/`hostaddr`, several hosts, all six [`SslMode`]s, `sslrootcert` (file or
+//!   `system`), `sslcert`/`sslkey`, [`ChannelBinding`]. `Debug` and errors never show the
+//!   password.
+//! - Fail closed: over TCP the only mode accepted by default is verify-full (chain and
+//!   host name). Weaker modes are refused with an error naming the fix, unless the
+//!   configuration calls [`Config::dangerous_allow_unverified_tls`] or
+//!   [`Config::dangerous_allow_plaintext`]. Unix sockets connect without TLS.
+//! - [`MakeVerifiedTlsConnect`]: rustls (ring) with pgsec's verifier: DNS names against
+//!   DNS subjectAltNames (libpq's wildcard rule), IP hosts against IP subjectAltNames,
+//!   intermediates sent by the server used, no common-name fallback. A refusal is a typed
+//!   [`CertificateRefusal`] saying what was expected and what was presented.
+//! - [`connect`] returns the client and [`ConnectionDetails`]: TLS version, cipher,
+//!   [`PeerCertificate`] (subject, subjectAltNames, expiry) and the `client.*` findings.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pgsec_client::Error> {
+//! let config = pgsec_client::Config::parse(
+//!     "host=db.example.com hostaddr=10.0.0.5 user=app dbname=app \
+//!      sslmode=verify-full sslrootcert=/etc/ssl/pg-ca.crt channel_binding=require",
+//! )?;
+//! let (client, details) = pgsec_client::connect(&config).await?;
+//! assert!(details.is_verified());
+//! # drop(client); Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod cert;
+mod connect;
+mod error;
+mod options;
+mod pgpass;
+mod pool;
+mod tls;
+
+pub use cert::{check_host_name, PeerCertificate};
+pub use connect::{config_findings, connect, ClientFinding, ConnectionDetails};
+pub use error::{certificate_refusal, CertificateRefusal, Error, Result};
+pub use options::{
+    ChannelBinding, Config, Environment, Host, RootCert, SslMode, TargetSessionAttrs,
+    DEFAULT_PORT,
+};
+pub use tls::{MakeVerifiedTlsConnect, TlsSession, VerifiedTlsConnect, VerifiedTlsStream};
+pub use pool::{
+    CheckoutError, InvalidName, PoolError, PoolStatus, SettingName, TenantId, TenantKind,
+    TenantPool, TenantPoolBuilder, TenantTx, UnscopedConnection, DEFAULT_TENANT_SETTING,
+    GUARD_RULES, SETTING_NAME_MAX_LEN, TENANT_TEXT_MAX_LEN,
+};

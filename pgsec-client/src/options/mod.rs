@@ -1,0 +1,827 @@
+//! libpq-compatible connection options: [`Config`], its parsers and the environment.
+
+mod env;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use env::Environment;
+
+use crate::error::{Error, Result};
+
+/// libpq's `sslmode`. pgsec-client's default is [`SslMode::VerifyFull`] (libpq's is
+/// `prefer`); anything weaker over TCP is refused unless the configuration opts in
+/// with [`Config::dangerous_allow_unverified_tls`] or
+/// [`Config::dangerous_allow_plaintext`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SslMode {
+    /// No TLS.
+    Disable,
+    /// Plaintext first (pgsec-client treats it as `disable`: tokio-postgres has no
+    /// plaintext-then-TLS fallback).
+    Allow,
+    /// TLS if the server offers it, unverified; else plaintext.
+    Prefer,
+    /// TLS, unverified.
+    Require,
+    /// TLS, chain verified, host name not checked.
+    VerifyCa,
+    /// TLS, chain and host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The libpq spelling (`verify-full`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether this mode checks both the chain and the host name.
+    pub fn verifies_identity(self) -> bool {
+        self == SslMode::VerifyFull
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SslMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(Error::invalid(
+                    "sslmode",
+                    format!(
+                        "\"{other}\" is not one of disable, allow, prefer, require, verify-ca, \
+                         verify-full"
+                    ),
+                ))
+            }
+        })
+    }
+}
+
+/// libpq's `channel_binding` (SCRAM-SHA-256-PLUS over TLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ChannelBinding {
+    /// Never use channel binding.
+    Disable,
+    /// Use it when the server offers it (the default).
+    #[default]
+    Prefer,
+    /// Refuse to authenticate without it.
+    Require,
+}
+
+impl ChannelBinding {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelBinding::Disable => "disable",
+            ChannelBinding::Prefer => "prefer",
+            ChannelBinding::Require => "require",
+        }
+    }
+}
+
+impl FromStr for ChannelBinding {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "disable" => ChannelBinding::Disable,
+            "prefer" => ChannelBinding::Prefer,
+            "require" => ChannelBinding::Require,
+            other => {
+                return Err(Error::invalid(
+                    "channel_binding",
+                    format!("\"{other}\" is not one of disable, prefer, require"),
+                ))
+            }
+        })
+    }
+}
+
+/// Where the trusted root certificates come from (`sslrootcert`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RootCert {
+    /// A PEM file of one or more CA certificates.
+    File(PathBuf),
+    /// The operating system's trust store (`sslrootcert=system`).
+    System,
+}
+
+impl RootCert {
+    fn parse(value: &str) -> Self {
+        if value == "system" {
+            RootCert::System
+        } else {
+            RootCert::File(PathBuf::from(value))
+        }
+    }
+}
+
+impl fmt::Display for RootCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RootCert::File(p) => write!(f, "sslrootcert={}", p.display()),
+            RootCert::System => f.write_str("sslrootcert=system"),
+        }
+    }
+}
+
+/// One host of a connection, after libpq's rules for `host` and `hostaddr`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Host {
+    /// A TCP host: `name` is what the certificate is checked against (the `host`
+    /// value, empty when only `hostaddr` was given), `addr` the address to open the socket
+    /// to (`hostaddr`, or `None` to resolve `name`).
+    Tcp {
+        /// The `host` value (empty when only `hostaddr` is set).
+        name: String,
+        /// The `hostaddr` value.
+        addr: Option<IpAddr>,
+        /// The port.
+        port: u16,
+    },
+    /// A Unix-domain socket directory (connects without TLS).
+    Unix {
+        /// The socket directory.
+        dir: PathBuf,
+        /// The port (part of the socket file name).
+        port: u16,
+    },
+}
+
+/// `target_session_attrs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TargetSessionAttrs {
+    /// Any server.
+    #[default]
+    Any,
+    /// A server accepting writes.
+    ReadWrite,
+    /// A read-only server.
+    ReadOnly,
+}
+
+/// A password that never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Password(pub(crate) String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// PostgreSQL's default port.
+pub const DEFAULT_PORT: u16 = 5432;
+
+/// libpq-compatible connection options.
+///
+/// Build one with [`Config::parse`] (a `key=value` string or a `postgres://` URL),
+/// complete it the way psql does with [`Config::with_env`] (environment variables,
+/// `~/.pgpass`, defaults), then [`crate::connect`] or hand
+/// [`Config::to_tokio_config`] and [`Config::make_tls_connect`] to a pool.
+///
+/// Over TCP it always means TLS with chain and host-name verification; weaker modes
+/// are refused unless a `dangerous_*` method opted in. `Debug` never shows the password.
+///
+/// ```
+/// use pgsec_client::{Config, SslMode};
+/// let config = Config::parse(
+///     "host=db.example.com port=5433 user=app password='s3cr et' dbname=app \
+///      sslmode=verify-full sslrootcert=/etc/ssl/pg-ca.crt",
+/// )?;
+/// assert_eq!(config.get_ssl_mode(), SslMode::VerifyFull);
+/// assert!(!format!("{config:?}").contains("s3cr"));
+/// # Ok::<(), pgsec_client::Error>(())
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct Config {
+    pub(crate) hosts: Vec<String>,
+    pub(crate) hostaddrs: Vec<String>,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<Password>,
+    pub(crate) passfile: Option<PathBuf>,
+    pub(crate) dbname: Option<String>,
+    pub(crate) options: Option<String>,
+    pub(crate) application_name: Option<String>,
+    pub(crate) fallback_application_name: Option<String>,
+    pub(crate) ssl_mode: Option<SslMode>,
+    pub(crate) ssl_root_cert: Option<RootCert>,
+    pub(crate) ssl_cert: Option<PathBuf>,
+    pub(crate) ssl_key: Option<PathBuf>,
+    pub(crate) ssl_sni: bool,
+    pub(crate) ssl_direct: bool,
+    pub(crate) ssl_max_tls13_only: Option<bool>,
+    pub(crate) ssl_min_tls13: bool,
+    pub(crate) channel_binding: Option<ChannelBinding>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) tcp_user_timeout: Option<Duration>,
+    pub(crate) keepalives: Option<bool>,
+    pub(crate) keepalives_idle: Option<Duration>,
+    pub(crate) keepalives_interval: Option<Duration>,
+    pub(crate) keepalives_count: Option<u32>,
+    pub(crate) target_session_attrs: TargetSessionAttrs,
+    pub(crate) load_balance_random: bool,
+    /// `~/.postgresql`, where libpq looks for root.crt, postgresql.crt and postgresql.key.
+    pub(crate) cert_dir: Option<PathBuf>,
+    /// Directory for an empty host (libpq's DEFAULT_PGSOCKET_DIR).
+    pub(crate) socket_dir: Option<PathBuf>,
+    pub(crate) allow_unverified_tls: bool,
+    pub(crate) allow_plaintext: bool,
+    pub(crate) sni_set: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("hosts", &self.hosts)
+            .field("hostaddrs", &self.hostaddrs)
+            .field("ports", &self.ports)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &self.password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("passfile", &self.passfile)
+            .field("dbname", &self.dbname)
+            .field("application_name", &self.application_name)
+            .field("ssl_mode", &self.get_ssl_mode())
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .field("ssl_cert", &self.ssl_cert)
+            .field("ssl_key", &self.ssl_key)
+            .field("channel_binding", &self.get_channel_binding())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("target_session_attrs", &self.target_session_attrs)
+            .field("allow_unverified_tls", &self.allow_unverified_tls)
+            .field("allow_plaintext", &self.allow_plaintext)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// An empty configuration (every option unset; sslmode defaults to verify-full).
+    pub fn new() -> Self {
+        Config {
+            ssl_sni: true,
+            ..Config::default()
+        }
+    }
+
+    /// Parses a libpq connection string: `key=value` pairs (values may be single-quoted,
+    /// with `\` escaping `'` and `\`) or a `postgres://` / `postgresql://` URL
+    /// (percent-decoded, several `host:port` pairs separated by commas, options as
+    /// query parameters). Only the string is used: see [`Config::with_env`] for the
+    /// environment, `~/.pgpass` and defaults.
+    ///
+    /// # Errors
+    /// [`Error::Syntax`], [`Error::UnknownOption`], [`Error::InvalidValue`] or
+    /// [`Error::Unsupported`]; none of them contains the password.
+    pub fn parse(conninfo: &str) -> Result<Self> {
+        let pairs = if parse::is_url(conninfo) {
+            parse::parse_url(conninfo)?
+        } else {
+            parse::parse_keyword_value(conninfo)?
+        };
+        let mut config = Config::new();
+        for (key, value) in pairs {
+            config.set_option(&key, &value)?;
+        }
+        Ok(config)
+    }
+
+    /// [`Config::parse`] followed by [`Config::with_env`]: what psql does with a
+    /// connection string.
+    ///
+    /// # Errors
+    /// As [`Config::parse`] and [`Config::with_env`].
+    pub fn parse_with_env(conninfo: &str, env: &Environment) -> Result<Self> {
+        Config::parse(conninfo)?.with_env(env)
+    }
+
+    /// Completes the configuration as libpq does: every option still unset is taken from
+    /// its environment variable (PGHOST, PGHOSTADDR, PGPORT, PGUSER, PGPASSWORD,
+    /// PGPASSFILE, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY,
+    /// PGCHANNELBINDING, PGAPPNAME, PGCONNECT_TIMEOUT, PGOPTIONS,
+    /// PGTARGETSESSIONATTRS), then from libpq's defaults (user: the OS user; dbname: the
+    /// user; host: the socket directory; certificates under `~/.postgresql`); a missing
+    /// password is looked up in the password file (`passfile`, PGPASSFILE or
+    /// `~/.pgpass`) with libpq's matching rules.
+    ///
+    /// `env` is explicit so that this is testable; [`Environment::current`] reads the
+    /// process environment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] naming the environment variable whose value is invalid.
+    pub fn with_env(mut self, env: &Environment) -> Result<Self> {
+        const VARS: &[(&str, &str)] = &[
+            ("PGHOST", "host"),
+            ("PGHOSTADDR", "hostaddr"),
+            ("PGPORT", "port"),
+            ("PGUSER", "user"),
+            ("PGPASSWORD", "password"),
+            ("PGPASSFILE", "passfile"),
+            ("PGDATABASE", "dbname"),
+            ("PGSSLMODE", "sslmode"),
+            ("PGSSLROOTCERT", "sslrootcert"),
+            ("PGSSLCERT", "sslcert"),
+            ("PGSSLKEY", "sslkey"),
+            ("PGCHANNELBINDING", "channel_binding"),
+            ("PGAPPNAME", "application_name"),
+            ("PGCONNECT_TIMEOUT", "connect_timeout"),
+            ("PGOPTIONS", "options"),
+            ("PGTARGETSESSIONATTRS", "target_session_attrs"),
+        ];
+        for (var, key) in VARS {
+            let Some(value) = env.get(var) else { continue };
+            if value.is_empty() || self.is_set(key) {
+                continue;
+            }
+            self.set_option(key, value).map_err(|e| match e {
+                Error::InvalidValue { reason, .. } => Error::InvalidValue {
+                    key: (*var).to_string(),
+                    reason,
+                },
+                other => other,
+            })?;
+        }
+        if self.user.is_none() {
+            self.user = env.user_name().map(str::to_owned);
+        }
+        if self.dbname.is_none() {
+            self.dbname = self.user.clone();
+        }
+        if self.cert_dir.is_none() {
+            self.cert_dir = env.home_dir().map(|h| h.join(".postgresql"));
+        }
+        if self.socket_dir.is_none() {
+            self.socket_dir = Some(env.socket_directory().to_path_buf());
+        }
+        if self.password.as_ref().is_none_or(|p| p.0.is_empty()) {
+            let file = self
+                .passfile
+                .clone()
+                .or_else(|| env.home_dir().map(|h| h.join(".pgpass")));
+            if let Some(file) = file {
+                if let Some(pw) = self.password_from_file(&file) {
+                    self.password = Some(Password(pw));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    fn password_from_file(&self, file: &Path) -> Option<String> {
+        let text = crate::pgpass::read_password_file(file)?;
+        let user = self.user.as_deref()?;
+        let dbname = self.dbname.as_deref().unwrap_or(user);
+        let hosts = self.hosts().ok()?;
+        hosts.iter().find_map(|h| {
+            let (host, port) = match h {
+                Host::Tcp { name, addr, port } => {
+                    let host = if name.is_empty() {
+                        addr.map(|a| a.to_string()).unwrap_or_default()
+                    } else {
+                        name.clone()
+                    };
+                    (host, *port)
+                }
+                // libpq looks up socket connections under "localhost".
+                Host::Unix { port, .. } => ("localhost".to_string(), *port),
+            };
+            crate::pgpass::lookup(&text, &host, &port.to_string(), dbname, user)
+        })
+    }
+
+    fn is_set(&self, key: &str) -> bool {
+        match key {
+            "host" => !self.hosts.is_empty(),
+            "hostaddr" => !self.hostaddrs.is_empty(),
+            "port" => !self.ports.is_empty(),
+            "user" => self.user.is_some(),
+            "password" => self.password.is_some(),
+            "passfile" => self.passfile.is_some(),
+            "dbname" => self.dbname.is_some(),
+            "sslmode" => self.ssl_mode.is_some(),
+            "sslrootcert" => self.ssl_root_cert.is_some(),
+            "sslcert" => self.ssl_cert.is_some(),
+            "sslkey" => self.ssl_key.is_some(),
+            "channel_binding" => self.channel_binding.is_some(),
+            "application_name" => self.application_name.is_some(),
+            "connect_timeout" => self.connect_timeout.is_some(),
+            "options" => self.options.is_some(),
+            "target_session_attrs" => self.target_session_attrs != TargetSessionAttrs::Any,
+            _ => false,
+        }
+    }
+
+    /// Sets one libpq option by name, as if it appeared in a connection string.
+    ///
+    /// # Errors
+    /// [`Error::UnknownOption`], [`Error::InvalidValue`] or [`Error::Unsupported`].
+    pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "host" => self.hosts = split_list(value),
+            "hostaddr" => self.hostaddrs = split_list(value),
+            "port" => {
+                self.ports = split_list(value)
+                    .iter()
+                    .map(|p| parse_port(p))
+                    .collect::<Result<_>>()?;
+            }
+            "user" => self.user = Some(value.to_owned()),
+            "password" => self.password = Some(Password(value.to_owned())),
+            "passfile" => self.passfile = Some(PathBuf::from(value)),
+            "dbname" => self.dbname = Some(value.to_owned()),
+            "options" => self.options = Some(value.to_owned()),
+            "application_name" => self.application_name = Some(value.to_owned()),
+            "fallback_application_name" => {
+                self.fallback_application_name = Some(value.to_owned());
+            }
+            "sslmode" => self.ssl_mode = Some(value.parse()?),
+            // The old JDBC-style spelling libpq still accepts in URLs.
+            "ssl" if value == "true" => self.ssl_mode = Some(SslMode::Require),
+            "sslrootcert" => self.ssl_root_cert = Some(RootCert::parse(value)),
+            "sslcert" => self.ssl_cert = Some(PathBuf::from(value)),
+            "sslkey" => self.ssl_key = Some(PathBuf::from(value)),
+            "sslsni" => {
+                self.ssl_sni = parse_bool01(key, value)?;
+                self.sni_set = true;
+            }
+            "sslnegotiation" => {
+                self.ssl_direct = match value {
+                    "postgres" => false,
+                    "direct" => true,
+                    _ => {
+                        return Err(Error::invalid(
+                            key,
+                            format!("\"{value}\" is not one of postgres, direct"),
+                        ))
+                    }
+                }
+            }
+            "ssl_min_protocol_version" => {
+                self.ssl_min_tls13 = match value {
+                    // rustls never negotiates anything below TLS 1.2.
+                    "" | "TLSv1" | "TLSv1.1" | "TLSv1.2" => false,
+                    "TLSv1.3" => true,
+                    _ => return Err(Error::invalid(key, format!("\"{value}\" is not a TLS version"))),
+                }
+            }
+            "ssl_max_protocol_version" => {
+                self.ssl_max_tls13_only = match value {
+                    "" | "TLSv1.3" => None,
+                    "TLSv1.2" => Some(false),
+                    "TLSv1" | "TLSv1.1" => {
+                        return Err(Error::invalid(
+                            key,
+                            format!("\"{value}\" is below TLSv1.2, which pgsec-client never uses"),
+                        ))
+                    }
+                    _ => return Err(Error::invalid(key, format!("\"{value}\" is not a TLS version"))),
+                }
+            }
+            "channel_binding" => self.channel_binding = Some(value.parse()?),
+            "connect_timeout" => {
+                let secs = parse_int(key, value)?;
+                // libpq: zero or negative waits forever, anything else at least 2 s.
+                self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs.max(2) as u64));
+            }
+            "tcp_user_timeout" => {
+                let ms = parse_int(key, value)?;
+                self.tcp_user_timeout = (ms > 0).then(|| Duration::from_millis(ms as u64));
+            }
+            "keepalives" => self.keepalives = Some(parse_bool01(key, value)?),
+            "keepalives_idle" => {
+                self.keepalives_idle = Some(Duration::from_secs(parse_int(key, value)?.max(0) as u64));
+            }
+            "keepalives_interval" => {
+                self.keepalives_interval =
+                    Some(Duration::from_secs(parse_int(key, value)?.max(0) as u64));
+            }
+            "keepalives_count" => {
+                self.keepalives_count = Some(parse_int(key, value)?.max(0) as u32);
+            }
+            "target_session_attrs" => {
+                self.target_session_attrs = match value {
+                    "any" => TargetSessionAttrs::Any,
+                    "read-write" => TargetSessionAttrs::ReadWrite,
+                    "read-only" => TargetSessionAttrs::ReadOnly,
+                    "primary" | "standby" | "prefer-standby" => {
+                        return Err(Error::Unsupported {
+                            key: key.into(),
+                            reason: format!(
+                                "\"{value}\" is not supported by tokio-postgres; use any, \
+                                 read-write or read-only"
+                            ),
+                        })
+                    }
+                    _ => return Err(Error::invalid(key, format!("\"{value}\" is not valid"))),
+                }
+            }
+            "load_balance_hosts" => {
+                self.load_balance_random = match value {
+                    "disable" => false,
+                    "random" => true,
+                    _ => {
+                        return Err(Error::invalid(
+                            key,
+                            format!("\"{value}\" is not one of disable, random"),
+                        ))
+                    }
+                }
+            }
+            "gssencmode" => {
+                if value == "require" {
+                    return Err(Error::Unsupported {
+                        key: key.into(),
+                        reason: "GSSAPI encryption is not available; use TLS (sslmode=verify-full)"
+                            .into(),
+                    });
+                }
+            }
+            // Accepted and without effect, as in current libpq.
+            "sslcompression" | "krbsrvname" | "gsslib" | "gssdelegation" | "requiressl"
+            | "sslcertmode" => {}
+            "sslcrl" | "sslcrldir" => {
+                return Err(Error::Unsupported {
+                    key: key.into(),
+                    reason: "certificate revocation lists are not checked; ignoring one would \
+                             accept a revoked server certificate"
+                        .into(),
+                })
+            }
+            "sslpassword" => {
+                return Err(Error::Unsupported {
+                    key: key.into(),
+                    reason: "encrypted client keys are not supported; decrypt the key into a \
+                             file readable only by its owner"
+                        .into(),
+                })
+            }
+            "require_auth" | "requirepeer" | "service" | "replication" | "sslkeylogfile" => {
+                return Err(Error::Unsupported {
+                    key: key.into(),
+                    reason: "not implemented by pgsec-client".into(),
+                })
+            }
+            _ => return Err(Error::UnknownOption { key: key.into() }),
+        }
+        Ok(())
+    }
+
+    /// Adds a host (a name checked against the certificate, or an absolute path to a
+    /// Unix-socket directory).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(host.into());
+        self
+    }
+
+    /// Adds a `hostaddr`: the socket is opened to this address while the certificate is
+    /// still checked against the matching `host`.
+    pub fn hostaddr(mut self, addr: IpAddr) -> Self {
+        self.hostaddrs.push(addr.to_string());
+        self
+    }
+
+    /// Adds a port (one for all hosts, or one per host).
+    pub fn port(mut self, port: u16) -> Self {
+        self.ports.push(port);
+        self
+    }
+
+    /// Sets the user name.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the password (never shown by `Debug`).
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(Password(password.into()));
+        self
+    }
+
+    /// Sets the database name.
+    pub fn dbname(mut self, dbname: impl Into<String>) -> Self {
+        self.dbname = Some(dbname.into());
+        self
+    }
+
+    /// Sets `application_name`.
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
+    /// Sets the sslmode. Modes below verify-full are refused at connect time unless a
+    /// `dangerous_*` method opted in.
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.ssl_mode = Some(mode);
+        self
+    }
+
+    /// Sets `sslrootcert`.
+    pub fn ssl_root_cert(mut self, root: RootCert) -> Self {
+        self.ssl_root_cert = Some(root);
+        self
+    }
+
+    /// Sets the client certificate and key files (`sslcert`, `sslkey`).
+    pub fn ssl_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.ssl_cert = Some(cert.into());
+        self.ssl_key = Some(key.into());
+        self
+    }
+
+    /// Sets `channel_binding`.
+    pub fn channel_binding(mut self, cb: ChannelBinding) -> Self {
+        self.channel_binding = Some(cb);
+        self
+    }
+
+    /// Sets `connect_timeout`.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// DANGEROUS: permits `sslmode=require` and `sslmode=verify-ca` over TCP, which do not
+    /// check that the certificate belongs to the host (require checks nothing at all).
+    /// A man in the middle can read and change everything. For tests only.
+    pub fn dangerous_allow_unverified_tls(mut self) -> Self {
+        self.allow_unverified_tls = true;
+        self
+    }
+
+    /// DANGEROUS: permits `sslmode=disable`, `allow` and `prefer` over TCP, sending the
+    /// password exchange and all data in clear text (prefer also accepts unverified
+    /// TLS). For tests only.
+    pub fn dangerous_allow_plaintext(mut self) -> Self {
+        self.allow_plaintext = true;
+        self.allow_unverified_tls = true;
+        self
+    }
+
+    /// The effective sslmode (verify-full when unset).
+    pub fn get_ssl_mode(&self) -> SslMode {
+        self.ssl_mode.unwrap_or(SslMode::VerifyFull)
+    }
+
+    /// The effective channel_binding (prefer when unset).
+    pub fn get_channel_binding(&self) -> ChannelBinding {
+        self.channel_binding.unwrap_or_default()
+    }
+
+    /// The user name, if set.
+    pub fn get_user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The database name, if set.
+    pub fn get_dbname(&self) -> Option<&str> {
+        self.dbname.as_deref()
+    }
+
+    /// Whether a password is set (the password itself is not exposed).
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// The trusted roots: `sslrootcert`, else libpq's default `~/.postgresql/root.crt`.
+    pub fn get_ssl_root_cert(&self) -> Option<RootCert> {
+        self.ssl_root_cert.clone().or_else(|| {
+            self.cert_dir
+                .as_ref()
+                .map(|d| RootCert::File(d.join("root.crt")))
+        })
+    }
+
+    /// The hosts in connection order, with libpq's pairing of `host`, `hostaddr` and
+    /// `port`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] when the lists have different lengths or a `hostaddr` is
+    /// not an IP address.
+    pub fn hosts(&self) -> Result<Vec<Host>> {
+        let n = self.hosts.len().max(self.hostaddrs.len()).max(1);
+        if !self.hosts.is_empty() && self.hosts.len() != n {
+            return Err(Error::invalid(
+                "host",
+                format!(
+                    "{} host names but {} hostaddrs; give one hostaddr per host",
+                    self.hosts.len(),
+                    self.hostaddrs.len()
+                ),
+            ));
+        }
+        if !self.hostaddrs.is_empty() && self.hostaddrs.len() != n {
+            return Err(Error::invalid(
+                "hostaddr",
+                format!(
+                    "{} hostaddrs but {} host names; give one hostaddr per host",
+                    self.hostaddrs.len(),
+                    self.hosts.len()
+                ),
+            ));
+        }
+        if self.ports.len() > 1 && self.ports.len() != n {
+            return Err(Error::invalid(
+                "port",
+                format!("{} ports for {n} hosts; give one port, or one per host", self.ports.len()),
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let name = self.hosts.get(i).cloned().unwrap_or_default();
+            let port = self
+                .ports
+                .get(i)
+                .or_else(|| self.ports.first())
+                .copied()
+                .unwrap_or(DEFAULT_PORT);
+            let addr = match self.hostaddrs.get(i).map(String::as_str) {
+                None | Some("") => None,
+                Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
+                    Error::invalid("hostaddr", format!("\"{a}\" is not an IP address"))
+                })?),
+            };
+            if addr.is_none() && (name.is_empty() || name.starts_with('/')) {
+                let dir = if name.is_empty() {
+                    self.socket_dir
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(env::FALLBACK_SOCKET_DIR))
+                } else {
+                    PathBuf::from(name)
+                };
+                out.push(Host::Unix { dir, port });
+            } else {
+                out.push(Host::Tcp { name, addr, port });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value.split(',').map(|s| s.trim().to_owned()).collect()
+}
+
+fn parse_port(p: &str) -> Result<u16> {
+    if p.is_empty() {
+        return Ok(DEFAULT_PORT);
+    }
+    match p.parse::<u16>() {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(Error::invalid("port", format!("\"{p}\" is not a port number"))),
+    }
+}
+
+fn parse_int(key: &str, value: &str) -> Result<i64> {
+    value
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| Error::invalid(key, format!("\"{value}\" is not an integer")))
+}
+
+fn parse_bool01(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(Error::invalid(key, format!("\"{value}\" is not 0 or 1"))),
+    }
+}
