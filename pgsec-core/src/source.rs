@@ -22,7 +22,8 @@ pub trait SourceLoader {
     /// Any I/O error; `NotFound` matters (`include_if_exists`).
     fn read(&self, path: &Path) -> io::Result<String>;
 
-    /// Lists the file names in a directory (for `include_dir`), unsorted.
+    /// Lists the files (not sub-directories) in a directory (for `include_dir`), as
+    /// full paths, unsorted.
     ///
     /// # Errors
     /// Any I/O error.
@@ -40,9 +41,16 @@ impl SourceLoader for FsLoader {
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
-        std::fs::read_dir(dir)?
-            .map(|e| e.map(|e| e.path()))
-            .collect()
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            // The server skips directories (stat follows symlinks, so does metadata).
+            if std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            out.push(path);
+        }
+        Ok(out)
     }
 }
 
@@ -85,5 +93,199 @@ impl SourceLoader for MemoryLoader {
             return Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"));
         }
         Ok(found)
+    }
+}
+
+/// Text of an I/O error as the server's `%m` / `strerror()` prints it
+/// ("No such file or directory"), without Rust's " (os error N)" suffix.
+pub(crate) fn io_error_text(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => return "No such file or directory".to_owned(),
+        io::ErrorKind::PermissionDenied => return "Permission denied".to_owned(),
+        _ => {}
+    }
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// True when reading failed because the path is a directory: the server opens a
+/// directory without error and then reads nothing from it.
+pub(crate) fn is_directory_error(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(21) || e.kind() == io::ErrorKind::IsADirectory
+}
+
+/// `trim_directory()` of PostgreSQL's `path.c`: drops the last path component.
+pub(crate) fn parent_directory(path: &str) -> String {
+    let b = path.as_bytes();
+    if b.is_empty() {
+        return String::new();
+    }
+    let mut p = b.len() - 1;
+    while p > 0 && b[p] == b'/' {
+        p -= 1;
+    }
+    while p > 0 && b[p] != b'/' {
+        p -= 1;
+    }
+    while p > 0 && b[p - 1] == b'/' {
+        p -= 1;
+    }
+    if p == 0 && b[0] == b'/' {
+        p = 1;
+    }
+    String::from_utf8_lossy(&b[..p]).into_owned()
+}
+
+/// `join_path_components()` of `path.c`.
+pub(crate) fn join_path_components(head: &str, tail: &str) -> String {
+    let mut tail = tail;
+    while tail.starts_with("./") {
+        tail = &tail[2..];
+    }
+    let mut out = head.to_owned();
+    if !tail.is_empty() {
+        if !head.is_empty() {
+            out.push('/');
+        }
+        out.push_str(tail);
+    }
+    out
+}
+
+/// `canonicalize_path()` of `path.c`. PostgreSQL 16 made it fully lexical; before
+/// that it only collapsed separators and processed trailing `.` and `..`.
+pub(crate) fn canonicalize_path(path: &str, major: u32) -> String {
+    if major >= 16 {
+        canonicalize_path_16(path)
+    } else {
+        canonicalize_path_old(path)
+    }
+}
+
+fn canonicalize_path_16(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut stack: Vec<&str> = Vec::new();
+    for comp in path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => match stack.last() {
+                Some(&last) if last != ".." => {
+                    stack.pop();
+                }
+                _ if absolute => {}
+                _ => stack.push(".."),
+            },
+            c => stack.push(c),
+        }
+    }
+    let joined = stack.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+fn canonicalize_path_old(path: &str) -> String {
+    // trim_trailing_separator
+    let mut s: String = path.to_owned();
+    while s.len() > 1 && s.ends_with('/') {
+        s.pop();
+    }
+    // collapse duplicate separators
+    let mut collapsed = String::with_capacity(s.len());
+    let mut was_sep = false;
+    for ch in s.chars() {
+        if ch == '/' && was_sep {
+            continue;
+        }
+        was_sep = ch == '/';
+        collapsed.push(ch);
+    }
+    let mut s = collapsed;
+    let mut pending_strips = 0usize;
+    loop {
+        if s.len() >= 2 && s.ends_with("/.") {
+            s = parent_directory(&s);
+        } else if s == "." {
+            if pending_strips > 0 {
+                s.clear();
+            }
+            break;
+        } else if (s.len() >= 3 && s.ends_with("/..")) || s == ".." {
+            s = parent_directory(&s);
+            pending_strips += 1;
+        } else if pending_strips > 0 && !s.is_empty() {
+            s = parent_directory(&s);
+            pending_strips -= 1;
+            if s.is_empty() {
+                s = ".".to_owned();
+            }
+        } else {
+            break;
+        }
+    }
+    if pending_strips > 0 {
+        for _ in 1..pending_strips {
+            s.push_str("../");
+        }
+        s.push_str("..");
+    }
+    s
+}
+
+/// `AbsoluteConfigLocation()`: an absolute location as is, a relative one against the
+/// directory of the calling file, canonicalised.
+pub(crate) fn absolute_config_location(location: &str, calling_file: &str, major: u32) -> String {
+    if location.starts_with('/') {
+        return location.to_owned();
+    }
+    let dir = parent_directory(calling_file);
+    canonicalize_path(&join_path_components(&dir, location), major)
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn parent_directory_matches_trim_directory() {
+        assert_eq!(parent_directory("/data/pg_hba.conf"), "/data");
+        assert_eq!(parent_directory("pg_hba.conf"), "");
+        assert_eq!(parent_directory("/pg_hba.conf"), "/");
+        assert_eq!(parent_directory("/a//b"), "/a");
+        assert_eq!(parent_directory(""), "");
+    }
+
+    #[test]
+    fn canonicalize_old_and_new() {
+        assert_eq!(canonicalize_path("/a//b/", 15), "/a/b");
+        assert_eq!(canonicalize_path("/a/b/..", 15), "/a");
+        assert_eq!(canonicalize_path("/a/./b", 15), "/a/./b");
+        assert_eq!(canonicalize_path("/a/./b", 16), "/a/b");
+        assert_eq!(canonicalize_path("/a/../b", 16), "/b");
+        assert_eq!(canonicalize_path("../x", 16), "../x");
+        assert_eq!(canonicalize_path("/../x", 16), "/x");
+        assert_eq!(canonicalize_path("a/..", 15), ".");
+    }
+
+    #[test]
+    fn absolute_location() {
+        assert_eq!(absolute_config_location("x.conf", "/d/pg_hba.conf", 15), "/d/x.conf");
+        assert_eq!(absolute_config_location("./x.conf", "/d/p.conf", 15), "/d/x.conf");
+        assert_eq!(absolute_config_location("/abs/x", "/d/p.conf", 15), "/abs/x");
+        assert_eq!(absolute_config_location("x", "p.conf", 15), "x");
+    }
+
+    #[test]
+    fn io_error_texts() {
+        let e = io::Error::new(io::ErrorKind::NotFound, "no such file");
+        assert_eq!(io_error_text(&e), "No such file or directory");
+        let e = io::Error::from_raw_os_error(21);
+        assert_eq!(io_error_text(&e), "Is a directory");
+        assert!(is_directory_error(&e));
     }
 }

@@ -8,8 +8,20 @@
 // reports, CLI) code against. Extend them freely; do not rename fields.
 
 use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
 
 pub use crate::source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
+pub use view::HbaViewRow;
+
+/// Opens the note pgsec appends to an include error inside a cycle.
+pub(crate) const CYCLE_NOTE: &str = " (include cycle: ";
+
+mod addr;
+mod lexer;
+mod parse;
+mod view;
 
 /// Major PostgreSQL version whose parsing rules apply (13 to 17).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -116,6 +128,35 @@ pub enum HbaAddress {
     Net(ipnet::IpNet),
     /// A host name, or a `.suffix` matching every name that ends in it.
     HostName(String),
+    /// An address with a non-contiguous mask from the netmask column (e.g.
+    /// `10.0.0.0 255.0.255.0`): matches when `client & mask == addr & mask`. Contiguous
+    /// masks are always [`HbaAddress::Net`].
+    Masked {
+        /// The address as written.
+        addr: IpAddr,
+        /// The mask as written.
+        mask: IpAddr,
+    },
+}
+
+impl HbaAddress {
+    /// Whether `ip` falls in this address (false for the keywords and host names,
+    /// which need the server's interfaces or DNS).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match self {
+            HbaAddress::Net(n) => n.contains(&ip),
+            HbaAddress::Masked { addr, mask } => match (addr, mask, ip) {
+                (IpAddr::V4(a), IpAddr::V4(m), IpAddr::V4(c)) => {
+                    u32::from(*a) & u32::from(*m) == u32::from(c) & u32::from(*m)
+                }
+                (IpAddr::V6(a), IpAddr::V6(m), IpAddr::V6(c)) => {
+                    u128::from(*a) & u128::from(*m) == u128::from(c) & u128::from(*m)
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// Authentication method (the server's names).
@@ -191,6 +232,51 @@ pub struct HbaRule {
     pub options: Vec<(String, String)>,
 }
 
+impl HbaRule {
+    /// A rule without options.
+    pub fn new(
+        conn_type: ConnType,
+        databases: Vec<HbaToken>,
+        users: Vec<HbaToken>,
+        address: Option<HbaAddress>,
+        method: AuthMethod,
+    ) -> Self {
+        HbaRule {
+            conn_type,
+            databases,
+            users,
+            address,
+            method,
+            options: Vec::new(),
+        }
+    }
+
+    /// The value of option `name` (the last one when repeated), as written.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl HbaToken {
+    /// An unquoted token (a keyword such as `all` keeps its meaning).
+    pub fn plain(text: impl Into<String>) -> Self {
+        HbaToken {
+            text: text.into(),
+            quoted: false,
+        }
+    }
+
+    /// Whether the server treats this database/user token as a regular expression
+    /// (PostgreSQL 16+: it starts with `/`, quoted or not).
+    pub fn is_regex(&self, version: PgVersion) -> bool {
+        version.major() >= 16 && self.text.starts_with('/')
+    }
+}
+
 /// One line (or continued line) of an hba file, accepted or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HbaLine {
@@ -199,9 +285,110 @@ pub struct HbaLine {
     /// 1-based line number of the first physical line of the record.
     pub line_number: usize,
     /// 1-based number among accepted rules (PostgreSQL 16+ `rule_number`), None on error.
+    ///
+    /// The parser numbers lines as the server does: a few option errors are only
+    /// logged by the server (e.g. `clientcert=bogus`), and its view numbers such a line
+    /// and shows it with a null error. Those lines carry `Some` here and an `Err`
+    /// result; the file still fails to load.
     pub rule_number: Option<usize>,
     /// The rule, or the error text the server would report for this line.
+    ///
+    /// When the line is part of an include cycle, pgsec appends
+    /// ` (include cycle: a -> b -> a)` to the server's text.
     pub result: Result<HbaRule, String>,
+}
+
+impl HbaLine {
+    /// An accepted rule at `file:line_number`.
+    pub fn accepted(file: impl Into<String>, line_number: usize, rule: HbaRule) -> Self {
+        HbaLine {
+            file: file.into(),
+            line_number,
+            rule_number: None,
+            result: Ok(rule),
+        }
+    }
+
+    /// A rejected line at `file:line_number` with the server's message.
+    pub fn rejected(file: impl Into<String>, line_number: usize, error: impl Into<String>) -> Self {
+        HbaLine {
+            file: file.into(),
+            line_number,
+            rule_number: None,
+            result: Err(error.into()),
+        }
+    }
+}
+
+/// Compile-time features of the server build, which decide some errors
+/// ("not supported by this build"). The default is a typical Linux build
+/// (OpenSSL, GSSAPI, PAM, OpenLDAP; no SSPI, no BSD auth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct BuildFeatures {
+    /// Built with SSL (`cert`, `hostssl`).
+    pub ssl: bool,
+    /// Built with GSSAPI (`gss`, `hostgssenc`).
+    pub gss: bool,
+    /// Built with SSPI (Windows).
+    pub sspi: bool,
+    /// Built with PAM.
+    pub pam: bool,
+    /// Built with BSD authentication.
+    pub bsd: bool,
+    /// Built with (Open)LDAP.
+    pub ldap: bool,
+}
+
+impl Default for BuildFeatures {
+    fn default() -> Self {
+        BuildFeatures {
+            ssl: true,
+            gss: true,
+            sspi: false,
+            pam: true,
+            bsd: false,
+            ldap: true,
+        }
+    }
+}
+
+/// How to parse: the server version and the facts about the server that change
+/// what it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct HbaParseOptions {
+    /// Major version whose rules apply.
+    pub version: PgVersion,
+    /// Whether `ssl = on` (a `hostssl` line is an error otherwise). Default true.
+    pub ssl_enabled: bool,
+    /// Build features.
+    pub build: BuildFeatures,
+}
+
+impl HbaParseOptions {
+    /// Options for `version`, SSL on, a typical Linux build.
+    pub fn new(version: PgVersion) -> Self {
+        HbaParseOptions {
+            version,
+            ssl_enabled: true,
+            build: BuildFeatures::default(),
+        }
+    }
+
+    /// Sets whether the server runs with `ssl = on`.
+    #[must_use]
+    pub fn with_ssl_enabled(mut self, on: bool) -> Self {
+        self.ssl_enabled = on;
+        self
+    }
+
+    /// Sets the build features.
+    #[must_use]
+    pub fn with_build(mut self, build: BuildFeatures) -> Self {
+        self.build = build;
+        self
+    }
 }
 
 /// A parsed `pg_hba.conf`, includes expanded, in server order.
@@ -209,4 +396,87 @@ pub struct HbaLine {
 pub struct HbaFile {
     /// Every record line, accepted or not, in the order the server reads them.
     pub lines: Vec<HbaLine>,
+}
+
+impl HbaFile {
+    /// Parses `text` (the contents of `path`) as the server of `version` would.
+    /// Included files (`@file`, and `include*` from 16 on) are read through `loader`,
+    /// relative to the file that names them.
+    ///
+    /// Never fails: a line the server would reject carries its error, and an included
+    /// file that cannot be read is an error on the line that includes it.
+    pub fn parse(text: &str, path: &Path, version: PgVersion, loader: &dyn SourceLoader) -> HbaFile {
+        Self::parse_with(text, path, &HbaParseOptions::new(version), loader)
+    }
+
+    /// [`HbaFile::parse`] with explicit [`HbaParseOptions`].
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        options: &HbaParseOptions,
+        loader: &dyn SourceLoader,
+    ) -> HbaFile {
+        let file = path.to_string_lossy();
+        let tok_lines = lexer::Tokenizer::new(loader, options.version.major()).tokenize_top(&file, text);
+        let mut lines = Vec::with_capacity(tok_lines.len());
+        let mut rule_number = 0usize;
+        for tl in tok_lines {
+            let (result, hidden) = match &tl.err {
+                Some(msg) => {
+                    let msg = match &tl.detail {
+                        Some(d) => format!("{msg}{CYCLE_NOTE}{d})"),
+                        None => msg.clone(),
+                    };
+                    (Err(msg), false)
+                }
+                None => match parse::parse_line(&tl, options) {
+                    Ok(rule) => (Ok(rule), false),
+                    Err(e) => (Err(e.msg), e.hidden),
+                },
+            };
+            // The server numbers every line whose error it does not show.
+            let numbered = result.is_ok() || hidden;
+            if numbered {
+                rule_number += 1;
+            }
+            lines.push(HbaLine {
+                file: tl.file,
+                line_number: tl.line_number,
+                rule_number: numbered.then_some(rule_number),
+                result,
+            });
+        }
+        HbaFile { lines }
+    }
+
+    /// Reads and parses the file at `path` from the file system.
+    ///
+    /// # Errors
+    /// The I/O error when `path` itself cannot be read (the server fails to start);
+    /// problems with included files are line errors instead.
+    pub fn load(path: &Path, version: PgVersion) -> io::Result<HbaFile> {
+        let loader = FsLoader;
+        let text = loader.read(path)?;
+        Ok(Self::parse(&text, path, version, &loader))
+    }
+
+    /// The accepted rules in order.
+    pub fn rules(&self) -> impl Iterator<Item = (&HbaLine, &HbaRule)> {
+        self.lines
+            .iter()
+            .filter_map(|l| l.result.as_ref().ok().map(|r| (l, r)))
+    }
+
+    /// The lines the server would reject.
+    pub fn errors(&self) -> impl Iterator<Item = (&HbaLine, &str)> {
+        self.lines
+            .iter()
+            .filter_map(|l| l.result.as_ref().err().map(|e| (l, e.as_str())))
+    }
+
+    /// The rows of `pg_hba_file_rules` for this file as the server of `version`
+    /// shows them (PostgreSQL 15's shape; `rule_number` and `file_name` from 16 on).
+    pub fn to_view_rows(&self, version: PgVersion) -> Vec<HbaViewRow> {
+        view::view_rows(self, version)
+    }
 }

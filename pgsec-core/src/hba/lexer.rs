@@ -1,0 +1,639 @@
+//! Tokenizing `pg_hba.conf` as `tokenize_auth_file()` / `next_field_expand()` /
+//! `next_token()` of the server's `hba.c` do: logical lines (backslash continuation,
+//! CRLF), comma lists, quoting, comments, `@file` expansion and (16+) the `include`,
+//! `include_if_exists` and `include_dir` records.
+
+use std::path::Path;
+
+use crate::source::{
+    absolute_config_location, canonicalize_path, io_error_text, is_directory_error,
+    join_path_components, SourceLoader,
+};
+
+/// Nesting depth the server allows for included files (`CONF_FILE_MAX_DEPTH`).
+pub(crate) const MAX_DEPTH: u32 = 10;
+/// Files opened for one parse at most: a bound on fan-out (`@a` several times per line,
+/// each `@a` naming `@b` several times ...), which the depth limit alone does not bound.
+const MAX_FILE_OPENS: usize = 10_000;
+/// Token length limit before PostgreSQL 16 (`MAX_TOKEN` minus the terminator).
+const MAX_TOKEN_LEN_PRE16: usize = 255;
+
+/// One token as the server keeps it (`AuthToken`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub(crate) text: String,
+    /// `initial_quote`: the token began with a double quote.
+    pub(crate) quoted: bool,
+}
+
+/// One logical line with its fields (`TokenizedAuthLine`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TokLine {
+    pub(crate) file: String,
+    pub(crate) line_number: usize,
+    pub(crate) fields: Vec<Vec<Token>>,
+    pub(crate) err: Option<String>,
+    /// The include cycle the error is part of (`a -> b -> a`), pgsec's addition.
+    pub(crate) detail: Option<String>,
+}
+
+/// Error found while tokenizing a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LineErr {
+    msg: String,
+    detail: Option<String>,
+}
+
+pub(crate) struct Tokenizer<'a> {
+    loader: &'a dyn SourceLoader,
+    major: u32,
+    opens: usize,
+    /// Files currently being read, outermost first (to name include cycles).
+    stack: Vec<String>,
+}
+
+impl<'a> Tokenizer<'a> {
+    pub(crate) fn new(loader: &'a dyn SourceLoader, major: u32) -> Self {
+        Tokenizer {
+            loader,
+            major,
+            opens: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Tokenizes the top-level file (depth 0).
+    pub(crate) fn tokenize_top(&mut self, file: &str, text: &str) -> Vec<TokLine> {
+        let mut out = Vec::new();
+        self.tokenize_file(file, text, 0, &mut out);
+        out
+    }
+
+    fn tokenize_file(&mut self, file: &str, text: &str, depth: u32, out: &mut Vec<TokLine>) {
+        self.stack.push(file.to_owned());
+        for (line_number, line) in logical_lines(text) {
+            let mut fields: Vec<Vec<Token>> = Vec::new();
+            let mut err: Option<LineErr> = None;
+            let mut pos = 0usize;
+            while pos < line.len() && err.is_none() {
+                let field = self.next_field_expand(file, &line, &mut pos, depth, &mut err);
+                if !field.is_empty() {
+                    fields.push(field);
+                }
+            }
+            if fields.is_empty() && err.is_none() {
+                continue;
+            }
+            if self.major >= 16 && err.is_none() && fields.len() == 2 {
+                let first = fields[0].first().map(|t| t.text.clone()).unwrap_or_default();
+                let second = fields[1].first().map(|t| t.text.clone()).unwrap_or_default();
+                let handled = match first.as_str() {
+                    "include" => Some(self.include_file(file, &second, depth + 1, false, out)),
+                    "include_if_exists" => {
+                        Some(self.include_file(file, &second, depth + 1, true, out))
+                    }
+                    "include_dir" => Some(self.include_dir(file, &second, depth + 1, out)),
+                    _ => None,
+                };
+                match handled {
+                    Some(Ok(())) => continue,
+                    Some(Err(e)) => err = Some(e),
+                    None => {}
+                }
+            }
+            out.push(TokLine {
+                file: file.to_owned(),
+                line_number,
+                fields,
+                err: err.as_ref().map(|e| e.msg.clone()),
+                detail: err.and_then(|e| e.detail),
+            });
+        }
+        self.stack.pop();
+    }
+
+    /// `next_field_expand()`: one comma list, `@file` references expanded.
+    fn next_field_expand(
+        &mut self,
+        file: &str,
+        line: &[u8],
+        pos: &mut usize,
+        depth: u32,
+        err: &mut Option<LineErr>,
+    ) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        loop {
+            let Some(tok) = self.next_token(line, pos, err) else {
+                break;
+            };
+            if !tok.initial_quote && tok.bytes.len() > 1 && tok.bytes[0] == b'@' {
+                let inc = String::from_utf8_lossy(&tok.bytes[1..]).into_owned();
+                self.expand_file(&mut tokens, file, &inc, depth + 1, err);
+            } else {
+                tokens.push(Token {
+                    text: String::from_utf8_lossy(&tok.bytes).into_owned(),
+                    quoted: tok.initial_quote,
+                });
+            }
+            if !(tok.terminating_comma && err.is_none()) {
+                break;
+            }
+        }
+        tokens
+    }
+
+    /// `next_token()`.
+    fn next_token(&self, line: &[u8], pos: &mut usize, err: &mut Option<LineErr>) -> Option<RawToken> {
+        let at = |i: usize| line.get(i).copied().unwrap_or(0);
+        let mut i = *pos;
+        while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
+            i += 1;
+        }
+        let mut buf: Vec<u8> = Vec::new();
+        let mut in_quote = false;
+        let mut was_quote = false;
+        let mut saw_quote = false;
+        let mut initial_quote = false;
+        let mut terminating_comma = false;
+        loop {
+            let c = at(i);
+            if c == 0 || (is_blank(c) && !in_quote) {
+                break;
+            }
+            if c == b'#' && !in_quote {
+                i = line.len();
+                break;
+            }
+            if self.major < 16 && buf.len() >= MAX_TOKEN_LEN_PRE16 {
+                *err = Some(LineErr {
+                    msg: "authentication file token too long".to_owned(),
+                    detail: None,
+                });
+                *pos = line.len();
+                return None;
+            }
+            if c == b',' && !in_quote {
+                terminating_comma = true;
+                break;
+            }
+            if c != b'"' || was_quote {
+                buf.push(c);
+            }
+            if in_quote && c == b'"' {
+                was_quote = !was_quote;
+            } else {
+                was_quote = false;
+            }
+            if c == b'"' {
+                in_quote = !in_quote;
+                saw_quote = true;
+                if buf.is_empty() {
+                    initial_quote = true;
+                }
+            }
+            i += 1;
+        }
+        *pos = i;
+        if saw_quote || !buf.is_empty() {
+            Some(RawToken {
+                bytes: buf,
+                initial_quote,
+                terminating_comma,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Opens an included file, enforcing depth and the overall budget.
+    /// `Ok(None)` means "read as empty" (a directory, which the server reads nothing from).
+    fn open(&mut self, full: &str, depth: u32, at_name: &str) -> Result<Option<String>, (LineErr, bool)> {
+        let pre16 = self.major < 16;
+        let prefix = if pre16 {
+            format!("could not open secondary authentication file \"@{at_name}\" as \"{full}\"")
+        } else {
+            format!("could not open file \"{full}\"")
+        };
+        if depth > MAX_DEPTH {
+            return Err((
+                LineErr {
+                    msg: format!("{prefix}: maximum nesting depth exceeded"),
+                    detail: self.cycle_detail(full),
+                },
+                false,
+            ));
+        }
+        if self.opens >= MAX_FILE_OPENS {
+            return Err((
+                LineErr {
+                    msg: format!(
+                        "{prefix}: too many included files (pgsec stops after {MAX_FILE_OPENS})"
+                    ),
+                    detail: None,
+                },
+                false,
+            ));
+        }
+        self.opens += 1;
+        match self.loader.read(Path::new(full)) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if is_directory_error(&e) => Ok(None),
+            Err(e) => Err((
+                LineErr {
+                    msg: format!("{prefix}: {}", io_error_text(&e)),
+                    detail: None,
+                },
+                e.kind() == std::io::ErrorKind::NotFound,
+            )),
+        }
+    }
+
+    fn cycle_detail(&self, full: &str) -> Option<String> {
+        let mut chain: Vec<&str> = self.stack.iter().map(String::as_str).collect();
+        chain.push(full);
+        // Find the first file that appears twice: the cycle runs between its two visits.
+        for (i, a) in chain.iter().enumerate() {
+            if let Some(j) = chain[i + 1..].iter().position(|b| b == a) {
+                let cycle = chain[i..=i + 1 + j].join(" -> ");
+                return Some(cycle);
+            }
+        }
+        None
+    }
+
+    /// `tokenize_inc_file()` (up to 15) / `tokenize_expand_file()` (16+).
+    fn expand_file(
+        &mut self,
+        tokens: &mut Vec<Token>,
+        outer: &str,
+        inc: &str,
+        depth: u32,
+        err: &mut Option<LineErr>,
+    ) {
+        let full = if inc.starts_with('/') {
+            inc.to_owned()
+        } else {
+            canonicalize_path(
+                &join_path_components(&crate::source::parent_directory(outer), inc),
+                self.major,
+            )
+        };
+        let text = match self.open(&full, depth, inc) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err((e, _)) => {
+                *err = Some(e);
+                return;
+            }
+        };
+        let mut inc_lines = Vec::new();
+        self.tokenize_file(&full, &text, depth, &mut inc_lines);
+        for line in inc_lines {
+            if let Some(msg) = line.err {
+                *err = Some(LineErr {
+                    msg,
+                    detail: line.detail,
+                });
+                break;
+            }
+            for field in line.fields {
+                tokens.extend(field);
+            }
+        }
+    }
+
+    /// `tokenize_include_file()` (16+).
+    fn include_file(
+        &mut self,
+        outer: &str,
+        inc: &str,
+        depth: u32,
+        missing_ok: bool,
+        out: &mut Vec<TokLine>,
+    ) -> Result<(), LineErr> {
+        let full = absolute_config_location(inc, outer, self.major);
+        match self.open(&full, depth, inc) {
+            Ok(Some(text)) => {
+                self.tokenize_file(&full, &text, depth, out);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err((_, true)) if missing_ok => Ok(()),
+            Err((e, _)) => Err(e),
+        }
+    }
+
+    /// The `include_dir` record (16+), with `GetConfFilesInDir()`.
+    fn include_dir(
+        &mut self,
+        outer: &str,
+        dir: &str,
+        depth: u32,
+        out: &mut Vec<TokLine>,
+    ) -> Result<(), LineErr> {
+        let files = conf_files_in_dir(self.loader, dir, outer, self.major).map_err(|msg| LineErr {
+            msg,
+            detail: None,
+        })?;
+        let mut errors: Vec<LineErr> = Vec::new();
+        for f in files {
+            if let Err(e) = self.include_file(outer, &f, depth, false, out) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let msg = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join("\n");
+        let detail = errors.into_iter().find_map(|e| e.detail);
+        Err(LineErr { msg, detail })
+    }
+}
+
+struct RawToken {
+    bytes: Vec<u8>,
+    initial_quote: bool,
+    terminating_comma: bool,
+}
+
+/// `pg_isblank()`.
+fn is_blank(c: u8) -> bool {
+    c == b' ' || c == b'\t' || c == b'\r'
+}
+
+/// `GetConfFilesInDir()`: the `*.conf` files of a directory, absolute, sorted bytewise.
+///
+/// # Errors
+/// The server's message for an empty name or an unreadable directory.
+pub(crate) fn conf_files_in_dir(
+    loader: &dyn SourceLoader,
+    includedir: &str,
+    calling_file: &str,
+    major: u32,
+) -> Result<Vec<String>, String> {
+    if includedir.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+        return Err("empty configuration directory name".to_owned());
+    }
+    let directory = absolute_config_location(includedir, calling_file, major);
+    let entries = loader
+        .list_dir(Path::new(&directory))
+        .map_err(|_| format!("could not open directory \"{directory}\""))?;
+    let mut files: Vec<String> = entries
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|name| name.len() >= 6 && !name.starts_with('.') && name.ends_with(".conf"))
+        .map(|name| canonicalize_path(&join_path_components(&directory, &name), major))
+        .collect();
+    files.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    files.dedup();
+    Ok(files)
+}
+
+/// Splits text into logical lines as `tokenize_auth_file()` reads them: a physical
+/// line ends at `\n`; trailing `\r`/`\n` are stripped; a line ending in a backslash
+/// continues on the next one. Yields (number of the first physical line, bytes).
+pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Vec<u8>)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    let mut line_number = 1usize;
+    while pos < bytes.len() {
+        let mut buf: Vec<u8> = Vec::new();
+        let mut last_backslash_buflen = 0usize;
+        let mut continuations = 0usize;
+        let mut got_any = false;
+        loop {
+            // pg_get_line_append(): read up to and including a newline. A NUL byte
+            // hides the rest of the physical line from strlen(), newline included, so
+            // the next physical line is appended to this one.
+            let mut got_line = false;
+            while pos < bytes.len() {
+                let end = match bytes[pos..].iter().position(|&b| b == b'\n') {
+                    Some(i) => pos + i + 1,
+                    None => bytes.len(),
+                };
+                let seg = &bytes[pos..end];
+                pos = end;
+                got_line = true;
+                match seg.iter().position(|&b| b == 0) {
+                    Some(nul) => buf.extend_from_slice(&seg[..nul]),
+                    None => {
+                        buf.extend_from_slice(seg);
+                        break;
+                    }
+                }
+            }
+            if !got_line {
+                break;
+            }
+            got_any = true;
+            while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                buf.pop();
+            }
+            if buf.len() > last_backslash_buflen && buf.last() == Some(&b'\\') {
+                buf.pop();
+                last_backslash_buflen = buf.len();
+                continuations += 1;
+                continue;
+            }
+            break;
+        }
+        if got_any {
+            out.push((line_number, buf));
+        }
+        line_number += continuations + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemoryLoader;
+
+    fn tok(text: &str, major: u32) -> Vec<TokLine> {
+        let loader = MemoryLoader::new();
+        Tokenizer::new(&loader, major).tokenize_top("/d/pg_hba.conf", text)
+    }
+
+    fn texts(line: &TokLine) -> Vec<Vec<String>> {
+        line.fields
+            .iter()
+            .map(|f| f.iter().map(|t| t.text.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn logical_lines_handle_continuation_and_crlf() {
+        let l = logical_lines("a\\\nb\r\nc\n\nd");
+        assert_eq!(
+            l,
+            vec![
+                (1, b"ab".to_vec()),
+                (3, b"c".to_vec()),
+                (4, b"".to_vec()),
+                (5, b"d".to_vec())
+            ]
+        );
+        // two backslashes at the end: the second line's backslash is after the first
+        let l = logical_lines("a\\\n\\\nb\n");
+        assert_eq!(l, vec![(1, b"ab".to_vec())]);
+        // a continuation at EOF still yields the line
+        let l = logical_lines("a\\\n");
+        assert_eq!(l, vec![(1, b"a".to_vec())]);
+    }
+
+    #[test]
+    fn comment_ending_in_backslash_swallows_next_line() {
+        let lines = tok("# comment \\\nhost all all all trust\nlocal all all trust\n", 15);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].line_number, 3);
+    }
+
+    #[test]
+    fn comma_lists_and_quotes() {
+        let lines = tok("host a,\"b c\", d all 1.2.3.4/32 md5 # x\n", 15);
+        assert_eq!(
+            texts(&lines[0]),
+            vec![
+                vec!["host"],
+                vec!["a", "b c", "d"],
+                vec!["all"],
+                vec!["1.2.3.4/32"],
+                vec!["md5"]
+            ]
+        );
+        assert!(lines[0].fields[1][1].quoted);
+        assert!(!lines[0].fields[1][0].quoted);
+    }
+
+    #[test]
+    fn doubled_quotes_and_partial_quotes() {
+        let lines = tok("host \"a\"\"b\" al\"l\" \"\" x\n", 15);
+        let f = &lines[0].fields;
+        assert_eq!(f[1][0].text, "a\"b");
+        assert!(f[1][0].quoted);
+        assert_eq!(f[2][0].text, "all");
+        assert!(!f[2][0].quoted, "a quote after the first character is not initial");
+        assert_eq!(f[3][0].text, "");
+        assert!(f[3][0].quoted);
+    }
+
+    #[test]
+    fn space_before_comma_ends_field() {
+        let lines = tok("host a ,b c\n", 15);
+        assert_eq!(texts(&lines[0]), vec![vec!["host"], vec!["a"], vec!["b"], vec!["c"]]);
+    }
+
+    #[test]
+    fn token_too_long_before_16() {
+        let long = "x".repeat(256);
+        let lines = tok(&format!("host {long} all all trust\n"), 15);
+        assert_eq!(lines[0].err.as_deref(), Some("authentication file token too long"));
+        let ok = "x".repeat(255);
+        let lines = tok(&format!("host {ok} all all trust\n"), 15);
+        assert!(lines[0].err.is_none());
+        let lines = tok(&format!("host {long} all all trust\n"), 16);
+        assert!(lines[0].err.is_none());
+    }
+
+    #[test]
+    fn at_file_expansion_relative_to_including_file() {
+        let loader = MemoryLoader::new()
+            .with_file("/d/sub/users", "alice, bob\n# c\ncarol\n")
+            .with_file("/d/sub/inner", "@users\n");
+        let lines = Tokenizer::new(&loader, 15)
+            .tokenize_top("/d/pg_hba.conf", "host all @sub/inner,dave all md5\n");
+        assert_eq!(lines[0].err, None);
+        assert_eq!(texts(&lines[0])[2], vec!["alice", "bob", "carol", "dave"]);
+    }
+
+    #[test]
+    fn missing_at_file_messages_by_version() {
+        let lines = tok("host all @nope all md5\n", 15);
+        assert_eq!(
+            lines[0].err.as_deref(),
+            Some("could not open secondary authentication file \"@nope\" as \"/d/nope\": No such file or directory")
+        );
+        let lines = tok("host all @nope all md5\n", 16);
+        assert_eq!(
+            lines[0].err.as_deref(),
+            Some("could not open file \"/d/nope\": No such file or directory")
+        );
+    }
+
+    #[test]
+    fn quoted_at_is_a_name() {
+        let lines = tok("host all \"@x\" all md5\n", 15);
+        assert_eq!(lines[0].err, None);
+        assert_eq!(lines[0].fields[2][0].text, "@x");
+        let lines = tok("host all @ all md5\n", 15);
+        assert_eq!(lines[0].fields[2][0].text, "@");
+    }
+
+    #[test]
+    fn at_cycle_is_an_error_naming_the_cycle() {
+        let loader = MemoryLoader::new()
+            .with_file("/d/a", "@b\n")
+            .with_file("/d/b", "x, @a\n");
+        let lines =
+            Tokenizer::new(&loader, 16).tokenize_top("/d/pg_hba.conf", "host all @a all md5\n");
+        let err = lines[0].err.as_deref().unwrap();
+        assert!(err.contains("maximum nesting depth exceeded"), "{err}");
+        let detail = lines[0].detail.as_deref().unwrap();
+        assert_eq!(detail, "/d/a -> /d/b -> /d/a");
+    }
+
+    #[test]
+    fn include_records_16() {
+        let loader = MemoryLoader::new()
+            .with_file("/d/more.conf", "local all all peer\n\nhost all all all md5\n")
+            .with_file("/d/conf.d/b.conf", "local b all trust\n")
+            .with_file("/d/conf.d/a.conf", "local a all trust\n")
+            .with_file("/d/conf.d/.hidden.conf", "local h all trust\n")
+            .with_file("/d/conf.d/c.txt", "local c all trust\n");
+        let text = "include more.conf\ninclude_if_exists nope.conf\ninclude_dir conf.d\ninclude missing.conf\n";
+        let lines = Tokenizer::new(&loader, 16).tokenize_top("/d/pg_hba.conf", text);
+        let summary: Vec<(String, usize)> =
+            lines.iter().map(|l| (l.file.clone(), l.line_number)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("/d/more.conf".to_owned(), 1),
+                ("/d/more.conf".to_owned(), 3),
+                ("/d/conf.d/a.conf".to_owned(), 1),
+                ("/d/conf.d/b.conf".to_owned(), 1),
+                ("/d/pg_hba.conf".to_owned(), 4),
+            ]
+        );
+        assert_eq!(
+            lines[4].err.as_deref(),
+            Some("could not open file \"/d/missing.conf\": No such file or directory")
+        );
+        // before 16 an include line is just a line
+        let lines = Tokenizer::new(&loader, 15).tokenize_top("/d/pg_hba.conf", text);
+        assert_eq!(lines.len(), 4);
+        assert!(lines.iter().all(|l| l.err.is_none()));
+    }
+
+    #[test]
+    fn include_dir_errors() {
+        let lines = tok("include_dir \"\"\ninclude_dir nodir\n", 16);
+        assert_eq!(lines[0].err.as_deref(), Some("empty configuration directory name"));
+        assert_eq!(lines[1].err.as_deref(), Some("could not open directory \"/d/nodir\""));
+    }
+
+    #[test]
+    fn fan_out_is_bounded() {
+        // each file names the next one three times: 3^10 expansions without a budget
+        let mut loader = MemoryLoader::new();
+        for i in 0..12 {
+            loader = loader.with_file(
+                format!("/d/f{i}"),
+                format!("@f{n}, @f{n}, @f{n}\n", n = i + 1),
+            );
+        }
+        let lines = Tokenizer::new(&loader, 15).tokenize_top("/d/pg_hba.conf", "host all @f0 all md5\n");
+        assert!(lines[0].err.is_some());
+    }
+}

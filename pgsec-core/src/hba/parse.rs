@@ -1,0 +1,1073 @@
+//! `parse_hba_line()` and `parse_hba_auth_opt()` of the server's `hba.c`: one tokenized
+//! line to an [`HbaRule`] or the error text the server reports for it.
+
+use std::net::IpAddr;
+
+use super::addr::{cidr_bits, leading_ones, mask_of, parse_numeric_host};
+use super::lexer::{TokLine, Token};
+use super::{AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaParseOptions, HbaRule, HbaToken};
+
+/// A line the server rejects: its message, and whether `pg_hba_file_rules.error`
+/// shows it (a few option errors are only logged, the view then has a null error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LineError {
+    pub(crate) msg: String,
+    pub(crate) hidden: bool,
+}
+
+impl LineError {
+    fn shown(msg: impl Into<String>) -> Self {
+        LineError {
+            msg: msg.into(),
+            hidden: false,
+        }
+    }
+
+    fn hidden(msg: impl Into<String>) -> Self {
+        LineError {
+            msg: msg.into(),
+            hidden: true,
+        }
+    }
+}
+
+/// `clientcert` level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum ClientCert {
+    #[default]
+    Off,
+    Ca,
+    Full,
+}
+
+/// Options after `parse_hba_auth_opt()`, with the defaults the server adds: what
+/// `get_hba_options()` renders into `pg_hba_file_rules.options`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ResolvedOptions {
+    pub(crate) include_realm: bool,
+    pub(crate) krb_realm: Option<String>,
+    pub(crate) usermap: Option<String>,
+    pub(crate) clientcert: ClientCert,
+    pub(crate) pamservice: Option<String>,
+    pub(crate) ldapserver: Option<String>,
+    pub(crate) ldapport: i64,
+    pub(crate) ldaptls: bool,
+    pub(crate) ldapprefix: Option<String>,
+    pub(crate) ldapsuffix: Option<String>,
+    pub(crate) ldapbasedn: Option<String>,
+    pub(crate) ldapbinddn: Option<String>,
+    pub(crate) ldapbindpasswd: Option<String>,
+    pub(crate) ldapsearchattribute: Option<String>,
+    pub(crate) ldapsearchfilter: Option<String>,
+    pub(crate) ldapscope: i64,
+    pub(crate) radiusservers: Option<(usize, String)>,
+    pub(crate) radiussecrets: Option<(usize, String)>,
+    pub(crate) radiusidentifiers: Option<(usize, String)>,
+    pub(crate) radiusports: Option<(usize, String)>,
+}
+
+impl ResolvedOptions {
+    /// `get_hba_options()`: the `options` array of the view, None when empty.
+    pub(crate) fn render(&self, method: AuthMethod) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        if matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
+            if self.include_realm {
+                out.push("include_realm=true".to_owned());
+            }
+            if let Some(r) = &self.krb_realm {
+                out.push(format!("krb_realm={r}"));
+            }
+        }
+        if let Some(m) = &self.usermap {
+            out.push(format!("map={m}"));
+        }
+        match self.clientcert {
+            ClientCert::Off => {}
+            ClientCert::Ca => out.push("clientcert=verify-ca".to_owned()),
+            ClientCert::Full => out.push("clientcert=verify-full".to_owned()),
+        }
+        if let Some(p) = &self.pamservice {
+            out.push(format!("pamservice={p}"));
+        }
+        if method == AuthMethod::Ldap {
+            let kv = [
+                ("ldapserver", &self.ldapserver),
+            ];
+            for (k, v) in kv {
+                if let Some(v) = v {
+                    out.push(format!("{k}={v}"));
+                }
+            }
+            if self.ldapport != 0 {
+                out.push(format!("ldapport={}", self.ldapport));
+            }
+            if self.ldaptls {
+                out.push("ldaptls=true".to_owned());
+            }
+            let kv = [
+                ("ldapprefix", &self.ldapprefix),
+                ("ldapsuffix", &self.ldapsuffix),
+                ("ldapbasedn", &self.ldapbasedn),
+                ("ldapbinddn", &self.ldapbinddn),
+                ("ldapbindpasswd", &self.ldapbindpasswd),
+                ("ldapsearchattribute", &self.ldapsearchattribute),
+                ("ldapsearchfilter", &self.ldapsearchfilter),
+            ];
+            for (k, v) in kv {
+                if let Some(v) = v {
+                    out.push(format!("{k}={v}"));
+                }
+            }
+            if self.ldapscope != 0 {
+                out.push(format!("ldapscope={}", self.ldapscope));
+            }
+        }
+        if method == AuthMethod::Radius {
+            let kv = [
+                ("radiusservers", &self.radiusservers),
+                ("radiussecrets", &self.radiussecrets),
+                ("radiusidentifiers", &self.radiusidentifiers),
+                ("radiusports", &self.radiusports),
+            ];
+            for (k, v) in kv {
+                if let Some((_, raw)) = v {
+                    out.push(format!("{k}={raw}"));
+                }
+            }
+        }
+        if out.is_empty() {
+            None
+        } else {
+            Some(out)
+        }
+    }
+}
+
+/// `parse_hba_line()`.
+pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRule, LineError> {
+    let major = opts.version.major();
+    let build = &opts.build;
+    let mut fields = line.fields.iter();
+    let Some(first) = fields.next() else {
+        return Err(LineError::shown("end-of-line before database specification"));
+    };
+    if first.len() > 1 {
+        return Err(LineError::shown("multiple values specified for connection type"));
+    }
+    let ctype = first.first().map(|t| t.text.as_str()).unwrap_or_default();
+    // Some problems are reported but do not stop parsing: a later error replaces them.
+    let mut pending: Option<String> = None;
+    let conn_type = match ctype {
+        "local" => ConnType::Local,
+        "host" => ConnType::Host,
+        "hostssl" => {
+            if !build.ssl {
+                pending = Some(
+                    "hostssl record cannot match because SSL is not supported by this build"
+                        .to_owned(),
+                );
+            } else if !opts.ssl_enabled {
+                pending = Some("hostssl record cannot match because SSL is disabled".to_owned());
+            }
+            ConnType::HostSsl
+        }
+        "hostnossl" => ConnType::HostNoSsl,
+        "hostgssenc" => {
+            if !build.gss {
+                pending = Some(
+                    "hostgssenc record cannot match because GSSAPI is not supported by this build"
+                        .to_owned(),
+                );
+            }
+            ConnType::HostGssEnc
+        }
+        "hostnogssenc" => ConnType::HostNoGssEnc,
+        other => return Err(LineError::shown(format!("invalid connection type \"{other}\""))),
+    };
+
+    let Some(dbs) = fields.next() else {
+        return Err(LineError::shown("end-of-line before database specification"));
+    };
+    let databases = names(dbs, major)?;
+    let Some(roles) = fields.next() else {
+        return Err(LineError::shown("end-of-line before role specification"));
+    };
+    let users = names(roles, major)?;
+
+    let mut address = None;
+    if conn_type != ConnType::Local {
+        let Some(addr_field) = fields.next() else {
+            return Err(LineError::shown("end-of-line before IP address specification"));
+        };
+        if addr_field.len() > 1 {
+            return Err(LineError::shown("multiple values specified for host address"));
+        }
+        let Some(token) = addr_field.first() else {
+            return Err(LineError::shown("end-of-line before IP address specification"));
+        };
+        let kw = |k: &str| !token.quoted && token.text == k;
+        if kw("all") {
+            address = Some(HbaAddress::All);
+        } else if kw("samehost") {
+            address = Some(HbaAddress::SameHost);
+        } else if kw("samenet") {
+            address = Some(HbaAddress::SameNet);
+        } else {
+            let (host, cidr) = match token.text.find('/') {
+                Some(i) => (&token.text[..i], Some(&token.text[i + 1..])),
+                None => (token.text.as_str(), None),
+            };
+            match parse_numeric_host(host) {
+                None => {
+                    if cidr.is_some() {
+                        return Err(LineError::shown(format!(
+                            "specifying both host name and CIDR mask is invalid: \"{}\"",
+                            token.text
+                        )));
+                    }
+                    address = Some(HbaAddress::HostName(host.to_owned()));
+                }
+                Some(ip) => {
+                    let v6 = ip.is_ipv6();
+                    let mask = if let Some(bits) = cidr {
+                        let Some(prefix) = cidr_bits(bits, v6) else {
+                            return Err(LineError::shown(format!(
+                                "invalid CIDR mask in address \"{}\"",
+                                token.text
+                            )));
+                        };
+                        mask_of(prefix, v6)
+                    } else {
+                        let Some(mask_field) = fields.next() else {
+                            return Err(LineError::shown(
+                                "end-of-line before netmask specification",
+                            ));
+                        };
+                        if mask_field.len() > 1 {
+                            return Err(LineError::shown("multiple values specified for netmask"));
+                        }
+                        let mtext = mask_field.first().map(|t| t.text.as_str()).unwrap_or_default();
+                        let Some(mask) = parse_numeric_host(mtext) else {
+                            return Err(LineError::shown(format!(
+                                "invalid IP mask \"{mtext}\": Name or service not known"
+                            )));
+                        };
+                        if mask.is_ipv6() != v6 {
+                            return Err(LineError::shown("IP address and mask do not match"));
+                        }
+                        mask
+                    };
+                    let prefix = leading_ones(mask);
+                    address = Some(if mask_of(prefix, v6) == mask {
+                        let net = ipnet::IpNet::new(ip, prefix)
+                            .map_err(|_| LineError::shown("IP address and mask do not match"))?;
+                        HbaAddress::Net(net)
+                    } else {
+                        HbaAddress::Masked { addr: ip, mask }
+                    });
+                }
+            }
+        }
+    }
+
+    let Some(method_field) = fields.next() else {
+        return Err(LineError::shown("end-of-line before authentication method"));
+    };
+    if method_field.len() > 1 {
+        return Err(LineError::shown("multiple values specified for authentication type"));
+    }
+    let mtext = method_field.first().map(|t| t.text.as_str()).unwrap_or_default();
+    let mut method = parse_method(mtext, build)?;
+    if conn_type == ConnType::Local && method == AuthMethod::Ident {
+        method = AuthMethod::Peer;
+    }
+    if conn_type == ConnType::Local && method == AuthMethod::Gss {
+        return Err(LineError::shown("gssapi authentication is not supported on local sockets"));
+    }
+    if conn_type != ConnType::Local && method == AuthMethod::Peer {
+        return Err(LineError::shown("peer authentication is only supported on local sockets"));
+    }
+    if conn_type != ConnType::HostSsl && method == AuthMethod::Cert {
+        return Err(LineError::shown(
+            "cert authentication is only supported on hostssl connections",
+        ));
+    }
+
+    let mut options = Vec::new();
+    for field in fields {
+        for token in field {
+            match token.text.split_once('=') {
+                None => {
+                    return Err(LineError::shown(format!(
+                        "authentication option not in name=value format: {}",
+                        token.text
+                    )))
+                }
+                Some((n, v)) => options.push((n.to_owned(), v.to_owned())),
+            }
+        }
+    }
+    let rule = HbaRule {
+        conn_type,
+        databases,
+        users,
+        address,
+        method,
+        options,
+    };
+    resolve_options(&rule, opts)?;
+    match pending {
+        Some(msg) => Err(LineError::shown(msg)),
+        None => Ok(rule),
+    }
+}
+
+fn names(field: &[Token], major: u32) -> Result<Vec<HbaToken>, LineError> {
+    let mut out = Vec::with_capacity(field.len());
+    for t in field {
+        if major >= 16 {
+            if let Some(re) = t.text.strip_prefix('/') {
+                if let Err(e) = check_regex(re) {
+                    return Err(LineError::shown(format!(
+                        "invalid regular expression \"{re}\": {e}"
+                    )));
+                }
+            }
+        }
+        out.push(HbaToken {
+            text: t.text.clone(),
+            quoted: t.quoted,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineError> {
+    let (method, supported) = match text {
+        "trust" => (AuthMethod::Trust, true),
+        "ident" => (AuthMethod::Ident, true),
+        "peer" => (AuthMethod::Peer, true),
+        "password" => (AuthMethod::Password, true),
+        "gss" => (AuthMethod::Gss, build.gss),
+        "sspi" => (AuthMethod::Sspi, build.sspi),
+        "reject" => (AuthMethod::Reject, true),
+        "md5" => (AuthMethod::Md5, true),
+        "scram-sha-256" => (AuthMethod::ScramSha256, true),
+        "pam" => (AuthMethod::Pam, build.pam),
+        "bsd" => (AuthMethod::Bsd, build.bsd),
+        "ldap" => (AuthMethod::Ldap, build.ldap),
+        "cert" => (AuthMethod::Cert, build.ssl),
+        "radius" => (AuthMethod::Radius, true),
+        other => {
+            return Err(LineError::shown(format!(
+                "invalid authentication method \"{other}\""
+            )))
+        }
+    };
+    if !supported {
+        return Err(LineError::shown(format!(
+            "invalid authentication method \"{text}\": not supported by this build"
+        )));
+    }
+    Ok(method)
+}
+
+/// Runs `parse_hba_auth_opt()` over the rule's options and the method's final checks.
+pub(crate) fn resolve_options(
+    rule: &HbaRule,
+    opts: &HbaParseOptions,
+) -> Result<ResolvedOptions, LineError> {
+    let major = opts.version.major();
+    let method = rule.method;
+    let mut r = ResolvedOptions {
+        include_realm: matches!(method, AuthMethod::Gss | AuthMethod::Sspi),
+        ..ResolvedOptions::default()
+    };
+    let invalid = |name: &str, methods: &str| {
+        LineError::shown(format!(
+            "authentication option \"{name}\" is only valid for authentication methods {methods}"
+        ))
+    };
+    let require = |m: AuthMethod, name: &str, methods: &str| {
+        if method == m {
+            Ok(())
+        } else {
+            Err(invalid(name, methods))
+        }
+    };
+    for (name, val) in &rule.options {
+        if opts.build.ldap {
+            r.ldapscope = LDAP_SCOPE_SUBTREE;
+        }
+        let val = val.as_str();
+        match name.as_str() {
+            "map" => {
+                if !matches!(
+                    method,
+                    AuthMethod::Ident | AuthMethod::Peer | AuthMethod::Gss | AuthMethod::Sspi | AuthMethod::Cert
+                ) {
+                    return Err(invalid("map", "ident, peer, gssapi, sspi, and cert"));
+                }
+                r.usermap = Some(val.to_owned());
+            }
+            "clientcert" => {
+                if rule.conn_type != ConnType::HostSsl {
+                    return Err(LineError::shown(
+                        "clientcert can only be configured for \"hostssl\" rows",
+                    ));
+                }
+                if major <= 13 {
+                    match val {
+                        "1" | "verify-ca" => r.clientcert = ClientCert::Ca,
+                        "verify-full" => r.clientcert = ClientCert::Full,
+                        "0" | "no-verify" => {
+                            if method == AuthMethod::Cert {
+                                return Err(LineError::shown(
+                                    "clientcert can not be set to \"no-verify\" when using \"cert\" authentication",
+                                ));
+                            }
+                            r.clientcert = ClientCert::Off;
+                        }
+                        _ => {
+                            return Err(LineError::hidden(format!(
+                                "invalid value for clientcert: \"{val}\""
+                            )))
+                        }
+                    }
+                } else {
+                    match val {
+                        "verify-full" => r.clientcert = ClientCert::Full,
+                        "verify-ca" => {
+                            if method == AuthMethod::Cert {
+                                return Err(LineError::shown(
+                                    "clientcert can only be set to \"verify-full\" when using \"cert\" authentication",
+                                ));
+                            }
+                            r.clientcert = ClientCert::Ca;
+                        }
+                        _ => {
+                            return Err(LineError::hidden(format!(
+                                "invalid value for clientcert: \"{val}\""
+                            )))
+                        }
+                    }
+                }
+            }
+            "clientname" if major >= 14 => {
+                if rule.conn_type != ConnType::HostSsl {
+                    return Err(LineError::shown(
+                        "clientname can only be configured for \"hostssl\" rows",
+                    ));
+                }
+                if val != "CN" && val != "DN" {
+                    return Err(LineError::hidden(format!(
+                        "invalid value for clientname: \"{val}\""
+                    )));
+                }
+            }
+            "pamservice" => {
+                require(AuthMethod::Pam, "pamservice", "pam")?;
+                r.pamservice = Some(val.to_owned());
+            }
+            "pam_use_hostname" => require(AuthMethod::Pam, "pam_use_hostname", "pam")?,
+            "ldapurl" => {
+                require(AuthMethod::Ldap, "ldapurl", "ldap")?;
+                let url = parse_ldap_url(val).map_err(|rc| {
+                    LineError::shown(format!("could not parse LDAP URL \"{val}\": {rc}"))
+                })?;
+                if url.scheme != "ldap" && url.scheme != "ldaps" {
+                    return Err(LineError::shown(format!(
+                        "unsupported LDAP URL scheme: {}",
+                        url.scheme
+                    )));
+                }
+                if let Some(h) = url.host {
+                    r.ldapserver = Some(h);
+                }
+                r.ldapport = url.port;
+                if let Some(dn) = url.dn {
+                    r.ldapbasedn = Some(dn);
+                }
+                if let Some(a) = url.first_attr {
+                    r.ldapsearchattribute = Some(a);
+                }
+                r.ldapscope = url.scope;
+                if let Some(f) = url.filter {
+                    r.ldapsearchfilter = Some(f);
+                }
+            }
+            "ldaptls" => {
+                require(AuthMethod::Ldap, "ldaptls", "ldap")?;
+                r.ldaptls = val == "1";
+            }
+            "ldapscheme" => {
+                // An invalid scheme is only logged; the value is kept.
+                require(AuthMethod::Ldap, "ldapscheme", "ldap")?;
+            }
+            "ldapserver" => {
+                require(AuthMethod::Ldap, "ldapserver", "ldap")?;
+                r.ldapserver = Some(val.to_owned());
+            }
+            "ldapport" => {
+                require(AuthMethod::Ldap, "ldapport", "ldap")?;
+                r.ldapport = atoi(val);
+                if r.ldapport == 0 {
+                    return Err(LineError::shown(format!("invalid LDAP port number: \"{val}\"")));
+                }
+            }
+            "ldapbinddn" => {
+                require(AuthMethod::Ldap, "ldapbinddn", "ldap")?;
+                r.ldapbinddn = Some(val.to_owned());
+            }
+            "ldapbindpasswd" => {
+                require(AuthMethod::Ldap, "ldapbindpasswd", "ldap")?;
+                r.ldapbindpasswd = Some(val.to_owned());
+            }
+            "ldapsearchattribute" => {
+                require(AuthMethod::Ldap, "ldapsearchattribute", "ldap")?;
+                r.ldapsearchattribute = Some(val.to_owned());
+            }
+            "ldapsearchfilter" => {
+                require(AuthMethod::Ldap, "ldapsearchfilter", "ldap")?;
+                r.ldapsearchfilter = Some(val.to_owned());
+            }
+            "ldapbasedn" => {
+                require(AuthMethod::Ldap, "ldapbasedn", "ldap")?;
+                r.ldapbasedn = Some(val.to_owned());
+            }
+            "ldapprefix" => {
+                require(AuthMethod::Ldap, "ldapprefix", "ldap")?;
+                r.ldapprefix = Some(val.to_owned());
+            }
+            "ldapsuffix" => {
+                require(AuthMethod::Ldap, "ldapsuffix", "ldap")?;
+                r.ldapsuffix = Some(val.to_owned());
+            }
+            "krb_realm" => {
+                if !matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
+                    return Err(invalid("krb_realm", "gssapi and sspi"));
+                }
+                r.krb_realm = Some(val.to_owned());
+            }
+            "include_realm" => {
+                if !matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
+                    return Err(invalid("include_realm", "gssapi and sspi"));
+                }
+                r.include_realm = val == "1";
+            }
+            "compat_realm" | "upn_username" => {
+                if method != AuthMethod::Sspi {
+                    return Err(invalid(name, "sspi"));
+                }
+            }
+            "radiusservers" => {
+                require(AuthMethod::Radius, "radiusservers", "radius")?;
+                let list = split_guc_list(val).ok_or_else(|| {
+                    LineError::hidden(format!("could not parse RADIUS server list \"{val}\""))
+                })?;
+                r.radiusservers = Some((list.len(), val.to_owned()));
+            }
+            "radiusports" => {
+                require(AuthMethod::Radius, "radiusports", "radius")?;
+                let list = split_guc_list(val).ok_or_else(|| {
+                    LineError::shown(format!("invalid RADIUS port number: \"{val}\""))
+                })?;
+                if list.iter().any(|p| atoi(p) == 0) {
+                    return Err(LineError::hidden(format!(
+                        "invalid RADIUS port number: \"{val}\""
+                    )));
+                }
+                r.radiusports = Some((list.len(), val.to_owned()));
+            }
+            "radiussecrets" => {
+                require(AuthMethod::Radius, "radiussecrets", "radius")?;
+                let list = split_guc_list(val).ok_or_else(|| {
+                    LineError::hidden(format!("could not parse RADIUS secret list \"{val}\""))
+                })?;
+                r.radiussecrets = Some((list.len(), val.to_owned()));
+            }
+            "radiusidentifiers" => {
+                require(AuthMethod::Radius, "radiusidentifiers", "radius")?;
+                let list = split_guc_list(val).ok_or_else(|| {
+                    LineError::hidden(format!("could not parse RADIUS identifiers list \"{val}\""))
+                })?;
+                r.radiusidentifiers = Some((list.len(), val.to_owned()));
+            }
+            other => {
+                return Err(LineError::shown(format!(
+                    "unrecognized authentication option name: \"{other}\""
+                )))
+            }
+        }
+    }
+
+    if method == AuthMethod::Ldap {
+        if r.ldapprefix.is_some() || r.ldapsuffix.is_some() {
+            if r.ldapbasedn.is_some()
+                || r.ldapbinddn.is_some()
+                || r.ldapbindpasswd.is_some()
+                || r.ldapsearchattribute.is_some()
+                || r.ldapsearchfilter.is_some()
+            {
+                return Err(LineError::shown(if major >= 16 {
+                    "cannot mix options for simple bind and search+bind modes"
+                } else {
+                    "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix"
+                }));
+            }
+        } else if r.ldapbasedn.is_none() {
+            return Err(LineError::shown(
+                "authentication method \"ldap\" requires argument \"ldapbasedn\", \"ldapprefix\", or \"ldapsuffix\" to be set",
+            ));
+        }
+        if r.ldapsearchattribute.is_some() && r.ldapsearchfilter.is_some() {
+            return Err(LineError::shown(
+                "cannot use ldapsearchattribute together with ldapsearchfilter",
+            ));
+        }
+    }
+    if method == AuthMethod::Radius {
+        let count = |o: &Option<(usize, String)>| o.as_ref().map_or(0, |(n, _)| *n);
+        let (servers, secrets) = (count(&r.radiusservers), count(&r.radiussecrets));
+        let (ports, idents) = (count(&r.radiusports), count(&r.radiusidentifiers));
+        // An empty list is a NIL pointer to the server: "not set".
+        if servers == 0 {
+            return Err(LineError::shown(
+                "authentication method \"radius\" requires argument \"radiusservers\" to be set",
+            ));
+        }
+        if secrets == 0 {
+            return Err(LineError::shown(
+                "authentication method \"radius\" requires argument \"radiussecrets\" to be set",
+            ));
+        }
+        if !(secrets == 1 || secrets == servers) {
+            return Err(LineError::shown(format!("the number of RADIUS secrets ({secrets}) must be 1 or the same as the number of RADIUS servers ({servers})")));
+        }
+        if !(ports == 0 || ports == 1 || ports == servers) {
+            return Err(LineError::shown(format!("the number of RADIUS ports ({ports}) must be 1 or the same as the number of RADIUS servers ({servers})")));
+        }
+        if !(idents == 0 || idents == 1 || idents == servers) {
+            return Err(LineError::shown(format!("the number of RADIUS identifiers ({idents}) must be 1 or the same as the number of RADIUS servers ({servers})")));
+        }
+    }
+    if method == AuthMethod::Cert {
+        r.clientcert = if major <= 13 {
+            ClientCert::Ca
+        } else {
+            ClientCert::Full
+        };
+    }
+    Ok(r)
+}
+
+const LDAP_SCOPE_SUBTREE: i64 = 2;
+
+/// C `atoi()`: leading white space, a sign, then digits; 0 when there are none.
+pub(crate) fn atoi(s: &str) -> i64 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')) {
+        i += 1;
+    }
+    let mut neg = false;
+    if let Some(&c) = b.get(i) {
+        if c == b'+' || c == b'-' {
+            neg = c == b'-';
+            i += 1;
+        }
+    }
+    let mut v: i64 = 0;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(i64::from(c - b'0'));
+        i += 1;
+    }
+    // atoi() converts through long and truncates to int.
+    let v = if neg { v.wrapping_neg() } else { v };
+    i64::from(v as i32)
+}
+
+/// `SplitGUCList()`: a comma list of possibly double-quoted elements; None on a
+/// syntax error (unbalanced quote, empty element).
+pub(crate) fn split_guc_list(raw: &str) -> Option<Vec<String>> {
+    let b = raw.as_bytes();
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'\x0b');
+    let mut out = Vec::new();
+    let mut i = 0;
+    while b.get(i).copied().is_some_and(is_space) {
+        i += 1;
+    }
+    if i == b.len() {
+        return Some(out);
+    }
+    loop {
+        let name: Vec<u8>;
+        if b.get(i) == Some(&b'"') {
+            let mut cur = Vec::new();
+            i += 1;
+            loop {
+                let rel = b[i..].iter().position(|&c| c == b'"')?;
+                cur.extend_from_slice(&b[i..i + rel]);
+                i += rel;
+                if b.get(i + 1) == Some(&b'"') {
+                    cur.push(b'"');
+                    i += 2;
+                } else {
+                    i += 1;
+                    break;
+                }
+            }
+            name = cur;
+        } else {
+            let start = i;
+            let mut end = i;
+            while i < b.len() && b[i] != b',' {
+                if !is_space(b[i]) {
+                    end = i + 1;
+                }
+                i += 1;
+            }
+            if end == start {
+                return None;
+            }
+            name = b[start..end].to_vec();
+        }
+        while b.get(i).copied().is_some_and(is_space) {
+            i += 1;
+        }
+        let done = match b.get(i) {
+            Some(b',') => {
+                i += 1;
+                while b.get(i).copied().is_some_and(is_space) {
+                    i += 1;
+                }
+                false
+            }
+            None => true,
+            Some(_) => return None,
+        };
+        out.push(String::from_utf8_lossy(&name).into_owned());
+        if done {
+            return Some(out);
+        }
+    }
+}
+
+/// What OpenLDAP's `ldap_url_parse()` yields for the fields PostgreSQL uses.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LdapUrl {
+    scheme: String,
+    host: Option<String>,
+    port: i64,
+    dn: Option<String>,
+    first_attr: Option<String>,
+    scope: i64,
+    filter: Option<String>,
+}
+
+/// A subset of OpenLDAP's `ldap_url_parse()`. The error is `ldap_err2string()` of the
+/// `LDAP_URL_ERR_*` code, which OpenLDAP maps onto unrelated result-code texts.
+fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
+    const ERR_BADSCHEME: &str = "Time limit exceeded"; // LDAP_URL_ERR_BADSCHEME = 3
+    const ERR_BADENCLOSURE: &str = "Size limit exceeded"; // 4
+    const ERR_BADURL: &str = "Compare False"; // 5
+    const ERR_BADSCOPE: &str = "Strong(er) authentication required"; // 8
+    let mut s = url.trim_start();
+    let enclosed = s.starts_with('<');
+    if enclosed {
+        s = &s[1..];
+    }
+    if s.len() >= 4 && s[..4].eq_ignore_ascii_case("URL:") {
+        s = &s[4..];
+    }
+    let (scheme, rest) = s.split_once("://").ok_or(ERR_BADSCHEME)?;
+    let scheme_l = scheme.to_ascii_lowercase();
+    if !matches!(scheme_l.as_str(), "ldap" | "ldaps" | "ldapi" | "cldap") {
+        return Err(ERR_BADSCHEME);
+    }
+    let mut rest = rest;
+    if enclosed {
+        rest = rest.strip_suffix('>').ok_or(ERR_BADENCLOSURE)?;
+    }
+    let mut out = LdapUrl {
+        scheme: scheme_l.clone(),
+        ..LdapUrl::default()
+    };
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => match rest.find('?') {
+            Some(_) => return Err(ERR_BADURL),
+            None => (rest, None),
+        },
+    };
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let close = h.find(']').ok_or(ERR_BADURL)?;
+        let after = &h[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(ERR_BADURL),
+        };
+        (&h[..close], port)
+    } else {
+        match hostport.rfind(':') {
+            Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
+            None => (hostport, None),
+        }
+    };
+    out.port = match port {
+        Some(p) if !p.is_empty() => {
+            let v: i64 = p.parse().map_err(|_| ERR_BADURL)?;
+            if !(1..=65535).contains(&v) {
+                return Err(ERR_BADURL);
+            }
+            v
+        }
+        _ => match scheme_l.as_str() {
+            "ldaps" => 636,
+            _ => 389,
+        },
+    };
+    let host = percent_decode(host).ok_or(ERR_BADURL)?;
+    if !host.is_empty() {
+        out.host = Some(host);
+    }
+    out.scope = 0; // LDAP_SCOPE_DEFAULT becomes LDAP_SCOPE_BASE
+    if let Some(path) = path {
+        let mut parts = path.splitn(5, '?');
+        let dn = parts.next().unwrap_or_default();
+        out.dn = Some(percent_decode(dn).ok_or(ERR_BADURL)?);
+        if let Some(attrs) = parts.next() {
+            let first = attrs.split(',').next().unwrap_or_default();
+            if !attrs.is_empty() {
+                out.first_attr = Some(percent_decode(first).ok_or(ERR_BADURL)?);
+            }
+        }
+        if let Some(scope) = parts.next() {
+            out.scope = match scope.to_ascii_lowercase().as_str() {
+                "" | "base" => 0,
+                "one" | "onelevel" => 1,
+                "sub" | "subtree" => 2,
+                "subord" | "subordinate" | "children" => 3,
+                _ => return Err(ERR_BADSCOPE),
+            };
+        }
+        if let Some(filter) = parts.next() {
+            if !filter.is_empty() {
+                out.filter = Some(percent_decode(filter).ok_or(ERR_BADURL)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A syntax check of PostgreSQL's advanced regular expressions for the errors people
+/// make; returns the `pg_regerror()` text. Not a full ARE parser.
+pub(crate) fn check_regex(re: &str) -> Result<(), &'static str> {
+    let b = re.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    // Whether the previous item can take a quantifier.
+    let mut operand = false;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                if i + 1 >= b.len() {
+                    return Err("invalid escape \\ sequence");
+                }
+                i += 2;
+                operand = true;
+                continue;
+            }
+            b'[' => {
+                let mut j = i + 1;
+                if b.get(j) == Some(&b'^') {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b']') {
+                    j += 1;
+                }
+                loop {
+                    match b.get(j) {
+                        None => return Err("brackets [] not balanced"),
+                        Some(b']') => break,
+                        Some(b'[') if matches!(b.get(j + 1), Some(b':' | b'.' | b'=')) => {
+                            let kind = b[j + 1];
+                            let mut k = j + 2;
+                            loop {
+                                match b.get(k) {
+                                    None => return Err("brackets [] not balanced"),
+                                    Some(&c) if c == kind && b.get(k + 1) == Some(&b']') => break,
+                                    Some(_) => k += 1,
+                                }
+                            }
+                            j = k + 2;
+                        }
+                        Some(_) => j += 1,
+                    }
+                }
+                i = j + 1;
+                operand = true;
+                continue;
+            }
+            b'(' => {
+                depth += 1;
+                if b.get(i + 1) == Some(&b'?') {
+                    i += 1;
+                }
+                operand = false;
+            }
+            b')' => {
+                if depth == 0 {
+                    return Err("parentheses () not balanced");
+                }
+                depth -= 1;
+                operand = true;
+            }
+            b'*' | b'+' | b'?' => {
+                if !operand {
+                    return Err("quantifier operand invalid");
+                }
+                // ARE allows one non-greedy `?` after a quantifier.
+                if b.get(i + 1) == Some(&b'?') {
+                    i += 1;
+                }
+                if matches!(b.get(i + 1), Some(b'*' | b'+' | b'{')) {
+                    return Err("quantifier operand invalid");
+                }
+                operand = false;
+            }
+            b'{' => {
+                if !operand {
+                    return Err("quantifier operand invalid");
+                }
+                let close = b[i..].iter().position(|&c| c == b'}').map(|p| p + i);
+                let Some(close) = close else {
+                    return Err("braces {} not balanced");
+                };
+                let inner = &re[i + 1..close];
+                let (lo, hi) = match inner.split_once(',') {
+                    Some((lo, hi)) => (lo, Some(hi)),
+                    None => (inner, None),
+                };
+                let num = |s: &str| -> Result<Option<u32>, &'static str> {
+                    if s.is_empty() {
+                        return Ok(None);
+                    }
+                    if !s.bytes().all(|c| c.is_ascii_digit()) {
+                        return Err("invalid repetition count(s)");
+                    }
+                    let v: u32 = s.parse().map_err(|_| "invalid repetition count(s)")?;
+                    if v > 255 {
+                        return Err("invalid repetition count(s)");
+                    }
+                    Ok(Some(v))
+                };
+                let lo_v = num(lo)?.ok_or("invalid repetition count(s)")?;
+                if let Some(hi) = hi {
+                    if let Some(h) = num(hi)? {
+                        if h < lo_v {
+                            return Err("invalid repetition count(s)");
+                        }
+                    }
+                }
+                i = close;
+                if b.get(i + 1) == Some(&b'?') {
+                    i += 1;
+                }
+                operand = false;
+            }
+            b'|' => operand = false,
+            b'^' | b'$' => operand = true,
+            _ => operand = true,
+        }
+        i += 1;
+    }
+    if depth != 0 {
+        return Err("parentheses () not balanced");
+    }
+    Ok(())
+}
+
+/// The address and mask the view shows for a numeric address.
+pub(crate) fn addr_and_mask(address: &HbaAddress) -> Option<(IpAddr, IpAddr)> {
+    match address {
+        HbaAddress::Net(n) => Some((n.addr(), n.netmask())),
+        HbaAddress::Masked { addr, mask } => Some((*addr, *mask)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atoi_like_c() {
+        assert_eq!(atoi("389"), 389);
+        assert_eq!(atoi(" 12abc"), 12);
+        assert_eq!(atoi("abc"), 0);
+        assert_eq!(atoi("-5"), -5);
+        assert_eq!(atoi(""), 0);
+    }
+
+    #[test]
+    fn guc_lists() {
+        assert_eq!(split_guc_list("a, b ,c").unwrap(), vec!["a", "b", "c"]);
+        assert_eq!(split_guc_list("\"a,b\",c").unwrap(), vec!["a,b", "c"]);
+        assert_eq!(split_guc_list("\"a\"\"b\"").unwrap(), vec!["a\"b"]);
+        assert_eq!(split_guc_list("  ").unwrap(), Vec::<String>::new());
+        assert!(split_guc_list("a,,b").is_none());
+        assert!(split_guc_list("\"a").is_none());
+        assert!(split_guc_list("a,").is_none());
+        assert!(split_guc_list("\"a\"b").is_none());
+    }
+
+    #[test]
+    fn ldap_urls() {
+        let u = parse_ldap_url("ldap://ldap.example.net/dc=example,dc=net?uid?sub").unwrap();
+        assert_eq!(u.host.as_deref(), Some("ldap.example.net"));
+        assert_eq!(u.port, 389);
+        assert_eq!(u.dn.as_deref(), Some("dc=example,dc=net"));
+        assert_eq!(u.first_attr.as_deref(), Some("uid"));
+        assert_eq!(u.scope, 2);
+        let u = parse_ldap_url("ldaps://h:1636").unwrap();
+        assert_eq!((u.scheme.as_str(), u.port, u.dn), ("ldaps", 1636, None));
+        assert_eq!(parse_ldap_url("http://x"), Err("Time limit exceeded"));
+        assert_eq!(parse_ldap_url("nourl"), Err("Time limit exceeded"));
+        assert!(parse_ldap_url("ldap://h/dn?a?bogus").is_err());
+    }
+
+    #[test]
+    fn regex_checks() {
+        assert!(check_regex("^foo.*$").is_ok());
+        assert!(check_regex("a{1,3}b[[:alpha:]]").is_ok());
+        assert_eq!(check_regex("(a"), Err("parentheses () not balanced"));
+        assert_eq!(check_regex("a)"), Err("parentheses () not balanced"));
+        assert_eq!(check_regex("[a"), Err("brackets [] not balanced"));
+        assert_eq!(check_regex("*a"), Err("quantifier operand invalid"));
+        assert_eq!(check_regex("a\\"), Err("invalid escape \\ sequence"));
+        assert_eq!(check_regex("a{3,1}"), Err("invalid repetition count(s)"));
+        assert_eq!(check_regex("a{1"), Err("braces {} not balanced"));
+    }
+}
