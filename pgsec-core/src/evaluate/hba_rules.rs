@@ -1,67 +1,687 @@
-//! Rules (being implemented).
-use super::Eval;
+//! pg_hba.conf rules: `hba.*`.
 
-/// `hba.parse_error`.
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::{ident, need, Eval};
+use crate::hba::{AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken};
+use crate::report::Location;
+
+/// One accepted rule with its line.
+struct Line<'a> {
+    line: &'a HbaLine,
+    rule: &'a HbaRule,
+}
+
+fn accepted(hba: &HbaFile) -> impl Iterator<Item = Line<'_>> {
+    hba.lines.iter().filter_map(|line| match &line.result {
+        Ok(rule) => Some(Line { line, rule }),
+        Err(_) => None,
+    })
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+fn token_text(t: &HbaToken) -> String {
+    if t.quoted {
+        format!("\"{}\"", t.text.replace('"', "\"\""))
+    } else {
+        t.text.clone()
+    }
+}
+
+fn list_text(ts: &[HbaToken]) -> String {
+    ts.iter().map(token_text).collect::<Vec<_>>().join(",")
+}
+
+fn address_text(a: &HbaAddress) -> String {
+    match a {
+        HbaAddress::All => "all".to_owned(),
+        HbaAddress::SameHost => "samehost".to_owned(),
+        HbaAddress::SameNet => "samenet".to_owned(),
+        HbaAddress::Net(n) => n.to_string(),
+        HbaAddress::HostName(h) => h.clone(),
+        #[allow(unreachable_patterns)]
+        _ => "?".to_owned(),
+    }
+}
+
+/// A rule as one normalised line (`host all all 0.0.0.0/0 trust`).
+pub(crate) fn rule_text(r: &HbaRule) -> String {
+    let mut parts = vec![r.conn_type.as_str().to_owned(), list_text(&r.databases), list_text(&r.users)];
+    if let Some(a) = &r.address {
+        parts.push(address_text(a));
+    }
+    parts.push(r.method.as_str().to_owned());
+    for (k, v) in &r.options {
+        parts.push(format!("{k}={v}"));
+    }
+    parts.join(" ")
+}
+
+impl Line<'_> {
+    fn location(&self) -> Location {
+        Location::file_line(self.line.file.clone(), self.line.line_number)
+    }
+
+    /// Fingerprint object: file name and the normalised rule, not the line number, so
+    /// suppressions survive edits above the line.
+    fn object(&self) -> String {
+        format!("{}: {}", file_name(&self.line.file), rule_text(self.rule))
+    }
+
+    fn at(&self) -> String {
+        format!("{}:{}: {}", self.line.file, self.line.line_number, rule_text(self.rule))
+    }
+}
+
+/// Emits one finding per accepted line satisfying `pred`.
+fn per_line(
+    ev: &mut Eval<'_>,
+    pred: impl Fn(&HbaRule) -> bool,
+    why: &str,
+    fix: impl Fn(&HbaRule) -> String,
+) {
+    let hba = need!(ev, ev.hba());
+    for l in accepted(hba).filter(|l| pred(l.rule)) {
+        ev.emit(l.object(), l.location(), format!("{} ({why})", l.at()), fix(l.rule));
+    }
+}
+
+/// The same rule with another method, as a line to paste.
+fn with_method(r: &HbaRule, conn: Option<ConnType>, method: &str) -> String {
+    let mut parts = vec![
+        conn.unwrap_or(r.conn_type).as_str().to_owned(),
+        list_text(&r.databases),
+        list_text(&r.users),
+    ];
+    if let Some(a) = &r.address {
+        parts.push(address_text(a));
+    }
+    parts.push(method.to_owned());
+    parts.join(" ")
+}
+
+fn secure_conn(r: &HbaRule) -> Option<ConnType> {
+    matches!(r.conn_type, ConnType::Host | ConnType::HostNoSsl).then_some(ConnType::HostSsl)
+}
+
+/// `hba.parse_error`: a line the server rejects.
 pub(super) fn parse_error(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    let hba = need!(ev, ev.hba());
+    for line in &hba.lines {
+        if let Err(msg) = &line.result {
+            ev.emit(
+                format!("{}:{}: {msg}", file_name(&line.file), line.line_number),
+                Location::file_line(line.file.clone(), line.line_number),
+                format!("{}:{}: {msg}", line.file, line.line_number),
+                "Fix or remove the line, then check: SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL;",
+            );
+        }
+    }
 }
 
-/// `hba.trust_network`.
+/// `hba.trust_network`: a `host*` line with trust.
 pub(super) fn trust_network(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| r.conn_type.is_network() && r.method == AuthMethod::Trust,
+        "network clients connect without a password",
+        |r| with_method(r, secure_conn(r), "scram-sha-256"),
+    );
 }
 
-/// `hba.trust_local`.
+/// `hba.trust_local`: a `local` line with trust for all users.
 pub(super) fn trust_local(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| r.conn_type == ConnType::Local && r.method == AuthMethod::Trust && r.users.iter().any(|u| u.is_keyword("all")),
+        "every local OS user connects as any role",
+        |r| with_method(r, None, "peer"),
+    );
 }
 
-/// `hba.password_cleartext`.
+/// `hba.password_cleartext`: method password.
 pub(super) fn password_cleartext(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| r.method == AuthMethod::Password,
+        "the password is sent in clear text",
+        |r| with_method(r, secure_conn(r), "scram-sha-256"),
+    );
 }
 
-/// `hba.md5`.
+/// `hba.md5`: method md5.
 pub(super) fn md5(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| r.method == AuthMethod::Md5,
+        "md5 authentication",
+        |r| with_method(r, None, "scram-sha-256") + "\n# first: password_encryption = 'scram-sha-256' and reset the roles' passwords",
+    );
 }
 
-/// `hba.ident_network`.
+/// `hba.ident_network`: ident on a `host*` line.
 pub(super) fn ident_network(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| r.conn_type.is_network() && r.method == AuthMethod::Ident,
+        "the client host's identd decides who connects",
+        |r| with_method(r, secure_conn(r), "scram-sha-256"),
+    );
 }
 
-/// `hba.plaintext_allowed`.
+/// `hba.plaintext_allowed`: a host or hostnossl line that does not reject.
 pub(super) fn plaintext_allowed(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| matches!(r.conn_type, ConnType::Host | ConnType::HostNoSsl) && r.method != AuthMethod::Reject,
+        "connections without TLS are accepted",
+        |r| match r.conn_type {
+            ConnType::HostNoSsl => with_method(r, None, "reject"),
+            _ => with_method(r, Some(ConnType::HostSsl), r.method.as_str()),
+        },
+    );
 }
 
-/// `hba.wide_address`.
+/// True when a `host*` address admits more than a /16 (IPv4) or /48 (IPv6), or any host.
+fn is_wide(a: Option<&HbaAddress>) -> bool {
+    match a {
+        Some(HbaAddress::All) => true,
+        Some(HbaAddress::Net(IpNet::V4(n))) => n.prefix_len() < 16,
+        Some(HbaAddress::Net(IpNet::V6(n))) => n.prefix_len() < 48,
+        _ => false,
+    }
+}
+
+/// `hba.wide_address`: a non-reject `host*` line for a wide address.
 pub(super) fn wide_address(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| r.conn_type.is_network() && r.method != AuthMethod::Reject && is_wide(r.address.as_ref()),
+        "admits more than a /16 (IPv4) or /48 (IPv6)",
+        |r| {
+            let mut narrowed = r.clone();
+            narrowed.address = Some(HbaAddress::HostName("<application subnet, e.g. 10.0.1.0/24>".to_owned()));
+            rule_text(&narrowed)
+        },
+    );
 }
 
-/// `hba.all_db_all_users`.
+/// `hba.all_db_all_users`: a non-reject `host*` line for all databases and all users.
 pub(super) fn all_db_all_users(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| {
+            r.conn_type.is_network()
+                && r.method != AuthMethod::Reject
+                && r.databases.iter().any(|d| d.is_keyword("all"))
+                && r.users.iter().any(|u| u.is_keyword("all"))
+        },
+        "every role reaches every database from this address",
+        |r| {
+            let mut named = r.clone();
+            named.databases = vec![HbaToken { text: "<database>".into(), quoted: false }];
+            named.users = vec![HbaToken { text: "<role>".into(), quoted: false }];
+            rule_text(&named)
+        },
+    );
 }
 
-/// `hba.superuser_network`.
+/// Whether a user column admits `role` (`all`, the name, `+group` of which the role is a
+/// member, or a `/regex`).
+fn users_admit(users: &[HbaToken], role: &str, member_of: &BTreeSet<String>) -> bool {
+    users.iter().any(|u| {
+        if u.is_keyword("all") {
+            return true;
+        }
+        if u.quoted {
+            return u.text == role;
+        }
+        if let Some(group) = u.text.strip_prefix('+') {
+            return group == role || member_of.contains(group);
+        }
+        if let Some(re) = u.text.strip_prefix('/') {
+            return regex::Regex::new(re).is_ok_and(|re| re.is_match(role));
+        }
+        u.text == role
+    })
+}
+
+/// `hba.superuser_network`: a non-reject `host*` line whose users admit a superuser.
 pub(super) fn superuser_network(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    let hba = need!(ev, ev.hba());
+    let roles = need!(ev, ev.roles().map_err(|r| format!("{r} (superusers are known only from a live server)")));
+    let supers: Vec<(&str, BTreeSet<String>)> = roles
+        .iter()
+        .filter(|r| r.superuser && r.login)
+        .map(|r| (r.name.as_str(), super::member_closure(roles, &r.name)))
+        .collect();
+    for l in accepted(hba) {
+        if !l.rule.conn_type.is_network() || l.rule.method == AuthMethod::Reject {
+            continue;
+        }
+        let admitted: Vec<&str> = supers
+            .iter()
+            .filter(|(name, groups)| users_admit(&l.rule.users, name, groups))
+            .map(|(n, _)| *n)
+            .collect();
+        if let Some(first) = admitted.first() {
+            ev.emit(
+                l.object(),
+                l.location(),
+                format!("{} admits superuser {} over the network", l.at(), admitted.join(", ")),
+                format!("hostssl all {} all reject  # insert before line {}", ident(first), l.line.line_number),
+            );
+        }
+    }
 }
 
-/// `hba.replication_wide`.
+/// `hba.replication_wide`: a replication line for user all or a wide address.
 pub(super) fn replication_wide(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    per_line(
+        ev,
+        |r| {
+            r.conn_type.is_network()
+                && r.method != AuthMethod::Reject
+                && r.databases.iter().any(|d| d.is_keyword("replication"))
+                && (r.users.iter().any(|u| u.is_keyword("all")) || is_wide(r.address.as_ref()))
+        },
+        "replication for all users or from a wide address",
+        |_| "hostssl replication <replication role> <standby address>/32 scram-sha-256".to_owned(),
+    );
 }
 
-/// `hba.no_final_reject`.
+/// Connection kinds a `host*` line type matches: TLS, GSS-encrypted, plain.
+fn conn_classes(t: ConnType) -> [bool; 3] {
+    match t {
+        ConnType::Host => [true, true, true],
+        ConnType::HostSsl => [true, false, false],
+        ConnType::HostNoSsl => [false, true, true],
+        ConnType::HostGssEnc => [false, true, false],
+        ConnType::HostNoGssEnc => [true, false, true],
+        _ => [false, false, false],
+    }
+}
+
+/// `hba.no_final_reject`: the last `host*` rules are not a catch-all reject.
 pub(super) fn no_final_reject(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    let hba = need!(ev, ev.hba());
+    let network: Vec<Line<'_>> = accepted(hba).filter(|l| l.rule.conn_type.is_network()).collect();
+    let Some(last) = network.last() else { return };
+    // The trailing run of catch-all reject lines must cover every connection kind for
+    // both address families.
+    let mut covered = [[false; 3]; 2];
+    for l in network.iter().rev() {
+        let r = l.rule;
+        let all_all = r.databases.iter().any(|d| d.is_keyword("all"));
+        let users_all = r.users.iter().any(|u| u.is_keyword("all"));
+        if r.method != AuthMethod::Reject || !all_all || !users_all {
+            break;
+        }
+        let fams: &[usize] = match &r.address {
+            Some(HbaAddress::All) => &[0, 1],
+            Some(HbaAddress::Net(IpNet::V4(n))) if n.prefix_len() == 0 => &[0],
+            Some(HbaAddress::Net(IpNet::V6(n))) if n.prefix_len() == 0 => &[1],
+            _ => &[],
+        };
+        let classes = conn_classes(r.conn_type);
+        for &f in fams {
+            for (c, on) in classes.iter().enumerate() {
+                covered[f][c] |= on;
+            }
+        }
+    }
+    if covered.iter().all(|f| f.iter().all(|c| *c)) {
+        return;
+    }
+    let file = last.line.file.clone();
+    ev.emit(
+        format!("{}: final reject", file_name(&file)),
+        Location::file_line(file, last.line.line_number),
+        format!("the last host rule is {} ({}:{}), not a catch-all reject", rule_text(last.rule), last.line.file, last.line.line_number),
+        "host all all 0.0.0.0/0 reject\nhost all all ::/0 reject",
+    );
 }
 
-/// `hba.shadowed_rule`.
+// ---------------------------------------------------------------------------------------
+// hba.shadowed_rule
+
+/// True when the earlier database list `a` matches every database `b` matches.
+fn dbs_cover(a: &[HbaToken], b: &[HbaToken]) -> bool {
+    // `all` matches every database except replication connections, which only
+    // `replication` matches.
+    let a_all = a.iter().any(|t| t.is_keyword("all"));
+    b.iter().all(|t| {
+        if t.is_keyword("replication") {
+            a.iter().any(|x| x.is_keyword("replication"))
+        } else if a_all {
+            true
+        } else {
+            a.iter().any(|x| x == t)
+        }
+    })
+}
+
+/// True when the earlier user list `a` matches every user `b` matches.
+fn users_cover(a: &[HbaToken], b: &[HbaToken]) -> bool {
+    if a.iter().any(|t| t.is_keyword("all")) {
+        return true;
+    }
+    b.iter().all(|t| a.iter().any(|x| x == t))
+}
+
+/// True when the earlier address `a` matches every client `b` matches.
+fn address_covers(a: Option<&HbaAddress>, b: Option<&HbaAddress>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(HbaAddress::All), Some(_)) => true,
+        (Some(HbaAddress::Net(x)), Some(HbaAddress::Net(y))) => x.contains(y),
+        (Some(HbaAddress::HostName(x)), Some(HbaAddress::HostName(y))) => {
+            x.eq_ignore_ascii_case(y) || (x.starts_with('.') && y.to_ascii_lowercase().ends_with(&x.to_ascii_lowercase()))
+        }
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn type_covers(a: ConnType, b: ConnType) -> bool {
+    if a == ConnType::Local || b == ConnType::Local {
+        return a == b;
+    }
+    let (ca, cb) = (conn_classes(a), conn_classes(b));
+    ca.iter().zip(cb.iter()).all(|(x, y)| *x || !*y)
+}
+
+/// True when rule `a` (earlier) matches every connection `b` matches.
+pub(crate) fn covers(a: &HbaRule, b: &HbaRule) -> bool {
+    type_covers(a.conn_type, b.conn_type)
+        && address_covers(a.address.as_ref(), b.address.as_ref())
+        && dbs_cover(&a.databases, &b.databases)
+        && users_cover(&a.users, &b.users)
+}
+
+/// Index keys an address is filed under; a later rule looks up the keys that could
+/// cover it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum AddrKey {
+    Local,
+    All,
+    SameHost,
+    SameNet,
+    Net(IpNet),
+    Host(String),
+}
+
+fn own_key(a: Option<&HbaAddress>) -> AddrKey {
+    match a {
+        None => AddrKey::Local,
+        Some(HbaAddress::All) => AddrKey::All,
+        Some(HbaAddress::SameHost) => AddrKey::SameHost,
+        Some(HbaAddress::SameNet) => AddrKey::SameNet,
+        Some(HbaAddress::Net(n)) => AddrKey::Net(n.trunc()),
+        Some(HbaAddress::HostName(h)) => AddrKey::Host(h.to_ascii_lowercase()),
+        #[allow(unreachable_patterns)]
+        Some(_) => AddrKey::All,
+    }
+}
+
+/// The keys of every address that could cover `a`.
+fn covering_keys(a: Option<&HbaAddress>) -> Vec<AddrKey> {
+    let mut keys = Vec::new();
+    match a {
+        None => keys.push(AddrKey::Local),
+        Some(addr) => {
+            keys.push(AddrKey::All);
+            match addr {
+                HbaAddress::Net(n) => {
+                    let ip: IpAddr = n.addr();
+                    for len in 0..=n.prefix_len() {
+                        if let Ok(net) = IpNet::new(ip, len) {
+                            keys.push(AddrKey::Net(net.trunc()));
+                        }
+                    }
+                }
+                HbaAddress::HostName(h) => {
+                    let h = h.to_ascii_lowercase();
+                    keys.push(AddrKey::Host(h.clone()));
+                    for (i, c) in h.char_indices() {
+                        if c == '.' {
+                            keys.push(AddrKey::Host(h[i..].to_owned()));
+                        }
+                    }
+                }
+                HbaAddress::SameHost => keys.push(AddrKey::SameHost),
+                HbaAddress::SameNet => keys.push(AddrKey::SameNet),
+                _ => {}
+            }
+        }
+    }
+    keys
+}
+
+/// Earlier rules filed by address, then by first user token (`None`: user `all`).
+#[derive(Default)]
+struct Index {
+    by_addr: HashMap<AddrKey, HashMap<Option<HbaToken>, Vec<usize>>>,
+}
+
+/// For each accepted line, the index of the first earlier line covering it, if any.
+fn shadowing(lines: &[Line<'_>]) -> Vec<Option<usize>> {
+    let mut index = Index::default();
+    let mut out = Vec::with_capacity(lines.len());
+    for (j, l) in lines.iter().enumerate() {
+        let r = l.rule;
+        let mut best: Option<usize> = None;
+        if let Some(first_user) = r.users.first() {
+            for key in covering_keys(r.address.as_ref()) {
+                let Some(buckets) = index.by_addr.get(&key) else { continue };
+                for bucket in [buckets.get(&None), buckets.get(&Some(first_user.clone()))].into_iter().flatten() {
+                    // Buckets are in line order: the first covering rule is enough.
+                    if let Some(&i) = bucket.iter().find(|&&i| best.is_none_or(|b| i < b) && covers(lines[i].rule, r)) {
+                        best = Some(best.map_or(i, |b| b.min(i)));
+                    }
+                }
+            }
+        }
+        out.push(best);
+        let user_keys: Vec<Option<HbaToken>> = if r.users.iter().any(|u| u.is_keyword("all")) {
+            vec![None]
+        } else {
+            r.users.iter().cloned().map(Some).collect()
+        };
+        let bucket = index.by_addr.entry(own_key(r.address.as_ref())).or_default();
+        for k in user_keys {
+            bucket.entry(k).or_default().push(j);
+        }
+    }
+    out
+}
+
+/// `hba.shadowed_rule`: a rule an earlier rule fully covers.
 pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    let hba = need!(ev, ev.hba());
+    let lines: Vec<Line<'_>> = accepted(hba).collect();
+    for (j, by) in shadowing(&lines).into_iter().enumerate() {
+        let Some(i) = by else { continue };
+        let (l, earlier) = (&lines[j], &lines[i]);
+        ev.emit(
+            l.object(),
+            l.location(),
+            format!("{} can never match: {} matches every connection it would", l.at(), earlier.at()),
+            format!("# delete line {} or move it above line {}", l.line.line_number, earlier.line.line_number),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::snapshot::{Collected, RoleFact};
+    use crate::Severity;
+
+    fn fires(id: &str, lines: &[&str]) -> usize {
+        of(&run(&hba_snapshot(lines)), id).len()
+    }
+
+    #[test]
+    fn parse_errors_keep_their_line() {
+        let r = run(&hba_snapshot(&["local all all peer", "ERROR: invalid authentication method \"foo\""]));
+        let f = of(&r, "hba.parse_error");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].location(), &Location::file_line("pg_hba.conf", 2));
+        assert!(f[0].evidence().contains("foo"));
+        assert_quiet(&run(&hba_snapshot(&["local all all peer"])), "hba.parse_error");
+    }
+
+    #[test]
+    fn trust_network() {
+        assert_eq!(fires("hba.trust_network", &["host all all 10.0.0.0/8 trust"]), 1);
+        let r = run(&hba_snapshot(&["host all all 10.0.0.0/8 trust"]));
+        assert!(of(&r, "hba.trust_network")[0].remediation().starts_with("hostssl all all 10.0.0.0/8 scram-sha-256"));
+        assert_eq!(fires("hba.trust_network", &["local all all trust", "hostssl all app 10.0.0.0/8 scram-sha-256"]), 0);
+    }
+
+    #[test]
+    fn trust_local() {
+        assert_eq!(fires("hba.trust_local", &["local all all trust"]), 1);
+        assert_eq!(fires("hba.trust_local", &["local all postgres trust", "local all all peer", "local all \"all\" trust"]), 0);
+    }
+
+    #[test]
+    fn password_and_md5_and_ident() {
+        assert_eq!(fires("hba.password_cleartext", &["hostssl all all 10.0.0.0/8 password"]), 1);
+        assert_eq!(fires("hba.password_cleartext", &["hostssl all all 10.0.0.0/8 md5"]), 0);
+        assert_eq!(fires("hba.md5", &["hostssl all all 10.0.0.0/8 md5", "local all all md5"]), 2);
+        assert_eq!(fires("hba.md5", &["hostssl all all 10.0.0.0/8 scram-sha-256"]), 0);
+        assert_eq!(fires("hba.ident_network", &["host all all 10.0.0.0/8 ident"]), 1);
+        assert_eq!(fires("hba.ident_network", &["local all all ident"]), 0);
+    }
+
+    #[test]
+    fn plaintext_allowed() {
+        assert_eq!(fires("hba.plaintext_allowed", &["host all app 10.0.0.0/8 scram-sha-256", "hostnossl all app 10.0.0.0/8 scram-sha-256"]), 2);
+        assert_eq!(
+            fires("hba.plaintext_allowed", &["hostssl all app 10.0.0.0/8 scram-sha-256", "hostnossl all all 0.0.0.0/0 reject", "host all all ::/0 reject"]),
+            0
+        );
+    }
+
+    #[test]
+    fn wide_addresses() {
+        assert_eq!(fires("hba.wide_address", &["hostssl db app 0.0.0.0/0 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.wide_address", &["hostssl db app ::/0 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.wide_address", &["hostssl db app all scram-sha-256"]), 1);
+        assert_eq!(fires("hba.wide_address", &["hostssl db app 10.0.0.0/8 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.wide_address", &["hostssl db app 2001:db8::/32 scram-sha-256"]), 1);
+        assert_eq!(
+            fires(
+                "hba.wide_address",
+                &["hostssl db app 10.1.0.0/16 scram-sha-256", "hostssl db app 2001:db8::/48 scram-sha-256", "host all all 0.0.0.0/0 reject"]
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn all_db_all_users() {
+        assert_eq!(fires("hba.all_db_all_users", &["hostssl all all 10.1.0.0/24 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.all_db_all_users", &["hostssl app all 10.1.0.0/24 scram-sha-256", "host all all all reject", "local all all peer"]), 0);
+    }
+
+    #[test]
+    fn superuser_network_needs_roles() {
+        let r = run(&hba_snapshot(&["hostssl all all 10.1.0.0/24 scram-sha-256"]));
+        assert!(r.is_skipped("hba.superuser_network"));
+        let mut admin = RoleFact::login("admin");
+        admin.superuser = true;
+        admin.member_of = vec!["ops".into()];
+        let snap = |lines: &[&str]| {
+            live_snapshot(|l| {
+                l.roles = Collected::Present(vec![admin.clone(), RoleFact::login("app")]);
+                l.hba = Collected::Present(hba(lines));
+            })
+        };
+        for line in ["hostssl all all 10.1.0.0/24 scram-sha-256", "hostssl all +ops 10.1.0.0/24 scram-sha-256", "hostssl all /^adm 10.1.0.0/24 scram-sha-256", "hostssl all app,admin 10.1.0.0/24 scram-sha-256"] {
+            assert_eq!(of(&run(&snap(&[line])), "hba.superuser_network").len(), 1, "{line}");
+        }
+        let r = run(&snap(&["hostssl all app 10.1.0.0/24 scram-sha-256", "hostssl all admin 10.1.0.0/24 reject", "local all admin peer"]));
+        assert_quiet(&r, "hba.superuser_network");
+    }
+
+    #[test]
+    fn replication_wide() {
+        assert_eq!(fires("hba.replication_wide", &["hostssl replication all 10.1.0.5/32 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.replication_wide", &["hostssl replication replicator 0.0.0.0/0 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.replication_wide", &["hostssl replication replicator 10.1.0.5/32 scram-sha-256", "local replication all peer", "hostssl all all 0.0.0.0/0 reject"]), 0);
+    }
+
+    #[test]
+    fn final_reject() {
+        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256"]), 1);
+        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "host all all 0.0.0.0/0 reject"]), 1);
+        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "hostssl all all all reject"]), 1);
+        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "host all all all reject"]), 0);
+        assert_eq!(
+            fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "host all all 0.0.0.0/0 reject", "host all all ::/0 reject", "local all all peer"]),
+            0
+        );
+        assert_eq!(fires("hba.no_final_reject", &["local all all peer"]), 0);
+    }
+
+    #[test]
+    fn shadowed_rules() {
+        let lines = [
+            "hostssl all all 10.0.0.0/8 scram-sha-256",
+            "hostssl app app 10.1.2.0/24 md5",
+            "host all all all reject",
+            "hostssl app app 192.168.0.0/16 scram-sha-256",
+            "hostssl replication all 10.0.0.0/8 scram-sha-256",
+        ];
+        let r = run(&hba_snapshot(&lines));
+        let f = of(&r, "hba.shadowed_rule");
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(f[0].location(), &Location::file_line("pg_hba.conf", 2));
+        assert!(f[0].evidence().contains("pg_hba.conf:1"));
+        assert_eq!(f[1].location(), &Location::file_line("pg_hba.conf", 4));
+        assert!(f[1].evidence().contains("pg_hba.conf:3"));
+        assert_eq!(f[0].severity(), Severity::Low);
+    }
+
+    #[test]
+    fn not_shadowed() {
+        let lines = [
+            "hostssl app app 10.1.2.0/24 scram-sha-256",
+            "hostssl all all 10.0.0.0/8 scram-sha-256",
+            "hostnossl all all 10.0.0.0/8 reject",
+            "host app \"all\" 10.0.0.0/8 scram-sha-256",
+            "local all all peer",
+            "hostssl app +grp .example.com scram-sha-256",
+            "hostssl app +grp db.other.org scram-sha-256",
+            "hostssl replication all 10.0.0.0/8 scram-sha-256",
+        ];
+        assert_quiet(&run(&hba_snapshot(&lines)), "hba.shadowed_rule");
+        let r = run(&hba_snapshot(&["hostssl app +grp .example.com scram-sha-256", "hostssl app +grp db.example.com md5"]));
+        assert_eq!(of(&r, "hba.shadowed_rule").len(), 1);
+        let r = run(&hba_snapshot(&["host all all 10.0.0.0/8 scram-sha-256", "hostssl app app 10.0.0.0/8 md5"]));
+        assert_eq!(of(&r, "hba.shadowed_rule").len(), 1);
+        let r = run(&hba_snapshot(&["hostssl all all 10.0.0.0/8 scram-sha-256", "host app app 10.0.0.0/8 md5"]));
+        assert_quiet(&r, "hba.shadowed_rule");
+    }
+
+    #[test]
+    fn shadow_check_scales() {
+        // 20,000 distinct lines: the index keeps this far from quadratic.
+        let text: Vec<String> = (0..20_000)
+            .map(|i| format!("hostssl db{i} user{i} 10.{}.{}.0/24 scram-sha-256", i / 256 % 256, i % 256))
+            .collect();
+        let lines: Vec<&str> = text.iter().map(String::as_str).collect();
+        let r = run(&hba_snapshot(&lines));
+        assert_quiet(&r, "hba.shadowed_rule");
+    }
 }

@@ -356,3 +356,107 @@ mod tests {
         assert_eq!(live_only.reason, NEEDS_LIVE);
     }
 }
+
+/// Quotes an SQL identifier for remediation text when it is not a plain lower-case name.
+pub(crate) fn ident(name: &str) -> String {
+    const RESERVED: &[&str] = &[
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "both", "case", "cast",
+        "check", "collate", "column", "constraint", "create", "current_role", "current_user",
+        "default", "desc", "distinct", "do", "else", "end", "except", "false", "for", "foreign",
+        "from", "grant", "group", "having", "in", "into", "leading", "limit", "not", "null",
+        "offset", "on", "only", "or", "order", "primary", "references", "select", "session_user",
+        "some", "table", "then", "to", "trailing", "true", "union", "unique", "user", "using",
+        "when", "where", "with",
+    ];
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && !RESERVED.contains(&name);
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// `schema.name`, each part quoted as needed.
+pub(crate) fn qident(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
+
+/// Every role `role` is a member of, directly or through other roles (not itself).
+pub(crate) fn member_closure(roles: &[RoleFact], role: &str) -> std::collections::BTreeSet<String> {
+    let by_name: BTreeMap<&str, &RoleFact> = roles.iter().map(|r| (r.name.as_str(), r)).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack: Vec<&str> = by_name
+        .get(role)
+        .map(|r| r.member_of.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(g) = stack.pop() {
+        if seen.insert(g.to_owned()) {
+            if let Some(r) = by_name.get(g) {
+                stack.extend(r.member_of.iter().map(String::as_str));
+            }
+        }
+    }
+    seen
+}
+
+/// A name for an object of a database, for locations: `name (database db)`.
+pub(crate) fn in_db(db: &str, name: &str) -> String {
+    format!("{name} (database {db})")
+}
+
+impl<'a> Eval<'a> {
+    /// The databases of a live audit whose collection `what` (got by `get`) is present;
+    /// the others are recorded as skipped with their reason. Skips the rule entirely
+    /// (and returns an empty list) when there is no live connection or no database.
+    pub(crate) fn per_db<T>(
+        &mut self,
+        what: &str,
+        get: impl Fn(&'a crate::snapshot::DatabaseFacts) -> &'a Collected<T>,
+    ) -> Vec<(&'a crate::snapshot::DatabaseFacts, &'a T)> {
+        let live = match self.needs_live() {
+            Ok(l) => l,
+            Err(r) => {
+                self.skip(r);
+                return Vec::new();
+            }
+        };
+        if live.databases.is_empty() {
+            self.skip("no database was examined");
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for db in &live.databases {
+            match get(db) {
+                Collected::Present(v) => out.push((db, v)),
+                Collected::NotCollected(r) => {
+                    self.skip(format!("{what} of database {} not collected: {r}", db.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Who other than the owner may CREATE in `schema` (`PUBLIC` or role names).
+pub(crate) fn schema_creators(schema: &crate::snapshot::SchemaFact) -> Vec<String> {
+    schema
+        .acl
+        .iter()
+        .flatten()
+        .filter(|a| a.has('C') && a.grantee != schema.owner)
+        .map(|a| {
+            if a.is_public() {
+                "PUBLIC".to_owned()
+            } else {
+                a.grantee.clone()
+            }
+        })
+        .collect()
+}

@@ -1,42 +1,546 @@
-//! Rules (being implemented).
-use super::Eval;
+//! Row-Level Security rules: `rls.*`.
 
-/// `rls.disabled`.
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{in_db, qident, Eval};
+use crate::report::Location;
+use crate::snapshot::{Collected, DatabaseFacts, PolicyFact, QualifiedName, TableFact};
+use crate::Policy;
+
+/// The tenant column of `t`, if it is a tenant table.
+pub(crate) fn tenant_column<'t>(policy: &Policy, t: &'t TableFact) -> Option<&'t str> {
+    t.columns
+        .iter()
+        .find(|c| policy.is_tenant_column(c))
+        .map(String::as_str)
+}
+
+fn table_loc(db: &DatabaseFacts, t: &TableFact) -> (String, Location) {
+    let name = t.qualified().to_string();
+    (
+        format!("{}/{name}", db.name),
+        Location::object("table", in_db(&db.name, &name)),
+    )
+}
+
+/// `rls.disabled`: a tenant table without ENABLE ROW LEVEL SECURITY.
 pub(super) fn disabled(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, tables) in ev.per_db("tables", |d| &d.tables) {
+        for t in tables {
+            let Some(col) = tenant_column(ev.policy, t) else { continue };
+            if !t.rls_enabled {
+                let (obj, loc) = table_loc(db, t);
+                ev.emit(
+                    obj,
+                    loc,
+                    format!(
+                        "table {} has tenant column {col} but Row-Level Security is disabled (database {})",
+                        t.qualified(),
+                        db.name
+                    ),
+                    format!(
+                        "ALTER TABLE {0} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {0} FORCE ROW LEVEL SECURITY;",
+                        qident(&t.schema, &t.name)
+                    ),
+                );
+            }
+        }
+    }
 }
 
-/// `rls.not_forced`.
+/// `rls.not_forced`: a tenant table with RLS enabled but not forced.
 pub(super) fn not_forced(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, tables) in ev.per_db("tables", |d| &d.tables) {
+        for t in tables {
+            if tenant_column(ev.policy, t).is_none() || !t.rls_enabled || t.rls_forced {
+                continue;
+            }
+            let (obj, loc) = table_loc(db, t);
+            ev.emit(
+                obj,
+                loc,
+                format!(
+                    "tenant table {} has Row-Level Security enabled but not forced: its owner {} bypasses the policies (database {})",
+                    t.qualified(),
+                    t.owner,
+                    db.name
+                ),
+                format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY;", qident(&t.schema, &t.name)),
+            );
+        }
+    }
 }
 
-/// `rls.no_policy`.
+/// Tables and the policies of each (databases whose tables or policies are missing are
+/// skipped).
+fn tables_with_policies<'a>(
+    ev: &mut Eval<'a>,
+) -> Vec<(&'a DatabaseFacts, &'a TableFact, Vec<&'a PolicyFact>)> {
+    let mut out = Vec::new();
+    for (db, tables) in ev.per_db("tables", |d| &d.tables) {
+        let policies = match &db.policies {
+            Collected::Present(p) => p,
+            Collected::NotCollected(r) => {
+                ev.skip(format!("policies of database {} not collected: {r}", db.name));
+                continue;
+            }
+        };
+        let mut by_table: BTreeMap<(&str, &str), Vec<&PolicyFact>> = BTreeMap::new();
+        for p in policies {
+            by_table.entry((&p.schema, &p.table)).or_default().push(p);
+        }
+        for t in tables {
+            let ps = by_table.remove(&(t.schema.as_str(), t.name.as_str())).unwrap_or_default();
+            out.push((db, t, ps));
+        }
+    }
+    out
+}
+
+/// `rls.no_policy`: RLS enabled and no policy.
 pub(super) fn no_policy(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, t, ps) in tables_with_policies(ev) {
+        if t.rls_enabled && ps.is_empty() {
+            let (obj, loc) = table_loc(db, t);
+            let col = tenant_column(ev.policy, t).unwrap_or("<tenant column>");
+            ev.emit(
+                obj,
+                loc,
+                format!(
+                    "table {} has Row-Level Security enabled and no policy: non-owners see no rows (database {})",
+                    t.qualified(),
+                    db.name
+                ),
+                format!(
+                    "CREATE POLICY tenant_isolation ON {} USING ({col} = current_setting('app.current_tenant_id')::<type>) WITH CHECK ({col} = current_setting('app.current_tenant_id')::<type>);",
+                    qident(&t.schema, &t.name)
+                ),
+            );
+        }
+    }
 }
 
-/// `rls.policy_without_rls`.
+/// `rls.policy_without_rls`: policies exist but RLS is disabled.
 pub(super) fn policy_without_rls(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, t, ps) in tables_with_policies(ev) {
+        if !t.rls_enabled && !ps.is_empty() {
+            let names: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();
+            let (obj, loc) = table_loc(db, t);
+            ev.emit(
+                obj,
+                loc,
+                format!(
+                    "table {} has policies ({}) but Row-Level Security is disabled, so none applies (database {})",
+                    t.qualified(),
+                    names.join(", "),
+                    db.name
+                ),
+                format!(
+                    "ALTER TABLE {0} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {0} FORCE ROW LEVEL SECURITY;",
+                    qident(&t.schema, &t.name)
+                ),
+            );
+        }
+    }
 }
 
-/// `rls.policy_always_true`.
+/// True when a deparsed expression is the constant true.
+pub(crate) fn is_constant_true(expr: &str) -> bool {
+    let mut e: String = expr.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    while e.starts_with('(') && e.ends_with(')') && balanced(&e[1..e.len() - 1]) {
+        e = e[1..e.len() - 1].to_owned();
+    }
+    matches!(
+        e.as_str(),
+        "true" | "'t'::boolean" | "'true'::boolean" | "'on'::boolean" | "'yes'::boolean" | "1=1" | "notfalse"
+    )
+}
+
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i64;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// True when `expr` mentions the identifier `name` as a whole word (quoted or not).
+pub(crate) fn mentions(expr: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let lower = expr.to_ascii_lowercase();
+    let target = name.to_ascii_lowercase();
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mut start = 0;
+    while let Some(pos) = lower[start..].find(&target) {
+        let i = start + pos;
+        let j = i + target.len();
+        let before = lower[..i].chars().next_back();
+        let after = lower[j..].chars().next();
+        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+            return true;
+        }
+        start = i + target.len().max(1);
+        if start >= lower.len() {
+            break;
+        }
+    }
+    false
+}
+
+fn policy_exprs(p: &PolicyFact) -> Vec<(&'static str, &str)> {
+    let mut v = Vec::new();
+    if let Some(u) = &p.using {
+        v.push(("USING", u.as_str()));
+    }
+    if let Some(c) = &p.with_check {
+        v.push(("WITH CHECK", c.as_str()));
+    }
+    v
+}
+
+fn policy_loc(db: &DatabaseFacts, p: &PolicyFact) -> (String, Location) {
+    let name = format!("{} on {}.{}", p.name, p.schema, p.table);
+    (
+        format!("{}/{}.{}/{}", db.name, p.schema, p.table, p.name),
+        Location::object("policy", in_db(&db.name, &name)),
+    )
+}
+
+/// `rls.policy_always_true`: a permissive policy whose USING or WITH CHECK is true.
 pub(super) fn policy_always_true(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, t, ps) in tables_with_policies(ev) {
+        for p in ps.iter().filter(|p| p.permissive) {
+            let Some((clause, _)) = policy_exprs(p).into_iter().find(|(_, e)| is_constant_true(e)) else {
+                continue;
+            };
+            let col = tenant_column(ev.policy, t).unwrap_or("<tenant column>");
+            let (obj, loc) = policy_loc(db, p);
+            ev.emit(
+                obj,
+                loc,
+                format!(
+                    "permissive policy {} on {} has {clause} (true) for {}: every row passes (database {})",
+                    p.name,
+                    t.qualified(),
+                    p.roles.join(", "),
+                    db.name
+                ),
+                format!(
+                    "ALTER POLICY {} ON {} USING ({col} = current_setting('app.current_tenant_id')::<type>) WITH CHECK ({col} = current_setting('app.current_tenant_id')::<type>);",
+                    super::ident(&p.name),
+                    qident(&t.schema, &t.name)
+                ),
+            );
+        }
+    }
 }
 
-/// `rls.policy_ignores_tenant`.
+/// `rls.policy_ignores_tenant`: a permissive policy on a tenant table that references
+/// neither the tenant column nor `current_setting`.
 pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, t, ps) in tables_with_policies(ev) {
+        let Some(col) = tenant_column(ev.policy, t) else { continue };
+        for p in ps.iter().filter(|p| p.permissive) {
+            let ignoring: Vec<&str> = policy_exprs(p)
+                .into_iter()
+                .filter(|(_, e)| !mentions(e, col) && !mentions(e, "current_setting"))
+                .map(|(c, _)| c)
+                .collect();
+            if ignoring.is_empty() {
+                continue;
+            }
+            let (obj, loc) = policy_loc(db, p);
+            ev.emit(
+                obj,
+                loc,
+                format!(
+                    "permissive policy {} on tenant table {}: {} references neither {col} nor current_setting (database {})",
+                    p.name,
+                    t.qualified(),
+                    ignoring.join(" and "),
+                    db.name
+                ),
+                format!(
+                    "ALTER POLICY {} ON {} USING ({col} = current_setting('app.current_tenant_id')::<type>) WITH CHECK ({col} = current_setting('app.current_tenant_id')::<type>);",
+                    super::ident(&p.name),
+                    qident(&t.schema, &t.name)
+                ),
+            );
+        }
+    }
 }
 
-/// `rls.view_bypass`.
+/// Tenant tables of a database, with their owners.
+fn tenant_tables<'a>(policy: &Policy, tables: &'a [TableFact]) -> BTreeMap<QualifiedName, &'a TableFact> {
+    tables
+        .iter()
+        .filter(|t| tenant_column(policy, t).is_some())
+        .map(|t| (t.qualified(), t))
+        .collect()
+}
+
+/// `rls.view_bypass`: a view over a tenant table without security_invoker.
 pub(super) fn view_bypass(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    for (db, tables) in ev.per_db("tables", |d| &d.tables) {
+        let views = match &db.views {
+            Collected::Present(v) => v,
+            Collected::NotCollected(r) => {
+                ev.skip(format!("views of database {} not collected: {r}", db.name));
+                continue;
+            }
+        };
+        let tenants = tenant_tables(ev.policy, tables);
+        let by_name: BTreeMap<QualifiedName, _> =
+            views.iter().map(|v| (QualifiedName::new(v.schema.clone(), v.name.clone()), v)).collect();
+        for v in views.iter().filter(|v| !v.security_invoker) {
+            // Tenant tables reached through the view, following views it reads.
+            let mut reached = BTreeSet::new();
+            let mut seen = BTreeSet::new();
+            let mut stack: Vec<&QualifiedName> = v.referenced.iter().collect();
+            while let Some(q) = stack.pop() {
+                if !seen.insert(q.clone()) {
+                    continue;
+                }
+                if tenants.contains_key(q) {
+                    reached.insert(q.to_string());
+                }
+                if let Some(inner) = by_name.get(q) {
+                    stack.extend(inner.referenced.iter());
+                }
+            }
+            if reached.is_empty() {
+                continue;
+            }
+            let name = format!("{}.{}", v.schema, v.name);
+            ev.emit(
+                format!("{}/{name}", db.name),
+                Location::object("view", in_db(&db.name, &name)),
+                format!(
+                    "view {name} reads tenant table {} without security_invoker: it runs with the rights of its owner {} (database {})",
+                    reached.into_iter().collect::<Vec<_>>().join(", "),
+                    v.owner,
+                    db.name
+                ),
+                format!("ALTER VIEW {} SET (security_invoker = true);", qident(&v.schema, &v.name)),
+            );
+        }
+    }
 }
 
-/// `rls.definer_function`.
+/// `rls.definer_function`: a SECURITY DEFINER function owned by a table owner or a
+/// superuser reads a tenant table.
 pub(super) fn definer_function(ev: &mut Eval<'_>) {
-    ev.skip("not implemented yet");
+    let superusers: Option<BTreeSet<&str>> = ev
+        .roles()
+        .ok()
+        .map(|rs| rs.iter().filter(|r| r.superuser).map(|r| r.name.as_str()).collect());
+    if superusers.is_none() {
+        ev.skip("roles not collected: functions owned by superusers cannot be recognised");
+    }
+    for (db, tables) in ev.per_db("tables", |d| &d.tables) {
+        let functions = match &db.functions {
+            Collected::Present(f) => f,
+            Collected::NotCollected(r) => {
+                ev.skip(format!("functions of database {} not collected: {r}", db.name));
+                continue;
+            }
+        };
+        let tenants = tenant_tables(ev.policy, tables);
+        for f in functions.iter().filter(|f| f.security_definer) {
+            let read: Vec<&TableFact> = match (&f.referenced_tables, &f.body) {
+                (Some(refs), _) => refs.iter().filter_map(|q| tenants.get(q).copied()).collect(),
+                (None, Some(body)) => tenants.values().copied().filter(|t| mentions(body, &t.name)).collect(),
+                (None, None) => {
+                    ev.skip(format!("body of function {} not collected", f.signature()));
+                    continue;
+                }
+            };
+            let owner_super = superusers.as_ref().is_some_and(|s| s.contains(f.owner.as_str()));
+            let bypassing: Vec<String> = read
+                .iter()
+                .filter(|t| owner_super || t.owner == f.owner)
+                .map(|t| t.qualified().to_string())
+                .collect();
+            if bypassing.is_empty() {
+                continue;
+            }
+            let who = if owner_super { "a superuser" } else { "the table owner" };
+            let sig = f.signature();
+            ev.emit(
+                format!("{}/{sig}", db.name),
+                Location::object("function", in_db(&db.name, &sig)),
+                format!(
+                    "SECURITY DEFINER function {sig} is owned by {} ({who}) and reads tenant table {} (database {})",
+                    f.owner,
+                    bypassing.join(", "),
+                    db.name
+                ),
+                format!(
+                    "ALTER FUNCTION {}({}) SECURITY INVOKER;  -- or filter by current_setting('app.current_tenant_id') inside it",
+                    qident(&f.schema, &f.name),
+                    f.args
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::snapshot::{FunctionFact, RoleFact, ViewFact};
+    use crate::{evaluate, Severity};
+
+    fn tenant(name: &str, enabled: bool, forced: bool) -> TableFact {
+        TableFact::new("public", name, "owner")
+            .with_columns(["id", "tenant_id"])
+            .with_rls(enabled, forced)
+    }
+
+    fn snap(tables: Vec<TableFact>, policies: Vec<PolicyFact>) -> crate::Snapshot {
+        live_snapshot(|l| {
+            l.databases[0].tables = Collected::Present(tables);
+            l.databases[0].policies = Collected::Present(policies);
+        })
+    }
+
+    const GOOD: &str = "(tenant_id = (current_setting('app.current_tenant_id'::text))::uuid)";
+
+    fn good_policy(table: &str) -> PolicyFact {
+        PolicyFact::new("public", table, "iso", Some(GOOD), Some(GOOD))
+    }
+
+    #[test]
+    fn disabled_fires_on_tenant_tables_only() {
+        let r = run(&snap(vec![tenant("orders", false, false), TableFact::new("public", "plans", "owner")], vec![]));
+        let f = of(&r, "rls.disabled");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity(), Severity::Critical);
+        assert!(f[0].evidence().contains("public.orders"));
+        assert_quiet(&run(&snap(vec![tenant("orders", true, true)], vec![good_policy("orders")])), "rls.disabled");
+    }
+
+    #[test]
+    fn tenant_columns_come_from_the_policy() {
+        let t = TableFact::new("public", "orders", "owner").with_columns(["org_id"]);
+        let s = snap(vec![t], vec![]);
+        assert_quiet(&run(&s), "rls.disabled");
+        let r = evaluate(&s, &Policy::default().with_tenant_column("org_id"));
+        assert_eq!(of(&r, "rls.disabled").len(), 1);
+    }
+
+    #[test]
+    fn not_forced() {
+        let r = run(&snap(vec![tenant("orders", true, false)], vec![good_policy("orders")]));
+        assert_eq!(of(&r, "rls.not_forced").len(), 1);
+        let r = run(&snap(vec![tenant("orders", true, true), tenant("x", false, false)], vec![good_policy("orders")]));
+        assert_quiet(&r, "rls.not_forced");
+    }
+
+    #[test]
+    fn tables_not_collected_skip_with_the_reason() {
+        let s = live_snapshot(|l| l.databases[0].tables = Collected::not_collected("permission denied for pg_class"));
+        let r = run(&s);
+        assert!(r.skipped().iter().any(|x| x.id == "rls.disabled" && x.reason.contains("permission denied")));
+        let r = run(&live_snapshot(|l| l.databases.clear()));
+        assert!(r.is_skipped("rls.disabled"));
+        assert!(run(&conf_snapshot(&["ssl = on"])).skipped().iter().any(|x| x.id == "rls.disabled" && x.reason == "needs a live connection"));
+    }
+
+    #[test]
+    fn no_policy_and_policy_without_rls() {
+        let r = run(&snap(vec![tenant("a", true, true), tenant("b", false, false)], vec![good_policy("b")]));
+        assert_eq!(of(&r, "rls.no_policy").len(), 1);
+        assert!(of(&r, "rls.no_policy")[0].evidence().contains("public.a"));
+        assert_eq!(of(&r, "rls.policy_without_rls").len(), 1);
+        assert!(of(&r, "rls.policy_without_rls")[0].evidence().contains("public.b"));
+        let r = run(&snap(vec![tenant("a", true, true)], vec![good_policy("a")]));
+        assert_quiet(&r, "rls.no_policy");
+        assert_quiet(&r, "rls.policy_without_rls");
+    }
+
+    #[test]
+    fn always_true_policies() {
+        assert!(is_constant_true("true"));
+        assert!(is_constant_true(" ( (TRUE) ) "));
+        assert!(is_constant_true("(1 = 1)"));
+        assert!(!is_constant_true("(true) AND (tenant_id = 1)"));
+        assert!(!is_constant_true("(a) = (b)"));
+        let p = PolicyFact::new("public", "a", "open", Some(GOOD), Some("true"));
+        let r = run(&snap(vec![tenant("a", true, true)], vec![p]));
+        assert_eq!(of(&r, "rls.policy_always_true").len(), 1);
+        let mut restrictive = PolicyFact::new("public", "a", "r", Some("true"), None);
+        restrictive.permissive = false;
+        let r = run(&snap(vec![tenant("a", true, true)], vec![good_policy("a"), restrictive]));
+        assert_quiet(&r, "rls.policy_always_true");
+    }
+
+    #[test]
+    fn policies_that_ignore_the_tenant() {
+        assert!(mentions("(tenant_id = 1)", "tenant_id"));
+        assert!(mentions("(\"tenant_id\" = 1)", "tenant_id"));
+        assert!(!mentions("(other_tenant_id = 1)", "tenant_id"));
+        let p = PolicyFact::new("public", "a", "owner_only", Some("(owner = CURRENT_USER)"), None);
+        let r = run(&snap(vec![tenant("a", true, true)], vec![p.clone()]));
+        assert_eq!(of(&r, "rls.policy_ignores_tenant").len(), 1);
+        let other = PolicyFact::new("public", "plans", "owner_only", Some("(owner = CURRENT_USER)"), None);
+        let r = run(&snap(vec![tenant("a", true, true), TableFact::new("public", "plans", "o")], vec![good_policy("a"), other]));
+        assert_quiet(&r, "rls.policy_ignores_tenant");
+    }
+
+    #[test]
+    fn views_without_security_invoker_over_tenant_tables() {
+        let direct = ViewFact::new("public", "v1", "owner", false, vec![QualifiedName::new("public", "orders")]);
+        let nested = ViewFact::new("public", "v2", "owner", false, vec![QualifiedName::new("public", "v3")]);
+        let inner = ViewFact::new("public", "v3", "owner", true, vec![QualifiedName::new("public", "orders")]);
+        let safe = ViewFact::new("public", "v4", "owner", false, vec![QualifiedName::new("public", "plans")]);
+        let s = live_snapshot(|l| {
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true), TableFact::new("public", "plans", "o")]);
+            l.databases[0].views = Collected::Present(vec![direct, nested, inner, safe]);
+        });
+        let r = run(&s);
+        let f = of(&r, "rls.view_bypass");
+        assert_eq!(f.len(), 2, "{f:?}");
+        let s = live_snapshot(|l| {
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
+            l.databases[0].views = Collected::Present(vec![ViewFact::new("public", "v", "o", true, vec![QualifiedName::new("public", "orders")])]);
+        });
+        assert_quiet(&run(&s), "rls.view_bypass");
+    }
+
+    #[test]
+    fn definer_functions_reading_tenant_tables() {
+        let mut f = FunctionFact::new("public", "all_orders", "owner");
+        f.security_definer = true;
+        f.body = Some("select * from orders".into());
+        let mut g = FunctionFact::new("public", "plans", "owner");
+        g.security_definer = true;
+        g.referenced_tables = Some(vec![QualifiedName::new("public", "plans")]);
+        let s = live_snapshot(|l| {
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true), TableFact::new("public", "plans", "owner")]);
+            l.databases[0].functions = Collected::Present(vec![f.clone(), g]);
+        });
+        let r = run(&s);
+        assert_eq!(of(&r, "rls.definer_function").len(), 1);
+        // Owned by someone who is neither the table owner nor a superuser: quiet.
+        f.owner = "reporter".into();
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![RoleFact::login("reporter")]);
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
+            l.databases[0].functions = Collected::Present(vec![f]);
+        });
+        assert_quiet(&run(&s), "rls.definer_function");
+    }
 }
