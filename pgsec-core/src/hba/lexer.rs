@@ -15,8 +15,6 @@ pub(crate) const MAX_DEPTH: u32 = 10;
 /// Files opened for one parse at most: a bound on fan-out (`@a` several times per line,
 /// each `@a` naming `@b` several times ...), which the depth limit alone does not bound.
 const MAX_FILE_OPENS: usize = 10_000;
-/// Token length limit before PostgreSQL 16 (`MAX_TOKEN` minus the terminator).
-const MAX_TOKEN_LEN_PRE16: usize = 255;
 
 /// One token as the server keeps it (`AuthToken`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +121,7 @@ impl<'a> Tokenizer<'a> {
     ) -> Vec<Token> {
         let mut tokens = Vec::new();
         loop {
-            let Some(tok) = self.next_token(line, pos, err) else {
+            let Some(tok) = self.next_token(line, pos) else {
                 break;
             };
             if !tok.initial_quote && tok.bytes.len() > 1 && tok.bytes[0] == b'@' {
@@ -143,7 +141,7 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// `next_token()`.
-    fn next_token(&self, line: &[u8], pos: &mut usize, err: &mut Option<LineErr>) -> Option<RawToken> {
+    fn next_token(&self, line: &[u8], pos: &mut usize) -> Option<RawToken> {
         let at = |i: usize| line.get(i).copied().unwrap_or(0);
         let mut i = *pos;
         while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
@@ -164,14 +162,8 @@ impl<'a> Tokenizer<'a> {
                 i = line.len();
                 break;
             }
-            if self.major < 16 && buf.len() >= MAX_TOKEN_LEN_PRE16 {
-                *err = Some(LineErr {
-                    msg: "authentication file token too long".to_owned(),
-                    detail: None,
-                });
-                *pos = line.len();
-                return None;
-            }
+            // Older minor releases stopped at 255 bytes ("authentication file token too
+            // long"); current releases of every supported branch have no limit.
             if c == b',' && !in_quote {
                 terminating_comma = true;
                 break;
@@ -526,15 +518,11 @@ mod tests {
     }
 
     #[test]
-    fn token_too_long_before_16() {
-        let long = "x".repeat(256);
+    fn long_tokens_are_kept_whole() {
+        let long = "x".repeat(100_000);
         let lines = tok(&format!("host {long} all all trust\n"), 15);
-        assert_eq!(lines[0].err.as_deref(), Some("authentication file token too long"));
-        let ok = "x".repeat(255);
-        let lines = tok(&format!("host {ok} all all trust\n"), 15);
         assert!(lines[0].err.is_none());
-        let lines = tok(&format!("host {long} all all trust\n"), 16);
-        assert!(lines[0].err.is_none());
+        assert_eq!(lines[0].fields[1][0].text.len(), 100_000);
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub(crate) struct ResolvedOptions {
     pub(crate) pamservice: Option<String>,
     pub(crate) ldapserver: Option<String>,
     pub(crate) ldapport: i64,
+    pub(crate) ldapscheme: Option<String>,
     pub(crate) ldaptls: bool,
     pub(crate) ldapprefix: Option<String>,
     pub(crate) ldapsuffix: Option<String>,
@@ -100,6 +101,9 @@ impl ResolvedOptions {
             }
             if self.ldapport != 0 {
                 out.push(format!("ldapport={}", self.ldapport));
+            }
+            if let Some(s) = &self.ldapscheme {
+                out.push(format!("ldapscheme={s}"));
             }
             if self.ldaptls {
                 out.push("ldaptls=true".to_owned());
@@ -481,6 +485,7 @@ pub(crate) fn resolve_options(
                         url.scheme
                     )));
                 }
+                r.ldapscheme = Some(url.scheme.clone());
                 if let Some(h) = url.host {
                     r.ldapserver = Some(h);
                 }
@@ -503,6 +508,7 @@ pub(crate) fn resolve_options(
             "ldapscheme" => {
                 // An invalid scheme is only logged; the value is kept.
                 require(AuthMethod::Ldap, "ldapscheme", "ldap")?;
+                r.ldapscheme = Some(val.to_owned());
             }
             "ldapserver" => {
                 require(AuthMethod::Ldap, "ldapserver", "ldap")?;
@@ -796,11 +802,19 @@ fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
         scheme: scheme_l.clone(),
         ..LdapUrl::default()
     };
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => match rest.find('?') {
-            Some(_) => return Err(ERR_BADURL),
-            None => (rest, None),
+    // `ldap://host/dn?attrs?scope?filter`; without a `/`, a `?` after the host starts
+    // the attributes and there is no DN (OpenLDAP's "Novell kludge").
+    let (hostport, dn_part, query) = match rest.find('/') {
+        Some(i) => {
+            let path = &rest[i + 1..];
+            match path.split_once('?') {
+                Some((dn, q)) => (&rest[..i], Some(dn), Some(q)),
+                None => (&rest[..i], Some(path), None),
+            }
+        }
+        None => match rest.split_once('?') {
+            Some((h, q)) => (h, None, Some(q)),
+            None => (rest, None, None),
         },
     };
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
@@ -818,28 +832,31 @@ fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
             None => (hostport, None),
         }
     };
-    out.port = match port {
+    let explicit_port = match port {
         Some(p) if !p.is_empty() => {
             let v: i64 = p.parse().map_err(|_| ERR_BADURL)?;
-            if !(1..=65535).contains(&v) {
+            if !(0..=65535).contains(&v) {
                 return Err(ERR_BADURL);
             }
             v
         }
-        _ => match scheme_l.as_str() {
-            "ldaps" => 636,
-            _ => 389,
-        },
+        _ => 0,
+    };
+    out.port = match (explicit_port, scheme_l.as_str()) {
+        (0, "ldaps") => 636,
+        (0, _) => 389,
+        (p, _) => p,
     };
     let host = percent_decode(host).ok_or(ERR_BADURL)?;
     if !host.is_empty() {
         out.host = Some(host);
     }
     out.scope = 0; // LDAP_SCOPE_DEFAULT becomes LDAP_SCOPE_BASE
-    if let Some(path) = path {
-        let mut parts = path.splitn(5, '?');
-        let dn = parts.next().unwrap_or_default();
+    if let Some(dn) = dn_part {
         out.dn = Some(percent_decode(dn).ok_or(ERR_BADURL)?);
+    }
+    if let Some(query) = query {
+        let mut parts = query.splitn(4, '?');
         if let Some(attrs) = parts.next() {
             let first = attrs.split(',').next().unwrap_or_default();
             if !attrs.is_empty() {
