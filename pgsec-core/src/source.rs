@@ -247,6 +247,34 @@ pub(crate) fn absolute_config_location(location: &str, calling_file: &str, major
     canonicalize_path(&join_path_components(&dir, location), major)
 }
 
+/// `GetConfFilesInDir()`: the `*.conf` files of a directory, absolute, sorted bytewise.
+///
+/// # Errors
+/// The server's message for an empty name or an unreadable directory.
+pub(crate) fn conf_files_in_dir(
+    loader: &dyn SourceLoader,
+    includedir: &str,
+    calling_file: &str,
+    major: u32,
+) -> Result<Vec<String>, String> {
+    if includedir.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+        return Err("empty configuration directory name".to_owned());
+    }
+    let directory = absolute_config_location(includedir, calling_file, major);
+    let entries = loader
+        .list_dir(Path::new(&directory))
+        .map_err(|_| format!("could not open directory \"{directory}\""))?;
+    let mut files: Vec<String> = entries
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|name| name.len() >= 6 && !name.starts_with('.') && name.ends_with(".conf"))
+        .map(|name| canonicalize_path(&join_path_components(&directory, &name), major))
+        .collect();
+    files.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    files.dedup();
+    Ok(files)
+}
+
 #[cfg(test)]
 mod path_tests {
     use super::*;

@@ -5,7 +5,15 @@
 // NOTE for implementers: the public types below are the contract other modules (rules,
 // reports, CLI) code against. Extend them freely; do not rename fields.
 
+use std::io;
+use std::path::Path;
+
+use serde::Serialize;
+
 pub use crate::source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
+
+mod lexer;
+mod parse;
 
 /// One `name = value` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +47,217 @@ pub struct ConfFile {
     /// Every setting line in server order (later lines win).
     pub settings: Vec<ConfSetting>,
     /// Errors found while reading.
+    ///
+    /// When an include is part of a cycle, pgsec appends ` (include cycle: a -> b -> a)`
+    /// to the server's message.
     pub errors: Vec<ConfError>,
+    /// Settings and errors interleaved in the order the server lists them
+    /// (`pg_file_settings.seqno`). Empty for a hand-built file.
+    pub entries: Vec<ConfEntry>,
+}
+
+/// One entry of [`ConfFile::entries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfEntry {
+    /// `settings[index]`, with its name as written (the server keeps the case).
+    Setting {
+        /// Index into [`ConfFile::settings`].
+        index: usize,
+        /// The name exactly as written.
+        name_as_written: String,
+    },
+    /// `errors[index]`.
+    Error {
+        /// Index into [`ConfFile::errors`].
+        index: usize,
+    },
+}
+
+/// How to parse a `postgresql.conf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ConfParseOptions {
+    /// Major version (path canonicalisation changed in 16). Default 15.
+    pub major: u32,
+    /// Abandon a file at its first syntax error, as `pg_file_settings` does; the
+    /// server itself (postmaster, SIGHUP) reports up to 100 per file. Default false.
+    pub stop_at_first_error: bool,
+}
+
+impl Default for ConfParseOptions {
+    fn default() -> Self {
+        ConfParseOptions {
+            major: 15,
+            stop_at_first_error: false,
+        }
+    }
+}
+
+impl ConfParseOptions {
+    /// The options `pg_file_settings` of `major` reads with.
+    pub fn file_settings_view(major: u32) -> Self {
+        ConfParseOptions {
+            major,
+            stop_at_first_error: true,
+        }
+    }
+}
+
+/// One row of `pg_file_settings`; `None` is SQL NULL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSettingRow {
+    /// `sourcefile`.
+    pub sourcefile: Option<String>,
+    /// `sourceline`.
+    pub sourceline: Option<i64>,
+    /// `seqno` (1-based).
+    pub seqno: i64,
+    /// `name`, as written.
+    pub name: Option<String>,
+    /// `setting`.
+    pub setting: Option<String>,
+    /// `applied`: not replaced by a later line with the same name. The server also
+    /// says false for names or values it rejects, which a file parser cannot know.
+    pub applied: bool,
+    /// `error`.
+    pub error: Option<String>,
+}
+
+impl ConfFile {
+    /// Parses `text` (the contents of `path`) as `guc-file.l` does; included files
+    /// are read through `loader`, relative to the file that names them.
+    ///
+    /// Never fails: syntax errors and unreadable includes are in [`ConfFile::errors`].
+    pub fn parse(text: &str, path: &Path, loader: &dyn SourceLoader) -> ConfFile {
+        Self::parse_with(text, path, loader, &ConfParseOptions::default())
+    }
+
+    /// [`ConfFile::parse`] with explicit options.
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        loader: &dyn SourceLoader,
+        options: &ConfParseOptions,
+    ) -> ConfFile {
+        let file = path.to_string_lossy();
+        let mut p = parse::Parser::new(loader, options.major, options.stop_at_first_error);
+        p.parse_text(&file, text, 0);
+        let mut out = ConfFile::default();
+        for item in p.items {
+            match item {
+                parse::Item::Setting {
+                    name,
+                    value,
+                    file,
+                    line,
+                } => {
+                    out.entries.push(ConfEntry::Setting {
+                        index: out.settings.len(),
+                        name_as_written: name.clone(),
+                    });
+                    out.settings.push(ConfSetting {
+                        name: name.to_ascii_lowercase(),
+                        value,
+                        file,
+                        line_number: line,
+                        applied: true,
+                    });
+                }
+                parse::Item::Error {
+                    file,
+                    line,
+                    message,
+                } => {
+                    out.entries.push(ConfEntry::Error {
+                        index: out.errors.len(),
+                    });
+                    out.errors.push(ConfError {
+                        file,
+                        line_number: line,
+                        message,
+                    });
+                }
+            }
+        }
+        // Later lines win.
+        let mut seen = std::collections::HashSet::new();
+        for s in out.settings.iter_mut().rev() {
+            if !seen.insert(s.name.clone()) {
+                s.applied = false;
+            }
+        }
+        out
+    }
+
+    /// Reads and parses the file at `path` from the file system.
+    ///
+    /// # Errors
+    /// The I/O error when `path` itself cannot be read; unreadable included files are
+    /// entries in [`ConfFile::errors`].
+    pub fn load(path: &Path) -> io::Result<ConfFile> {
+        let loader = FsLoader;
+        let text = loader.read(path)?;
+        Ok(Self::parse(&text, path, &loader))
+    }
+
+    /// The rows of `pg_file_settings` for this file (parse it with
+    /// [`ConfParseOptions::file_settings_view`] to match the view exactly).
+    pub fn to_file_settings_rows(&self) -> Vec<FileSettingRow> {
+        let entries: Vec<ConfEntry> = if self.entries.is_empty() {
+            (0..self.settings.len())
+                .map(|index| ConfEntry::Setting {
+                    index,
+                    name_as_written: self.settings[index].name.clone(),
+                })
+                .chain((0..self.errors.len()).map(|index| ConfEntry::Error { index }))
+                .collect()
+        } else {
+            self.entries.clone()
+        };
+        let mut rows = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            let seqno = i64::try_from(i + 1).unwrap_or(i64::MAX);
+            match e {
+                ConfEntry::Setting {
+                    index,
+                    name_as_written,
+                } => {
+                    let Some(s) = self.settings.get(*index) else {
+                        continue;
+                    };
+                    rows.push(FileSettingRow {
+                        sourcefile: Some(s.file.clone()),
+                        sourceline: i64::try_from(s.line_number).ok(),
+                        seqno,
+                        name: Some(name_as_written.clone()),
+                        setting: Some(s.value.clone()),
+                        applied: s.applied,
+                        error: None,
+                    });
+                }
+                ConfEntry::Error { index } => {
+                    let Some(err) = self.errors.get(*index) else {
+                        continue;
+                    };
+                    let message = match err.message.find(" (include cycle: ") {
+                        Some(i) => err.message[..i].to_owned(),
+                        None => err.message.clone(),
+                    };
+                    rows.push(FileSettingRow {
+                        sourcefile: Some(err.file.clone()),
+                        sourceline: i64::try_from(err.line_number).ok(),
+                        seqno,
+                        name: None,
+                        setting: None,
+                        applied: false,
+                        error: Some(message),
+                    });
+                }
+            }
+        }
+        rows
+    }
 }
 
 impl ConfFile {

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use crate::source::{
-    absolute_config_location, canonicalize_path, io_error_text, is_directory_error,
-    join_path_components, SourceLoader,
+    absolute_config_location, canonicalize_path, conf_files_in_dir, io_error_text,
+    is_directory_error, join_path_components, SourceLoader,
 };
 
 /// Nesting depth the server allows for included files (`CONF_FILE_MAX_DEPTH`).
@@ -351,34 +351,6 @@ struct RawToken {
 /// `pg_isblank()`.
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t' || c == b'\r'
-}
-
-/// `GetConfFilesInDir()`: the `*.conf` files of a directory, absolute, sorted bytewise.
-///
-/// # Errors
-/// The server's message for an empty name or an unreadable directory.
-pub(crate) fn conf_files_in_dir(
-    loader: &dyn SourceLoader,
-    includedir: &str,
-    calling_file: &str,
-    major: u32,
-) -> Result<Vec<String>, String> {
-    if includedir.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
-        return Err("empty configuration directory name".to_owned());
-    }
-    let directory = absolute_config_location(includedir, calling_file, major);
-    let entries = loader
-        .list_dir(Path::new(&directory))
-        .map_err(|_| format!("could not open directory \"{directory}\""))?;
-    let mut files: Vec<String> = entries
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .filter(|name| name.len() >= 6 && !name.starts_with('.') && name.ends_with(".conf"))
-        .map(|name| canonicalize_path(&join_path_components(&directory, &name), major))
-        .collect();
-    files.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    files.dedup();
-    Ok(files)
 }
 
 /// Splits text into logical lines as `tokenize_auth_file()` reads them: a physical
