@@ -124,7 +124,10 @@ fn system_time(unix: i64) -> SystemTime {
 
 /// `YYYY-MM-DD HH:MM:SS UTC` (times before 1970 are shown as the epoch).
 pub(crate) fn format_utc(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -239,9 +242,11 @@ impl PgsecServerVerifier {
         intermediates_sent: usize,
         now: UnixTime,
     ) -> CertificateRefusal {
-        let subject = peer
-            .map(|p| p.subject.clone())
-            .unwrap_or_else(|| "<unparsable certificate>".into());
+        let subject = match peer {
+            Some(p) if !p.subject.is_empty() => p.subject.clone(),
+            Some(p) => format!("(empty subject, subjectAltName {})", p.names().join(", ")),
+            None => "<unparsable certificate>".into(),
+        };
         match err {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
                 CertificateRefusal::UnknownIssuer {
@@ -297,9 +302,8 @@ impl ServerCertVerifier for PgsecServerVerifier {
             return Ok(ServerCertVerified::assertion());
         }
         let peer = PeerCertificate::from_der(end_entity.as_ref()).ok();
-        let parsed = ParsedCertificate::try_from(end_entity).map_err(|e| {
-            refuse(self.chain_refusal(e, peer.as_ref(), intermediates.len(), now))
-        })?;
+        let parsed = ParsedCertificate::try_from(end_entity)
+            .map_err(|e| refuse(self.chain_refusal(e, peer.as_ref(), intermediates.len(), now)))?;
         verify_server_cert_signed_by_trust_anchor(
             &parsed,
             &self.roots,
@@ -364,10 +368,12 @@ pub(crate) fn tls_server_end_point(der: &[u8]) -> Option<Vec<u8>> {
     let oid = cert.signature_algorithm.algorithm.to_id_string();
     match oid.as_str() {
         // md5/sha1/sha256 with RSA, ecdsa-with-SHA1/SHA256, dsa-with-sha256
-        "1.2.840.113549.1.1.4" | "1.2.840.113549.1.1.5" | "1.2.840.113549.1.1.11"
-        | "1.2.840.10045.4.1" | "1.2.840.10045.4.3.2" | "2.16.840.1.101.3.4.3.2" => {
-            Some(sha2::Sha256::digest(der).to_vec())
-        }
+        "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.2"
+        | "2.16.840.1.101.3.4.3.2" => Some(sha2::Sha256::digest(der).to_vec()),
         "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => Some(sha2::Sha384::digest(der).to_vec()),
         "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => Some(sha2::Sha512::digest(der).to_vec()),
         _ => None,

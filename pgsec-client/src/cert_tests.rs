@@ -54,7 +54,11 @@ fn leaf_with(
         params.distinguished_name.push(DnType::CommonName, cn);
     }
     edit(&mut params);
-    params.signed_by(&key, &issuer.issuer).unwrap().der().clone()
+    params
+        .signed_by(&key, &issuer.issuer)
+        .unwrap()
+        .der()
+        .clone()
 }
 
 fn verifier(roots: &[&Ca], verification: Verification) -> PgsecServerVerifier {
@@ -94,7 +98,11 @@ fn san_list_with_wildcard() {
     let cert = leaf(
         &root,
         Some("ignored.example"),
-        &["dns1.alt-name.test", "dns2.alt-name.test", "*.wildcard.test"],
+        &[
+            "dns1.alt-name.test",
+            "dns2.alt-name.test",
+            "*.wildcard.test",
+        ],
     );
     let v = verifier(&[&root], Verification::Full);
     assert_eq!(verify(&v, &cert, &[], "dns1.alt-name.test"), Ok(()));
@@ -145,7 +153,10 @@ fn cn_is_ignored_when_sans_exist_and_never_used_alone() {
     let no_names = leaf(&root, None, &[]);
     assert!(matches!(
         verify(&v, &no_names, &[], "common-name.test"),
-        Err(CertificateRefusal::NoSubjectAltName { common_name: None, .. })
+        Err(CertificateRefusal::NoSubjectAltName {
+            common_name: None,
+            ..
+        })
     ));
 }
 
@@ -153,7 +164,11 @@ fn cn_is_ignored_when_sans_exist_and_never_used_alone() {
 fn ip_hosts_match_ip_sans() {
     let root = ca("root");
     let v = verifier(&[&root], Verification::Full);
-    let cert = leaf(&root, None, &["192.0.2.1", "2001:db8::1", "db.example.test"]);
+    let cert = leaf(
+        &root,
+        None,
+        &["192.0.2.1", "2001:db8::1", "db.example.test"],
+    );
     assert_eq!(verify(&v, &cert, &[], "192.0.2.1"), Ok(()));
     assert_eq!(verify(&v, &cert, &[], "2001:db8::1"), Ok(()));
     assert!(matches!(
@@ -196,7 +211,10 @@ fn intermediates_sent_by_the_server_are_used() {
     let mid = intermediate(&root, "intermediate");
     let cert = leaf(&mid, None, &["db.example.test"]);
     let v = verifier(&[&root], Verification::Full);
-    assert_eq!(verify(&v, &cert, &[mid.der.clone()], "db.example.test"), Ok(()));
+    assert_eq!(
+        verify(&v, &cert, std::slice::from_ref(&mid.der), "db.example.test"),
+        Ok(())
+    );
     let missing = verify(&v, &cert, &[], "db.example.test").unwrap_err();
     assert!(
         matches!(&missing, CertificateRefusal::UnknownIssuer { issuer, intermediates_sent: 0, .. } if issuer == "CN=intermediate"),
@@ -242,7 +260,10 @@ fn peer_certificate_describes_the_certificate() {
     assert_eq!(peer.subject, "CN=db");
     assert_eq!(peer.issuer, "CN=root");
     assert_eq!(peer.dns_names, vec!["db.example.test".to_string()]);
-    assert_eq!(peer.ip_addresses, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(
+        peer.ip_addresses,
+        vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+    );
     assert_eq!(peer.not_after_utc(), "2040-06-30 00:00:00 UTC");
     assert!(peer.has_subject_alt_name());
 }

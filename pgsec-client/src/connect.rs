@@ -182,32 +182,16 @@ impl ConnectionDetails {
     pub fn findings(&self) -> Vec<ClientFinding> {
         let mut out = Vec::new();
         if !self.is_verified() {
-            out.push(ClientFinding {
-                rule_id: "client.sslmode_weak",
-                severity: "critical",
-                message: format!(
-                    "sslmode={} does not verify the server's certificate chain and host name{}",
-                    self.ssl_mode,
-                    if self.tls.is_none() {
-                        " (and this connection is not encrypted)"
-                    } else {
-                        ""
-                    }
-                ),
-                remediation: "connect with sslmode=verify-full sslrootcert=/path/to/ca.crt"
-                    .into(),
-            });
+            let note = if self.tls.is_none() {
+                " (and this connection is not encrypted)"
+            } else {
+                ""
+            };
+            out.push(sslmode_weak(self.ssl_mode, note));
         }
         if let Some(tls) = &self.tls {
             if self.channel_binding == ChannelBinding::Disable {
-                out.push(ClientFinding {
-                    rule_id: "client.channel_binding",
-                    severity: "low",
-                    message: "channel_binding=disable: SCRAM authentication is not bound to \
-                              the TLS channel"
-                        .into(),
-                    remediation: "connect with channel_binding=require".into(),
-                });
+                out.push(channel_binding_disabled());
             } else if !tls.channel_binding_available {
                 out.push(ClientFinding {
                     rule_id: "client.channel_binding",
@@ -219,12 +203,32 @@ impl ConnectionDetails {
                                   signature using SHA-256 or stronger"
                         .into(),
                 });
-            } else if self.channel_binding == ChannelBinding::Prefer {
-                // Prefer binds when the server offers SCRAM-SHA-256-PLUS, which a TLS
-                // server with SCRAM does; only `require` guarantees it.
             }
+            // With `prefer`, tokio-postgres binds whenever the server offers
+            // SCRAM-SHA-256-PLUS, which a PostgreSQL server with SCRAM over TLS does.
         }
         out
+    }
+}
+
+fn channel_binding_disabled() -> ClientFinding {
+    ClientFinding {
+        rule_id: "client.channel_binding",
+        severity: "low",
+        message: "channel_binding=disable: SCRAM authentication is not bound to the TLS channel"
+            .into(),
+        remediation: "connect with channel_binding=require".into(),
+    }
+}
+
+fn sslmode_weak(mode: SslMode, note: &str) -> ClientFinding {
+    ClientFinding {
+        rule_id: "client.sslmode_weak",
+        severity: "critical",
+        message: format!(
+            "sslmode={mode} does not verify the server's certificate chain and host name{note}"
+        ),
+        remediation: "connect with sslmode=verify-full sslrootcert=/path/to/ca.crt".into(),
     }
 }
 
@@ -245,16 +249,15 @@ pub struct ClientFinding {
 /// Findings a configuration would produce before connecting (for a refused
 /// configuration, `pgsec ping` still reports `client.sslmode_weak`).
 pub fn config_findings(config: &Config) -> Vec<ClientFinding> {
-    let details = ConnectionDetails {
-        tls: None,
-        ssl_mode: config.get_ssl_mode(),
-        channel_binding: config.get_channel_binding(),
-        unix_socket: config.is_unix_socket(),
-    };
-    if details.unix_socket || config.get_ssl_mode().verifies_identity() {
+    let mode = config.get_ssl_mode();
+    if config.is_unix_socket() || mode.verifies_identity() {
         return Vec::new();
     }
-    details.findings()
+    let mut out = vec![sslmode_weak(mode, "")];
+    if config.get_channel_binding() == ChannelBinding::Disable {
+        out.push(channel_binding_disabled());
+    }
+    out
 }
 
 /// Connects as `config` says, spawns the connection task on the current tokio runtime
@@ -289,7 +292,11 @@ pub async fn connect(config: &Config) -> Result<(tokio_postgres::Client, Connect
         }
     });
     let details = ConnectionDetails {
-        tls: if unix_socket { None } else { tls.last_session() },
+        tls: if unix_socket {
+            None
+        } else {
+            tls.last_session()
+        },
         ssl_mode: config.get_ssl_mode(),
         channel_binding: config.get_channel_binding(),
         unix_socket,

@@ -101,12 +101,25 @@ pub enum Error {
     },
 
     /// Connecting or authenticating failed (tokio-postgres error).
-    #[error("could not connect: {0}")]
+    #[error("could not connect: {}", error_chain(.0))]
     Connect(#[source] tokio_postgres::Error),
 
     /// A query on an established connection failed.
-    #[error("query failed: {0}")]
+    #[error("query failed: {}", error_chain(.0))]
     Query(#[source] tokio_postgres::Error),
+}
+
+/// tokio-postgres' `Display` names only the kind ("db error"); the cause is what a person
+/// needs, so it is appended (server messages never contain the password).
+fn error_chain(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(err) = cur {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        cur = err.source();
+    }
+    text.replace('\n', " ")
 }
 
 fn weak_sslmode_message(mode: SslMode) -> String {
@@ -271,7 +284,10 @@ impl fmt::Display for CertificateRefusal {
                          libpq would accept the common name, pgsec does not (RFC 6125 deprecates \
                          it and name constraints do not apply to it)"
                     )?,
-                    None => write!(f, "server certificate has no subjectAltName and no common name")?,
+                    None => write!(
+                        f,
+                        "server certificate has no subjectAltName and no common name"
+                    )?,
                 }
                 write!(
                     f,

@@ -29,7 +29,13 @@ pub(crate) fn read_password_file(path: &Path) -> Option<String> {
 }
 
 /// The password of the first line matching host, port, database and user, if any.
-pub(crate) fn lookup(text: &str, host: &str, port: &str, dbname: &str, user: &str) -> Option<String> {
+pub(crate) fn lookup(
+    text: &str,
+    host: &str,
+    port: &str,
+    dbname: &str,
+    user: &str,
+) -> Option<String> {
     text.lines().find_map(|line| {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() || line.starts_with('#') {
@@ -101,8 +107,14 @@ host\\:odd:*:*:*:third
 
     #[test]
     fn first_matching_line_wins() {
-        assert_eq!(lookup(FILE, "db.example.com", "5432", "shop", "app").as_deref(), Some("first"));
-        assert_eq!(lookup(FILE, "db.example.com", "5432", "other", "app").as_deref(), Some("fallback"));
+        assert_eq!(
+            lookup(FILE, "db.example.com", "5432", "shop", "app").as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            lookup(FILE, "db.example.com", "5432", "other", "app").as_deref(),
+            Some("fallback")
+        );
     }
 
     #[test]
@@ -111,7 +123,10 @@ host\\:odd:*:*:*:third
             lookup(FILE, "anything", "5433", "x", "app").as_deref(),
             Some("second:with\\colon")
         );
-        assert_eq!(lookup(FILE, "host:odd", "1", "d", "u").as_deref(), Some("third"));
+        assert_eq!(
+            lookup(FILE, "host:odd", "1", "d", "u").as_deref(),
+            Some("third")
+        );
     }
 
     #[test]

@@ -251,7 +251,8 @@ impl Config {
             SslMode::VerifyCa if self.allow_unverified_tls => Ok(Verification::ChainOnly),
             SslMode::Require if self.allow_unverified_tls => {
                 // libpq: require with a root certificate file behaves like verify-ca.
-                let root_exists = matches!(self.get_ssl_root_cert(), Some(RootCert::File(p)) if p.is_file());
+                let root_exists =
+                    matches!(self.get_ssl_root_cert(), Some(RootCert::File(p)) if p.is_file());
                 Ok(if root_exists {
                     Verification::ChainOnly
                 } else {

@@ -1,9 +1,158 @@
-//! `pgsec ping` (not implemented yet).
+//! `pgsec ping CONNINFO`: connect through pgsec-client (verify-full TLS) and describe the
+//! connection: server version, TLS version and cipher, the server certificate, the
+//! role's attributes and any `client.*` findings.
+//!
+//! Exit 0 when the server's identity is verified; 2 with a one-line reason otherwise.
+
+use std::time::SystemTime;
+
+use pgsec_client::{
+    config_findings, connect, ClientFinding, Config, ConnectionDetails, Environment,
+};
 
 /// Arguments of `pgsec ping`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct PingArgs {}
+pub(crate) struct PingArgs {
+    /// libpq connection string or postgres:// URL (as given to psql); the PG*
+    /// environment variables and ~/.pgpass fill what it leaves out.
+    #[arg(default_value = "")]
+    conninfo: String,
+}
 
-pub(crate) fn run(_args: PingArgs) -> u8 {
-    super::fail("`pgsec ping` is not implemented yet")
+pub(crate) fn run(args: PingArgs) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(ping(&args.conninfo))
+}
+
+async fn ping(conninfo: &str) -> u8 {
+    let config = match Config::parse_with_env(conninfo, &Environment::current()) {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let (client, details) = match connect(&config).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            print_findings(&config_findings(&config));
+            return super::fail(e);
+        }
+    };
+
+    let version = client
+        .query_one("select current_setting('server_version')", &[])
+        .await
+        .map(|r| r.get::<_, String>(0))
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    println!("server:       PostgreSQL {version}");
+    print_tls(&details);
+
+    match client
+        .query_opt(
+            "select rolname::text, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, \
+             rolconnlimit from pg_roles where rolname = current_user",
+            &[],
+        )
+        .await
+    {
+        Ok(Some(r)) => {
+            let yn = |b: bool| if b { "yes" } else { "no" };
+            let limit: i32 = r.get(5);
+            println!(
+                "role:         {} (superuser: {}, bypassrls: {}, createrole: {}, createdb: {}, \
+                 connlimit: {})",
+                r.get::<_, String>(0),
+                yn(r.get(1)),
+                yn(r.get(2)),
+                yn(r.get(3)),
+                yn(r.get(4)),
+                if limit < 0 {
+                    "unlimited".to_string()
+                } else {
+                    limit.to_string()
+                }
+            );
+        }
+        Ok(None) => println!("role:         not visible in pg_roles"),
+        Err(e) => println!("role:         unknown ({e})"),
+    }
+
+    let findings = details.findings();
+    print_findings(&findings);
+    if details.is_verified() {
+        println!("verified:     yes");
+        0
+    } else {
+        super::fail(
+            "connected, but the server's identity was not verified (sslmode below verify-full)",
+        )
+    }
+}
+
+fn print_tls(details: &ConnectionDetails) {
+    let Some(tls) = &details.tls else {
+        if details.unix_socket {
+            println!("transport:    Unix-domain socket (no TLS)");
+        } else {
+            println!("transport:    TCP without TLS");
+        }
+        return;
+    };
+    println!("host:         {}", tls.server_name);
+    println!(
+        "tls:          {}, {}",
+        tls.protocol_version, tls.cipher_suite
+    );
+    let Some(peer) = &tls.peer_certificate else {
+        println!("certificate:  none presented");
+        return;
+    };
+    println!("certificate:  subject {}", display_or_empty(&peer.subject));
+    println!("              issuer  {}", display_or_empty(&peer.issuer));
+    let names = peer.names();
+    println!(
+        "              SANs    {}",
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
+    let left = match peer.remaining_validity(SystemTime::now()) {
+        Some(d) => format!("in {} days", d.as_secs() / 86_400),
+        None => "EXPIRED".to_string(),
+    };
+    println!("              expires {} ({left})", peer.not_after_utc());
+    println!(
+        "              channel binding {}",
+        if tls.channel_binding_available {
+            "available (tls-server-end-point)"
+        } else {
+            "unavailable"
+        }
+    );
+}
+
+fn display_or_empty(s: &str) -> &str {
+    if s.is_empty() {
+        "(empty)"
+    } else {
+        s
+    }
+}
+
+fn print_findings(findings: &[ClientFinding]) {
+    if findings.is_empty() {
+        println!("findings:     none");
+        return;
+    }
+    println!("findings:");
+    for f in findings {
+        println!("  [{}] {}: {}", f.severity, f.rule_id, f.message);
+        println!("      fix: {}", f.remediation);
+    }
 }

@@ -273,10 +273,7 @@ impl fmt::Debug for Config {
             .field("hostaddrs", &self.hostaddrs)
             .field("ports", &self.ports)
             .field("user", &self.user)
-            .field(
-                "password",
-                &self.password.as_ref().map(|_| "<redacted>"),
-            )
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("passfile", &self.passfile)
             .field("dbname", &self.dbname)
             .field("application_name", &self.application_name)
@@ -499,7 +496,12 @@ impl Config {
                     // rustls never negotiates anything below TLS 1.2.
                     "" | "TLSv1" | "TLSv1.1" | "TLSv1.2" => false,
                     "TLSv1.3" => true,
-                    _ => return Err(Error::invalid(key, format!("\"{value}\" is not a TLS version"))),
+                    _ => {
+                        return Err(Error::invalid(
+                            key,
+                            format!("\"{value}\" is not a TLS version"),
+                        ))
+                    }
                 }
             }
             "ssl_max_protocol_version" => {
@@ -512,7 +514,12 @@ impl Config {
                             format!("\"{value}\" is below TLSv1.2, which pgsec-client never uses"),
                         ))
                     }
-                    _ => return Err(Error::invalid(key, format!("\"{value}\" is not a TLS version"))),
+                    _ => {
+                        return Err(Error::invalid(
+                            key,
+                            format!("\"{value}\" is not a TLS version"),
+                        ))
+                    }
                 }
             }
             "channel_binding" => self.channel_binding = Some(value.parse()?),
@@ -527,7 +534,8 @@ impl Config {
             }
             "keepalives" => self.keepalives = Some(parse_bool01(key, value)?),
             "keepalives_idle" => {
-                self.keepalives_idle = Some(Duration::from_secs(parse_int(key, value)?.max(0) as u64));
+                self.keepalives_idle =
+                    Some(Duration::from_secs(parse_int(key, value)?.max(0) as u64));
             }
             "keepalives_interval" => {
                 self.keepalives_interval =
@@ -762,7 +770,10 @@ impl Config {
         if self.ports.len() > 1 && self.ports.len() != n {
             return Err(Error::invalid(
                 "port",
-                format!("{} ports for {n} hosts; give one port, or one per host", self.ports.len()),
+                format!(
+                    "{} ports for {n} hosts; give one port, or one per host",
+                    self.ports.len()
+                ),
             ));
         }
         let mut out = Vec::with_capacity(n);
@@ -807,7 +818,10 @@ fn parse_port(p: &str) -> Result<u16> {
     }
     match p.parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
-        _ => Err(Error::invalid("port", format!("\"{p}\" is not a port number"))),
+        _ => Err(Error::invalid(
+            "port",
+            format!("\"{p}\" is not a port number"),
+        )),
     }
 }
 

@@ -162,9 +162,9 @@ pub(crate) fn parse_url(s: &str) -> Result<Vec<(String, String)>> {
 
     if let Some(query) = query {
         for param in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = param.split_once('=').ok_or_else(|| {
-                Error::syntax("missing \"=\" in a URL query parameter")
-            })?;
+            let (k, v) = param
+                .split_once('=')
+                .ok_or_else(|| Error::syntax("missing \"=\" in a URL query parameter"))?;
             let key = decode(k, "parameter name")?;
             let value = decode(v, "parameter value")?;
             out.push((key, value));

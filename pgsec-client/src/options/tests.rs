@@ -32,7 +32,10 @@ fn keyword_value_syntax_errors_never_quote_values() {
     assert!(e.to_string().contains("unterminated quoted string"));
     assert!(!e.to_string().contains(SECRET));
     let e = err("host");
-    assert!(e.to_string().contains("missing \"=\" after \"host\""), "{e}");
+    assert!(
+        e.to_string().contains("missing \"=\" after \"host\""),
+        "{e}"
+    );
     assert!(matches!(err("hots=x"), Error::UnknownOption { key } if key == "hots"));
 }
 
@@ -49,29 +52,41 @@ fn url_with_everything() {
     assert_eq!(c.ports, vec![5433, 5434, DEFAULT_PORT]);
     assert_eq!(c.get_dbname(), Some("my db"));
     assert_eq!(c.get_ssl_mode(), SslMode::VerifyFull);
-    assert_eq!(c.ssl_root_cert, Some(RootCert::File(PathBuf::from("/etc/ca.pem"))));
+    assert_eq!(
+        c.ssl_root_cert,
+        Some(RootCert::File(PathBuf::from("/etc/ca.pem")))
+    );
     assert_eq!(c.application_name.as_deref(), Some("x&y"));
 }
 
 #[test]
 fn url_variants() {
     let c = Config::parse("postgres://%2Fvar%2Frun%2Fpostgresql/db").unwrap();
-    assert_eq!(c.hosts().unwrap(), vec![Host::Unix {
-        dir: PathBuf::from("/var/run/postgresql"),
-        port: DEFAULT_PORT
-    }]);
+    assert_eq!(
+        c.hosts().unwrap(),
+        vec![Host::Unix {
+            dir: PathBuf::from("/var/run/postgresql"),
+            port: DEFAULT_PORT
+        }]
+    );
     let c = Config::parse("postgresql://").unwrap();
     assert!(c.hosts.is_empty() && c.user.is_none());
     let c = Config::parse("postgresql://h?ssl=true").unwrap();
     assert_eq!(c.get_ssl_mode(), SslMode::Require);
     let c = Config::parse("postgresql://u@h:6000").unwrap();
     assert_eq!((c.get_user(), c.ports.clone()), (Some("u"), vec![6000]));
-    assert!(matches!(err("postgresql://h?nosuch=1"), Error::UnknownOption { .. }));
+    assert!(matches!(
+        err("postgresql://h?nosuch=1"),
+        Error::UnknownOption { .. }
+    ));
     let e = err(&format!("postgresql://u:{SECRET}%zz@h"));
     assert!(matches!(e, Error::Syntax { .. }));
     assert!(!e.to_string().contains(SECRET));
     assert!(matches!(err("postgresql://[::1/db"), Error::Syntax { .. }));
-    assert!(matches!(err("postgresql://h:notaport"), Error::InvalidValue { .. }));
+    assert!(matches!(
+        err("postgresql://h:notaport"),
+        Error::InvalidValue { .. }
+    ));
 }
 
 #[test]
@@ -93,9 +108,17 @@ fn host_hostaddr_and_port_pair_up() {
         ]
     );
     let one_port = Config::parse("host=a,b port=7").unwrap().hosts().unwrap();
-    assert!(one_port.iter().all(|h| matches!(h, Host::Tcp { port: 7, .. })));
-    assert!(Config::parse("host=a,b hostaddr=127.0.0.1").unwrap().hosts().is_err());
-    assert!(Config::parse("host=a,b,c port=1,2").unwrap().hosts().is_err());
+    assert!(one_port
+        .iter()
+        .all(|h| matches!(h, Host::Tcp { port: 7, .. })));
+    assert!(Config::parse("host=a,b hostaddr=127.0.0.1")
+        .unwrap()
+        .hosts()
+        .is_err());
+    assert!(Config::parse("host=a,b,c port=1,2")
+        .unwrap()
+        .hosts()
+        .is_err());
     assert!(Config::parse("hostaddr=nope").unwrap().hosts().is_err());
     // hostaddr alone is TCP without a name.
     assert_eq!(
@@ -110,16 +133,31 @@ fn host_hostaddr_and_port_pair_up() {
 
 #[test]
 fn option_values_are_validated() {
-    assert!(matches!(err("sslmode=verify_full"), Error::InvalidValue { key, .. } if key == "sslmode"));
-    assert!(matches!(err("channel_binding=maybe"), Error::InvalidValue { .. }));
+    assert!(
+        matches!(err("sslmode=verify_full"), Error::InvalidValue { key, .. } if key == "sslmode")
+    );
+    assert!(matches!(
+        err("channel_binding=maybe"),
+        Error::InvalidValue { .. }
+    ));
     assert!(matches!(err("port=0"), Error::InvalidValue { .. }));
     assert!(matches!(err("sslcrl=/x.crl"), Error::Unsupported { .. }));
-    assert!(matches!(err("target_session_attrs=primary"), Error::Unsupported { .. }));
+    assert!(matches!(
+        err("target_session_attrs=primary"),
+        Error::Unsupported { .. }
+    ));
     let c = Config::parse("connect_timeout=1").unwrap();
     assert_eq!(c.connect_timeout, Some(Duration::from_secs(2)));
     let c = Config::parse("connect_timeout=0").unwrap();
     assert_eq!(c.connect_timeout, None);
-    for mode in ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] {
+    for mode in [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ] {
         let c = Config::parse(&format!("sslmode={mode}")).unwrap();
         assert_eq!(c.get_ssl_mode().as_str(), mode);
     }
@@ -136,9 +174,7 @@ fn default_sslmode_is_verify_full() {
 }
 
 fn env() -> Environment {
-    Environment::empty()
-        .os_user("osuser")
-        .socket_dir("/run/pg")
+    Environment::empty().os_user("osuser").socket_dir("/run/pg")
 }
 
 #[test]
@@ -165,7 +201,10 @@ fn environment_fills_only_unset_options() {
     assert_eq!(c.ports, vec![6543]);
     assert_eq!(c.password.as_ref().unwrap().0, SECRET);
     assert_eq!(c.get_dbname(), Some("envdb"));
-    assert_eq!(c.ssl_root_cert, Some(RootCert::File("/env/root.crt".into())));
+    assert_eq!(
+        c.ssl_root_cert,
+        Some(RootCert::File("/env/root.crt".into()))
+    );
     assert_eq!(c.ssl_cert, Some(PathBuf::from("/env/c.crt")));
     assert_eq!(c.ssl_key, Some(PathBuf::from("/env/c.key")));
     assert_eq!(c.get_channel_binding(), ChannelBinding::Require);
@@ -177,7 +216,10 @@ fn environment_fills_only_unset_options() {
 fn invalid_environment_value_names_the_variable() {
     let e = env().var("PGSSLMODE", "sure");
     let error = Config::parse_with_env("", &e).unwrap_err();
-    assert!(matches!(&error, Error::InvalidValue { key, .. } if key == "PGSSLMODE"), "{error:?}");
+    assert!(
+        matches!(&error, Error::InvalidValue { key, .. } if key == "PGSSLMODE"),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -226,8 +268,11 @@ fn pgpass_supplies_a_missing_password() {
     // An explicit password (or PGPASSWORD) wins.
     let c = Config::parse_with_env("host=db.test user=app dbname=shop password=given", &e).unwrap();
     assert_eq!(c.password.as_ref().unwrap().0, "given");
-    let c = Config::parse_with_env("host=db.test user=app dbname=shop", &e.clone().var("PGPASSWORD", "envpw"))
-        .unwrap();
+    let c = Config::parse_with_env(
+        "host=db.test user=app dbname=shop",
+        &e.clone().var("PGPASSWORD", "envpw"),
+    )
+    .unwrap();
     assert_eq!(c.password.as_ref().unwrap().0, "envpw");
 }
 
@@ -276,23 +321,39 @@ fn weak_sslmodes_are_refused_over_tcp_with_the_fix() {
         assert!(matches!(e, Error::WeakSslMode { .. }), "{mode}: {e:?}");
         let msg = e.to_string();
         assert!(msg.starts_with(&format!("sslmode={mode} ")), "{msg}");
-        assert!(msg.contains("use sslmode=verify-full with sslrootcert="), "{msg}");
+        assert!(
+            msg.contains("use sslmode=verify-full with sslrootcert="),
+            "{msg}"
+        );
         assert!(c.make_tls_connect().is_err());
     }
     let e = Config::parse("host=db.test user=u sslmode=require")
         .unwrap()
         .to_tokio_config()
         .unwrap_err();
-    assert!(e.to_string().contains("does not verify the server's identity"));
+    assert!(e
+        .to_string()
+        .contains("does not verify the server's identity"));
 }
 
 #[test]
 fn dangerous_opt_ins_are_needed_and_sufficient() {
     let require = Config::parse("host=db.test user=u sslmode=require").unwrap();
-    assert!(require.clone().dangerous_allow_unverified_tls().to_tokio_config().is_ok());
+    assert!(require
+        .clone()
+        .dangerous_allow_unverified_tls()
+        .to_tokio_config()
+        .is_ok());
     let disable = Config::parse("host=db.test user=u sslmode=disable").unwrap();
-    assert!(disable.clone().dangerous_allow_unverified_tls().to_tokio_config().is_err());
-    let pg = disable.dangerous_allow_plaintext().to_tokio_config().unwrap();
+    assert!(disable
+        .clone()
+        .dangerous_allow_unverified_tls()
+        .to_tokio_config()
+        .is_err());
+    let pg = disable
+        .dangerous_allow_plaintext()
+        .to_tokio_config()
+        .unwrap();
     assert_eq!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
 }
 
@@ -333,7 +394,10 @@ fn tokio_config_carries_hosts_addresses_and_options() {
     );
     assert_eq!(
         pg.get_hostaddrs(),
-        &["127.0.0.1".parse::<IpAddr>().unwrap(), "127.0.0.2".parse().unwrap()]
+        &[
+            "127.0.0.1".parse::<IpAddr>().unwrap(),
+            "127.0.0.2".parse().unwrap()
+        ]
     );
     assert_eq!(pg.get_ports(), &[1, 2]);
     assert_eq!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
@@ -358,5 +422,8 @@ fn missing_root_certificate_names_the_fix() {
     assert!(msg.contains("/nonexistent/ca.pem"), "{msg}");
     assert!(msg.contains("sslrootcert=system"), "{msg}");
     let none = Config::parse("host=db.test user=u").unwrap();
-    assert!(matches!(none.make_tls_connect(), Err(Error::Missing { .. })));
+    assert!(matches!(
+        none.make_tls_connect(),
+        Err(Error::Missing { .. })
+    ));
 }

@@ -1,0 +1,8 @@
+//! pgsec-client against real PostgreSQL servers from pgsec-testkit: the TLS verdict
+//! matrix of PostgreSQL's own SSL test suite (src/test/ssl), each case run through psql
+//! (libpq) and through pgsec-client; channel binding; fail-closed modes; redaction.
+
+mod channel_binding;
+mod harness;
+mod matrix;
+mod policy;

@@ -1,0 +1,135 @@
+//! Fail-closed modes, what a connection reports, and secrets kept out of text.
+
+use pgsec_client::{connect, Config, Error, SslMode};
+
+#[tokio::test]
+async fn verified_connection_reports_tls_details() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let config = Config::parse(&server.conninfo("postgres", &info.app)).unwrap();
+    let (client, details) = connect(&config).await.unwrap();
+    assert!(details.is_verified());
+    assert_eq!(details.ssl_mode, SslMode::VerifyFull);
+    let tls = details.tls.as_ref().unwrap();
+    assert!(tls.identity_verified);
+    assert_eq!(tls.server_name, info.host);
+    let row = client
+        .query_one(
+            "select cipher from pg_stat_ssl where pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    // rustls names the suite by IANA name, OpenSSL by its own: compare the AEAD part.
+    let server_cipher: String = row.get(0);
+    let aead = |s: &str| s.replace('-', "_").to_uppercase();
+    assert!(
+        aead(&tls.cipher_suite).contains(&aead(&server_cipher).replace("TLS_", "")),
+        "client {} / server {}",
+        tls.cipher_suite,
+        server_cipher
+    );
+    let peer = tls.peer_certificate.as_ref().unwrap();
+    assert!(peer.dns_names.contains(&"localhost".to_string()));
+    assert!(peer.has_subject_alt_name());
+}
+
+#[tokio::test]
+async fn require_is_refused_before_any_network_io_and_allowed_only_when_dangerous() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let conninfo = format!(
+        "host={} hostaddr={} port={} user={} password={} dbname=postgres sslmode=require",
+        info.host,
+        info.hostaddr,
+        info.port,
+        info.app.user,
+        info.app.password()
+    );
+    let config = Config::parse(&conninfo).unwrap();
+    let e = connect(&config).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::WeakSslMode {
+                mode: SslMode::Require
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("use sslmode=verify-full"));
+
+    let (_client, details) = connect(&config.dangerous_allow_unverified_tls())
+        .await
+        .unwrap();
+    assert!(!details.is_verified());
+    let ids: Vec<_> = details.findings().iter().map(|f| f.rule_id).collect();
+    assert_eq!(ids, vec!["client.sslmode_weak"]);
+}
+
+#[tokio::test]
+async fn passwords_never_reach_debug_or_error_text() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let wrong = "Wr0ng-But-Secret-Passw0rd";
+    let conninfo = format!(
+        "host={} hostaddr={} port={} user={} password={wrong} dbname=postgres \
+         sslrootcert={}",
+        info.host,
+        info.hostaddr,
+        info.port,
+        info.app.user,
+        info.ca_path.display()
+    );
+    let config = Config::parse(&conninfo).unwrap();
+    assert!(!format!("{config:?}").contains(wrong));
+    let e = connect(&config).await.unwrap_err();
+    assert!(matches!(e, Error::Connect(_)), "{e:?}");
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(!text.contains(wrong), "{text}");
+        assert!(!text.contains(info.app.password()), "{text}");
+    }
+    // The right password also stays out of a refused connection's error.
+    let refused = Config::parse(&format!(
+        "host=not-in-the-certificate.test hostaddr={} port={} user={} password={} \
+         sslrootcert={}",
+        info.hostaddr,
+        info.port,
+        info.app.user,
+        info.app.password(),
+        info.ca_path.display()
+    ))
+    .unwrap();
+    let e = connect(&refused).await.unwrap_err();
+    assert!(e.certificate_refusal().is_some(), "{e:?}");
+    let source = std::error::Error::source(&e).expect("the refusal is the source");
+    assert!(source.is::<pgsec_client::CertificateRefusal>());
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(!text.contains(info.app.password()), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn unix_socket_connects_without_tls() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let Some(dir) = info.socket_dir.clone() else {
+        eprintln!("container backend: no Unix socket to test");
+        return;
+    };
+    let config = Config::new()
+        .host(dir.display().to_string())
+        .port(info.port)
+        .user(&info.admin.user)
+        .password(info.admin.password())
+        .dbname("postgres");
+    match connect(&config).await {
+        Ok((_client, details)) => {
+            assert!(details.unix_socket && details.tls.is_none() && details.is_verified());
+        }
+        // The hardened server's hba may not admit local connections; that is a server
+        // refusal, not a client one.
+        Err(Error::Connect(e)) => assert!(e.as_db_error().is_some(), "{e}"),
+        Err(e) => panic!("{e}"),
+    }
+}
