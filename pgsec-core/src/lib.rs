@@ -23,6 +23,7 @@ pub mod hba;
 mod source;
 
 mod catalogue;
+mod cert;
 mod error;
 mod evaluate;
 mod policy;

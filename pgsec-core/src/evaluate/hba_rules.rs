@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::{ident, need, Eval};
-use crate::hba::{AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken};
+use crate::hba::{AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken, PgVersion};
 use crate::report::Location;
 
 /// One accepted rule with its line.
@@ -45,6 +45,7 @@ fn address_text(a: &HbaAddress) -> String {
         HbaAddress::SameNet => "samenet".to_owned(),
         HbaAddress::Net(n) => n.to_string(),
         HbaAddress::HostName(h) => h.clone(),
+        HbaAddress::Masked { addr, mask } => format!("{addr} {mask}"),
         #[allow(unreachable_patterns)]
         _ => "?".to_owned(),
     }
@@ -194,6 +195,10 @@ fn is_wide(a: Option<&HbaAddress>) -> bool {
         Some(HbaAddress::All) => true,
         Some(HbaAddress::Net(IpNet::V4(n))) => n.prefix_len() < 16,
         Some(HbaAddress::Net(IpNet::V6(n))) => n.prefix_len() < 48,
+        // A non-contiguous mask admits 2^(zero bits) addresses, like a prefix of as
+        // many one bits.
+        Some(HbaAddress::Masked { mask: IpAddr::V4(m), .. }) => u32::from(*m).count_ones() < 16,
+        Some(HbaAddress::Masked { mask: IpAddr::V6(m), .. }) => u128::from(*m).count_ones() < 48,
         _ => false,
     }
 }
@@ -234,19 +239,22 @@ pub(super) fn all_db_all_users(ev: &mut Eval<'_>) {
 
 /// Whether a user column admits `role` (`all`, the name, `+group` of which the role is a
 /// member, or a `/regex`).
-fn users_admit(users: &[HbaToken], role: &str, member_of: &BTreeSet<String>) -> bool {
+fn users_admit(users: &[HbaToken], role: &str, member_of: &BTreeSet<String>, version: PgVersion) -> bool {
     users.iter().any(|u| {
         if u.is_keyword("all") {
             return true;
+        }
+        if u.is_regex(version) {
+            // PostgreSQL's regular expressions (ARE) and Rust's agree on the common
+            // subset used in hba files; a pattern Rust cannot compile is assumed to
+            // admit the role (fail closed).
+            return regex::Regex::new(&u.text[1..]).map_or(true, |re| re.is_match(role));
         }
         if u.quoted {
             return u.text == role;
         }
         if let Some(group) = u.text.strip_prefix('+') {
             return group == role || member_of.contains(group);
-        }
-        if let Some(re) = u.text.strip_prefix('/') {
-            return regex::Regex::new(re).is_ok_and(|re| re.is_match(role));
         }
         u.text == role
     })
@@ -256,6 +264,7 @@ fn users_admit(users: &[HbaToken], role: &str, member_of: &BTreeSet<String>) -> 
 pub(super) fn superuser_network(ev: &mut Eval<'_>) {
     let hba = need!(ev, ev.hba());
     let roles = need!(ev, ev.roles().map_err(|r| format!("{r} (superusers are known only from a live server)")));
+    let version = ev.hba_version();
     let supers: Vec<(&str, BTreeSet<String>)> = roles
         .iter()
         .filter(|r| r.superuser && r.login)
@@ -267,7 +276,7 @@ pub(super) fn superuser_network(ev: &mut Eval<'_>) {
         }
         let admitted: Vec<&str> = supers
             .iter()
-            .filter(|(name, groups)| users_admit(&l.rule.users, name, groups))
+            .filter(|(name, groups)| users_admit(&l.rule.users, name, groups, version))
             .map(|(n, _)| *n)
             .collect();
         if let Some(first) = admitted.first() {
@@ -415,6 +424,7 @@ enum AddrKey {
     SameNet,
     Net(IpNet),
     Host(String),
+    Masked(IpAddr, IpAddr),
 }
 
 fn own_key(a: Option<&HbaAddress>) -> AddrKey {
@@ -425,6 +435,8 @@ fn own_key(a: Option<&HbaAddress>) -> AddrKey {
         Some(HbaAddress::SameNet) => AddrKey::SameNet,
         Some(HbaAddress::Net(n)) => AddrKey::Net(n.trunc()),
         Some(HbaAddress::HostName(h)) => AddrKey::Host(h.to_ascii_lowercase()),
+        Some(HbaAddress::Masked { addr, mask }) => AddrKey::Masked(*addr, *mask),
+        // Unknown future address kinds are filed where every later rule looks.
         #[allow(unreachable_patterns)]
         Some(_) => AddrKey::All,
     }
@@ -457,6 +469,7 @@ fn covering_keys(a: Option<&HbaAddress>) -> Vec<AddrKey> {
                 }
                 HbaAddress::SameHost => keys.push(AddrKey::SameHost),
                 HbaAddress::SameNet => keys.push(AddrKey::SameNet),
+                HbaAddress::Masked { addr, mask } => keys.push(AddrKey::Masked(*addr, *mask)),
                 _ => {}
             }
         }
@@ -606,12 +619,25 @@ mod tests {
                 l.roles = Collected::Present(vec![admin.clone(), RoleFact::login("app")]);
                 l.hba = Collected::Present(hba(lines));
             })
+            .with_pg_version(PgVersion::new(16).unwrap())
         };
         for line in ["hostssl all all 10.1.0.0/24 scram-sha-256", "hostssl all +ops 10.1.0.0/24 scram-sha-256", "hostssl all /^adm 10.1.0.0/24 scram-sha-256", "hostssl all app,admin 10.1.0.0/24 scram-sha-256"] {
             assert_eq!(of(&run(&snap(&[line])), "hba.superuser_network").len(), 1, "{line}");
         }
         let r = run(&snap(&["hostssl all app 10.1.0.0/24 scram-sha-256", "hostssl all admin 10.1.0.0/24 reject", "local all admin peer"]));
         assert_quiet(&r, "hba.superuser_network");
+        // Before PostgreSQL 16 a leading slash is a plain name.
+        let r = run(&snap(&["hostssl all /^adm 10.1.0.0/24 scram-sha-256"]).with_pg_version(PgVersion::new(15).unwrap()));
+        assert_quiet(&r, "hba.superuser_network");
+    }
+
+    #[test]
+    fn wide_masks() {
+        let masked = |m: &str| HbaAddress::Masked { addr: "10.0.0.0".parse().unwrap(), mask: m.parse().unwrap() };
+        assert!(is_wide(Some(&masked("255.0.0.254"))));
+        assert!(!is_wide(Some(&masked("255.255.0.255"))));
+        assert!(!is_wide(Some(&HbaAddress::HostName(".example.com".into()))));
+        assert!(!is_wide(None));
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use super::settings::{split_list, Setting};
 use super::{need, Eval};
 use crate::report::Location;
-use crate::snapshot::Collected;
 
 /// Emits when the boolean setting `name` has the value `bad`.
 fn bool_rule(ev: &mut Eval<'_>, name: &str, bad: bool, fix: &str, why: &str) {
@@ -300,7 +299,7 @@ pub(super) fn version_eol(ev: &mut Eval<'_>) {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::snapshot::{ExtensionFact, ServerVersion};
+    use crate::snapshot::{Collected, ExtensionFact, ServerVersion};
     use crate::Severity;
 
     const LOADED: &str = "shared_preload_libraries = 'pg_stat_statements,pgaudit'";

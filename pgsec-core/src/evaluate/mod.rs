@@ -268,6 +268,17 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// The major version hba tokens are read with: the live server's when known, else
+    /// the files' version.
+    pub(crate) fn hba_version(&self) -> crate::hba::PgVersion {
+        self.snap
+            .live
+            .as_option()
+            .and_then(|l| l.server_version.as_option())
+            .and_then(|v| crate::hba::PgVersion::new(v.major()).ok())
+            .unwrap_or(self.snap.pg_version)
+    }
+
     /// True when the live server is not collected (a file audit): L-only rules skip.
     pub(crate) fn needs_live(&self) -> Result<&'a LiveFacts, String> {
         self.live().map_err(|_| NEEDS_LIVE.to_owned())
