@@ -117,8 +117,11 @@ pub struct FileSettingRow {
     pub name: Option<String>,
     /// `setting`.
     pub setting: Option<String>,
-    /// `applied`: not replaced by a later line with the same name. The server also
-    /// says false for names or values it rejects, which a file parser cannot know.
+    /// `applied`, as the view computes it: false everywhere when the files have any
+    /// error; else false when a later line sets the same name written the same way
+    /// (the server compares names exactly here, and does not de-duplicate custom
+    /// `a.b` names it has no definition for). The server also says false for names or
+    /// values it rejects, which a file parser cannot know.
     pub applied: bool,
     /// `error`.
     pub error: Option<String>,
@@ -215,6 +218,16 @@ impl ConfFile {
         } else {
             self.entries.clone()
         };
+        let any_error = !self.errors.is_empty();
+        let names: Vec<Option<&str>> = entries
+            .iter()
+            .map(|e| match e {
+                ConfEntry::Setting {
+                    name_as_written, ..
+                } => Some(name_as_written.as_str()),
+                ConfEntry::Error { .. } => None,
+            })
+            .collect();
         let mut rows = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             let seqno = i64::try_from(i + 1).unwrap_or(i64::MAX);
@@ -226,13 +239,20 @@ impl ConfFile {
                     let Some(s) = self.settings.get(*index) else {
                         continue;
                     };
+                    let superseded = !name_as_written.contains('.')
+                        && names[i + 1..].iter().any(|n| *n == Some(name_as_written.as_str()));
+                    let applied = if self.entries.is_empty() {
+                        s.applied
+                    } else {
+                        !any_error && !superseded
+                    };
                     rows.push(FileSettingRow {
                         sourcefile: Some(s.file.clone()),
                         sourceline: i64::try_from(s.line_number).ok(),
                         seqno,
                         name: Some(name_as_written.clone()),
                         setting: Some(s.value.clone()),
-                        applied: s.applied,
+                        applied,
                         error: None,
                     });
                 }

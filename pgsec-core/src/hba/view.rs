@@ -132,7 +132,7 @@ pub(crate) fn view_rows(file: &HbaFile, version: PgVersion) -> Vec<HbaViewRow> {
             rule_number += 1;
         }
         let mut row = HbaViewRow {
-            rule_number: if error.is_none() { Some(rule_number) } else { None },
+            rule_number: (has_file_columns && error.is_none()).then_some(rule_number),
             file_name: has_file_columns.then(|| line.file.clone()),
             line_number: i64::try_from(line.line_number).unwrap_or(i64::MAX),
             conn_type: None,
