@@ -64,3 +64,60 @@ async fn channel_binding_disable_is_reported() {
     let ids: Vec<_> = details.findings().iter().map(|f| f.rule_id).collect();
     assert_eq!(ids, vec!["client.channel_binding"]);
 }
+
+/// A server certificate signed with Ed25519 has no `tls-server-end-point` hash (RFC 5929
+/// defines none for it), so SCRAM-SHA-256-PLUS is impossible: `channel_binding=require`
+/// must refuse rather than silently authenticate without binding.
+#[tokio::test]
+async fn channel_binding_require_refuses_when_binding_is_impossible() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "ed25519 root");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    // The leaf's own key is ECDSA (the server's OpenSSL cannot read rcgen's Ed25519
+    // PKCS#8); what matters is the signature on the leaf, made with the CA's Ed25519 key.
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let server = pgsec_testkit::TestServer::builder()
+        .server_identity(pgsec_testkit::ServerIdentity {
+            ca_pem: ca_cert.pem(),
+            cert_chain_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        })
+        .start()
+        .await
+        .expect("a server with an Ed25519 certificate");
+    let info = server.info();
+    let files = Files::new();
+    let root = files.write("root.crt", &ca_cert.pem());
+    let base = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user={} dbname=postgres \
+         sslmode=verify-full sslrootcert={}",
+        info.port,
+        info.admin.user,
+        root.display()
+    );
+
+    let v = run_both(&server, &files, &format!("{base} channel_binding=require")).await;
+    eprintln!("ed25519, channel_binding=require\n{}", v.describe());
+    assert!(!v.psql_ok() && !v.pgsec_ok(), "{}", v.describe());
+    let msg = v.pgsec.as_ref().unwrap_err().to_string();
+    assert!(msg.contains("channel binding"), "{msg}");
+
+    // With `prefer`, pgsec-client authenticates with plain SCRAM and reports it.
+    let v = run_both(&server, &files, &format!("{base} channel_binding=prefer")).await;
+    eprintln!("ed25519, channel_binding=prefer\n{}", v.describe());
+    let details = v.pgsec.as_ref().expect("plain SCRAM without binding");
+    assert!(!details.tls.as_ref().unwrap().channel_binding_available);
+    let ids: Vec<_> = details.findings().iter().map(|f| f.rule_id).collect();
+    assert_eq!(ids, vec!["client.channel_binding"]);
+}

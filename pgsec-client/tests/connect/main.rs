@@ -3,6 +3,7 @@
 //! (libpq) and through pgsec-client; channel binding; fail-closed modes; redaction.
 
 mod channel_binding;
+mod client_cert;
 mod harness;
 mod matrix;
 mod policy;

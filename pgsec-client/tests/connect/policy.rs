@@ -133,3 +133,37 @@ async fn unix_socket_connects_without_tls() {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[tokio::test]
+async fn several_hosts_are_tried_in_order_each_checked_against_its_own_name() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let ca = info.ca_path.display();
+    // First host: nothing listens on port 1. Second: a name not in the certificate.
+    // Third: the real one.
+    let conninfo = format!(
+        "host=first.test,wrong.test,{host} hostaddr=127.0.0.1,127.0.0.1,{addr}          port=1,{port},{port} user={user} password={pw} dbname=postgres sslrootcert={ca}",
+        host = info.host,
+        addr = info.hostaddr,
+        port = info.port,
+        user = info.app.user,
+        pw = info.app.password(),
+    );
+    let (_client, details) = connect(&Config::parse(&conninfo).unwrap()).await.unwrap();
+    assert_eq!(details.tls.unwrap().server_name, info.host);
+    // Without the good host, the last error is the refusal of wrong.test.
+    let only_bad = format!(
+        "host=first.test,wrong.test hostaddr=127.0.0.1,127.0.0.1 port=1,{port} user={user} \
+         password={pw} dbname=postgres sslrootcert={ca}",
+        port = info.port,
+        user = info.app.user,
+        pw = info.app.password(),
+    );
+    let e = connect(&Config::parse(&only_bad).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.certificate_refusal(), Some(pgsec_client::CertificateRefusal::NameMismatch { expected, .. }) if expected == "wrong.test"),
+        "{e:?}"
+    );
+}

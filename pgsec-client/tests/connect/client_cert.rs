@@ -1,0 +1,88 @@
+//! `sslcert` / `sslkey`: certificate authentication (`hostssl ... cert`), through psql
+//! and pgsec-client.
+
+use pgsec_client::{connect, Config, Environment, Error};
+use pgsec_testkit::{ServerIdentity, TestCa, TestServer};
+
+use crate::harness::{run_both, Files};
+
+#[cfg(unix)]
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn client_certificate_authenticates_and_its_key_must_be_private() {
+    let ca = TestCa::new("cert auth root").unwrap();
+    let (server_cert, server_key) = ca
+        .issue(&["localhost", "127.0.0.1"], Some("localhost"))
+        .unwrap();
+    // ssl_ca_file (which client certificates are checked against) is the server's own
+    // certificate file with the CA appended: one file, no reload needed.
+    let server = TestServer::builder()
+        .server_identity(ServerIdentity {
+            ca_pem: ca.cert_pem.clone(),
+            cert_chain_pem: format!("{server_cert}{}", ca.cert_pem),
+            key_pem: server_key,
+        })
+        .setting("ssl_ca_file", "server.crt")
+        .hba_lines([format!("hostssl all {} all cert", pgsec_testkit::APP_USER)])
+        .start()
+        .await
+        .expect("a server with certificate authentication for the app role");
+    let info = server.info();
+    let (client_cert, client_key) = ca
+        .issue_with(&[], Some(pgsec_testkit::APP_USER), |p| {
+            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        })
+        .unwrap();
+    let files = Files::new();
+    let root = files.write("root.crt", &ca.cert_pem);
+    let crt = files.write("client.crt", &client_cert);
+    let key = files.write("client.key", &client_key);
+    chmod(&key, 0o600);
+    let base = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user={} dbname=postgres \
+         sslmode=verify-full sslrootcert={}",
+        info.port,
+        info.app.user,
+        root.display()
+    );
+
+    let with_cert = format!("{base} sslcert={} sslkey={}", crt.display(), key.display());
+    let v = run_both(&server, &files, &with_cert).await;
+    assert!(v.psql_ok() && v.pgsec_ok(), "{}", v.describe());
+
+    // libpq skips an absent certificate file; the server then refuses both.
+    let without = format!("{base} sslcert={}/absent.crt", files.home().display());
+    let v = run_both(&server, &files, &without).await;
+    assert!(!v.psql_ok() && !v.pgsec_ok(), "{}", v.describe());
+    let msg = v.pgsec.as_ref().unwrap_err().to_string();
+    assert!(
+        msg.contains("connection requires a valid client certificate"),
+        "{msg}"
+    );
+    assert!(v
+        .psql
+        .as_ref()
+        .unwrap_err()
+        .contains("connection requires a valid client certificate"));
+
+    // A key readable by others is refused before connecting (as libpq does).
+    chmod(&key, 0o644);
+    let config = Config::parse_with_env(&with_cert, &Environment::empty()).unwrap();
+    let e = connect(&config).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::CertificateFile {
+                what: "private key file",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("group or world access"), "{e}");
+}
