@@ -1,9 +1,190 @@
-//! `pgsec audit` (not implemented yet).
+//! `pgsec audit`: audit configuration files (and, later, a live server with `--url`)
+//! against the rule catalogue.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pgsec_core::conf::ConfFile;
+use pgsec_core::hba::{HbaFile, PgVersion};
+use pgsec_core::render::{render, Format};
+use pgsec_core::snapshot::ServerTlsFiles;
+use pgsec_core::{evaluate, Policy, Report, Severity, Snapshot};
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Text grouped by severity (colour on a terminal).
+    Text,
+    /// The documented JSON report.
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+        }
+    }
+}
+
+/// How a report is printed and when it fails (shared by `audit` and `hba lint`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutputFormat,
+    /// Exit 1 when a finding is at or above this severity (critical, high, medium, low, info).
+    #[arg(long = "fail-on", default_value = "high", value_parser = parse_severity)]
+    pub(crate) fail_on: Severity,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>().map_err(|e| e.to_string())
+}
+
+/// Prints `report` and returns the exit code (0 or 1).
+pub(crate) fn print_report(report: &Report, args: &ReportArgs) -> u8 {
+    let stdout = std::io::stdout();
+    let color = args.format == OutputFormat::Text
+        && stdout.is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", render(report, args.format.into(), color));
+    u8::from(report.fails(args.fail_on))
+}
+
+/// PostgreSQL major version from `--pg-version`.
+pub(crate) fn pg_version(n: u32) -> Result<PgVersion, String> {
+    PgVersion::new(n).map_err(|n| format!("--pg-version {n} is not supported; use a major version from 13 to 17"))
+}
+
+/// Seconds since the Unix epoch (certificate expiry is judged against it).
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 /// Arguments of `pgsec audit`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct AuditArgs {}
+pub(crate) struct AuditArgs {
+    /// postgresql.conf to audit (includes are followed).
+    #[arg(long = "config", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// pg_hba.conf to audit.
+    #[arg(long = "hba", value_name = "FILE")]
+    pub(crate) hba: Option<PathBuf>,
+    /// Data directory: server.crt / server.key (or ssl_cert_file / ssl_key_file) are
+    /// checked, and postgresql.auto.conf is read after --config as the server does.
+    #[arg(long = "data-dir", value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// PostgreSQL major version the files are for (13 to 17).
+    #[arg(long = "pg-version", default_value_t = 15)]
+    pub(crate) pg_version: u32,
+    /// The role the application connects as (application rules).
+    #[arg(long = "app-role", value_name = "ROLE")]
+    pub(crate) app_role: Option<String>,
+    /// Tenant column name (repeatable; default tenant_id).
+    #[arg(long = "tenant-column", value_name = "COLUMN")]
+    pub(crate) tenant_columns: Vec<String>,
+    /// Suppress a rule id or a finding fingerprint (repeatable).
+    #[arg(long = "suppress", value_name = "ID_OR_FINGERPRINT")]
+    pub(crate) suppress: Vec<String>,
+    #[command(flatten)]
+    pub(crate) report: ReportArgs,
+}
 
-pub(crate) fn run(_args: AuditArgs) -> u8 {
-    super::fail("`pgsec audit` is not implemented yet")
+impl AuditArgs {
+    fn policy(&self) -> Policy {
+        let mut p = Policy::default().with_fail_on(self.report.fail_on);
+        if !self.tenant_columns.is_empty() {
+            p = p.with_tenant_columns(self.tenant_columns.iter().cloned());
+        }
+        if let Some(r) = &self.app_role {
+            p = p.with_app_role(r.clone());
+        }
+        for s in &self.suppress {
+            p = p.suppress(s.clone());
+        }
+        p
+    }
+}
+
+pub(crate) fn run(args: AuditArgs) -> u8 {
+    // A live `--url` audit plugs in here: it builds its Snapshot from a connection
+    // instead of from files; evaluation and output below are shared.
+    let snapshot = match file_snapshot(&args) {
+        Ok(s) => s,
+        Err(e) => return super::fail(e),
+    };
+    let report = evaluate(&snapshot, &args.policy());
+    print_report(&report, &args.report)
+}
+
+fn read_conf(path: &Path) -> Result<ConfFile, String> {
+    let conf = ConfFile::load(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for e in &conf.errors {
+        eprintln!("pgsec: warning: {}:{}: {}", e.file, e.line_number, e.message);
+    }
+    Ok(conf)
+}
+
+/// A snapshot of the files named on the command line.
+fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
+    if args.config.is_none() && args.hba.is_none() && args.data_dir.is_none() {
+        return Err("nothing to audit: give --config, --hba and/or --data-dir".to_owned());
+    }
+    let version = pg_version(args.pg_version)?;
+    let mut target = Vec::new();
+    let mut snapshot = Snapshot::new(String::new(), now()).with_pg_version(version);
+    let mut conf = match &args.config {
+        Some(p) => {
+            target.push(p.display().to_string());
+            Some(read_conf(p)?)
+        }
+        None => None,
+    };
+    if let Some(dir) = &args.data_dir {
+        if !dir.is_dir() {
+            return Err(format!("--data-dir {} is not a directory", dir.display()));
+        }
+        target.push(dir.display().to_string());
+        let auto = dir.join("postgresql.auto.conf");
+        if auto.is_file() {
+            let extra = read_conf(&auto)?;
+            conf = Some(match conf {
+                Some(mut c) => {
+                    // The server reads postgresql.auto.conf last: its lines win.
+                    for s in c.settings.iter_mut() {
+                        if extra.settings.iter().any(|x| x.name == s.name) {
+                            s.applied = false;
+                        }
+                    }
+                    c.settings.extend(extra.settings);
+                    c.errors.extend(extra.errors);
+                    c
+                }
+                None => extra,
+            });
+        }
+        snapshot = snapshot.with_server_tls_files(ServerTlsFiles::read_from_data_dir(dir, conf.as_ref()));
+    }
+    if let Some(c) = conf {
+        snapshot = snapshot.with_conf(c);
+    }
+    if let Some(p) = &args.hba {
+        target.push(p.display().to_string());
+        let hba = HbaFile::load(p, version).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        snapshot = snapshot.with_hba(hba);
+    }
+    snapshot.target = target.join(", ");
+    if let Some(r) = &args.app_role {
+        snapshot = snapshot.with_app_role(r.clone());
+    }
+    Ok(snapshot)
 }

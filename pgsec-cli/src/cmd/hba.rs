@@ -9,6 +9,20 @@ use pgsec_core::hba::{HbaFile, HbaViewRow, PgVersion};
 pub(crate) enum HbaCommand {
     /// Parse a pg_hba.conf into the shape of pg_hba_file_rules.
     Parse(ParseArgs),
+    /// Lint a pg_hba.conf: the hba.* findings, with line numbers.
+    Lint(LintArgs),
+}
+
+/// Arguments of `pgsec hba lint`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LintArgs {
+    /// The pg_hba.conf file (included files are read relative to it).
+    pub(crate) file: PathBuf,
+    /// PostgreSQL major version whose parsing rules apply (13 to 17).
+    #[arg(long = "pg-version", default_value_t = 15)]
+    pub(crate) pg_version: u32,
+    #[command(flatten)]
+    pub(crate) report: super::audit::ReportArgs,
 }
 
 /// Output format of `pgsec hba parse`.
@@ -36,7 +50,25 @@ pub(crate) struct ParseArgs {
 pub(crate) fn run(cmd: HbaCommand) -> u8 {
     match cmd {
         HbaCommand::Parse(args) => parse(&args),
+        HbaCommand::Lint(args) => lint(&args),
     }
+}
+
+fn lint(args: &LintArgs) -> u8 {
+    let version = match super::audit::pg_version(args.pg_version) {
+        Ok(v) => v,
+        Err(e) => return super::fail(e),
+    };
+    let file = match HbaFile::load(&args.file, version) {
+        Ok(f) => f,
+        Err(e) => return super::fail(format!("cannot read {}: {e}", args.file.display())),
+    };
+    let snapshot = pgsec_core::Snapshot::new(args.file.display().to_string(), super::audit::now())
+        .with_pg_version(version)
+        .with_hba(file);
+    let policy = pgsec_core::Policy::default().with_fail_on(args.report.fail_on);
+    let report = pgsec_core::evaluate_rules(&snapshot, &policy, |id| id.starts_with("hba."));
+    super::audit::print_report(&report, &args.report)
 }
 
 fn parse(args: &ParseArgs) -> u8 {

@@ -184,7 +184,14 @@ pub(super) fn plaintext_allowed(ev: &mut Eval<'_>) {
         "connections without TLS are accepted",
         |r| match r.conn_type {
             ConnType::HostNoSsl => with_method(r, None, "reject"),
-            _ => with_method(r, Some(ConnType::HostSsl), r.method.as_str()),
+            _ => {
+                // Do not suggest pasting a weak method back.
+                let method = match r.method {
+                    AuthMethod::Trust | AuthMethod::Password | AuthMethod::Md5 | AuthMethod::Ident => "scram-sha-256",
+                    m => m.as_str(),
+                };
+                with_method(r, Some(ConnType::HostSsl), method)
+            }
         },
     );
 }
