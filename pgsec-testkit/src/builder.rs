@@ -176,6 +176,9 @@ impl ServerBuilder {
         put("log_lock_waits", "on");
         put("idle_in_transaction_session_timeout", "5min");
         put("max_connections", "200");
+        // Fresh databases are cloned with WAL_LOG: new WAL segments need not be
+        // zero-filled first (a test server is not a durability benchmark).
+        put("wal_init_zero", "off");
         if pgaudit && self.pgaudit {
             put("shared_preload_libraries", "pgaudit");
             put("pgaudit.log", "ddl,role");
