@@ -342,31 +342,6 @@ fn file_setting(conf: &ConfFile, name: &str) -> Setting {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalogue::catalogue;
-
-    #[test]
-    fn every_catalogue_rule_has_a_function() {
-        for r in catalogue() {
-            assert!(RULE_FNS.iter().any(|(id, _)| *id == r.id), "{} has no function", r.id);
-        }
-        assert_eq!(RULE_FNS.len(), catalogue().len());
-    }
-
-    #[test]
-    fn empty_snapshot_skips_everything_with_a_reason() {
-        let r = evaluate(&Snapshot::new("t", 0), &Policy::default());
-        assert!(r.findings().is_empty());
-        for rule in catalogue() {
-            assert!(r.is_skipped(rule.id), "{} not skipped", rule.id);
-        }
-        assert!(r.skipped().iter().all(|s| !s.reason.is_empty()));
-        let live_only = r.skipped().iter().find(|s| s.id == "rls.disabled").unwrap();
-        assert_eq!(live_only.reason, NEEDS_LIVE);
-    }
-}
 
 /// Quotes an SQL identifier for remediation text when it is not a plain lower-case name.
 pub(crate) fn ident(name: &str) -> String {
@@ -470,4 +445,30 @@ pub(crate) fn schema_creators(schema: &crate::snapshot::SchemaFact) -> Vec<Strin
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::catalogue;
+
+    #[test]
+    fn every_catalogue_rule_has_a_function() {
+        for r in catalogue() {
+            assert!(RULE_FNS.iter().any(|(id, _)| *id == r.id), "{} has no function", r.id);
+        }
+        assert_eq!(RULE_FNS.len(), catalogue().len());
+    }
+
+    #[test]
+    fn empty_snapshot_skips_everything_with_a_reason() {
+        let r = evaluate(&Snapshot::new("t", 0), &Policy::default());
+        assert!(r.findings().is_empty());
+        for rule in catalogue() {
+            assert!(r.is_skipped(rule.id), "{} not skipped", rule.id);
+        }
+        assert!(r.skipped().iter().all(|s| !s.reason.is_empty()));
+        let live_only = r.skipped().iter().find(|s| s.id == "rls.disabled").unwrap();
+        assert_eq!(live_only.reason, NEEDS_LIVE);
+    }
 }
