@@ -81,7 +81,7 @@ pub enum Error {
 
     /// The server's certificate was refused. The [`CertificateRefusal`] says what was
     /// expected and what was presented.
-    #[error("server certificate of {host} refused: {refusal}")]
+    #[error("connection to {host} refused: {refusal}")]
     Certificate {
         /// The host name the certificate was checked against.
         host: String,

@@ -427,3 +427,37 @@ fn missing_root_certificate_names_the_fix() {
         Err(Error::Missing { .. })
     ));
 }
+
+#[test]
+fn sslrootcert_system_demands_verify_full() {
+    let weak = Config::parse("host=db.test user=u sslrootcert=system sslmode=require")
+        .unwrap()
+        .dangerous_allow_unverified_tls();
+    let e = weak.make_tls_connect().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("may not be used with sslrootcert=system"),
+        "{e}"
+    );
+    let full = Config::parse("host=db.test user=u sslrootcert=system").unwrap();
+    match full.make_tls_connect() {
+        Ok(_) => {}
+        // A machine without a system trust store says so.
+        Err(Error::Missing { what, .. }) => assert_eq!(what, "system trust store"),
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn config_findings_name_the_weak_mode() {
+    let c = Config::parse("host=db.test user=u sslmode=prefer channel_binding=disable").unwrap();
+    let ids: Vec<_> = crate::config_findings(&c)
+        .iter()
+        .map(|f| f.rule_id)
+        .collect();
+    assert_eq!(ids, vec!["client.sslmode_weak", "client.channel_binding"]);
+    assert!(crate::config_findings(&Config::parse("host=db.test").unwrap()).is_empty());
+    assert!(
+        crate::config_findings(&Config::parse("host=/run/pg sslmode=disable").unwrap()).is_empty()
+    );
+}
