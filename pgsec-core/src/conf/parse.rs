@@ -9,7 +9,7 @@ use crate::source::{absolute_config_location, is_directory_error, SourceLoader};
 /// Include nesting the server allows (`CONF_FILE_MAX_DEPTH`).
 const MAX_DEPTH: u32 = 10;
 /// Files opened for one parse at most (bounds fan-out, which depth alone does not).
-const MAX_FILE_OPENS: usize = 10_000;
+const MAX_FILE_OPENS: usize = 2_000;
 /// Syntax errors after which the server abandons a file.
 const MAX_ERRORS_PER_FILE: usize = 100;
 

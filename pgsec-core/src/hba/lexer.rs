@@ -14,7 +14,7 @@ use crate::source::{
 pub(crate) const MAX_DEPTH: u32 = 10;
 /// Files opened for one parse at most: a bound on fan-out (`@a` several times per line,
 /// each `@a` naming `@b` several times ...), which the depth limit alone does not bound.
-const MAX_FILE_OPENS: usize = 10_000;
+const MAX_FILE_OPENS: usize = 2_000;
 
 /// One token as the server keeps it (`AuthToken`).
 #[derive(Debug, Clone, PartialEq, Eq)]

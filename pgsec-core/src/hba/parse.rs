@@ -786,7 +786,7 @@ fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
     if enclosed {
         s = &s[1..];
     }
-    if s.len() >= 4 && s[..4].eq_ignore_ascii_case("URL:") {
+    if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("URL:")) {
         s = &s[4..];
     }
     let (scheme, rest) = s.split_once("://").ok_or(ERR_BADSCHEME)?;
