@@ -287,3 +287,87 @@ impl ConfFile {
         self.settings.iter().rev().find(|s| s.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_settings_win_and_names_are_lowercased() {
+        let f = ConfFile::parse(
+            "Work_Mem = 1MB\nssl = on\nwork_mem = '2MB'\n",
+            Path::new("/d/postgresql.conf"),
+            &MemoryLoader::new(),
+        );
+        let s = f.get("WORK_MEM").unwrap();
+        assert_eq!((s.value.as_str(), s.line_number, s.applied), ("2MB", 3, true));
+        assert!(!f.settings[0].applied);
+        assert_eq!(f.settings[0].name, "work_mem");
+        assert_eq!(f.settings[0].file, "/d/postgresql.conf");
+        assert_eq!(
+            f.entries[0],
+            ConfEntry::Setting { index: 0, name_as_written: "Work_Mem".into() }
+        );
+        // The view compares names as written: both spellings stay applied there.
+        let rows = f.to_file_settings_rows();
+        assert_eq!(rows[0].name.as_deref(), Some("Work_Mem"));
+        assert!(rows[0].applied && rows[2].applied);
+        assert_eq!(rows.iter().map(|r| r.seqno).collect::<Vec<_>>(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn errors_unapply_everything_in_the_view() {
+        let f = ConfFile::parse(
+            "a = 1\nb = \nc = 3\n",
+            Path::new("/d/postgresql.conf"),
+            &MemoryLoader::new(),
+        );
+        assert_eq!(f.errors.len(), 1);
+        assert_eq!(f.errors[0].line_number, 2);
+        assert_eq!(f.errors[0].message, "syntax error");
+        assert_eq!(f.settings.len(), 2, "the server goes on after an error");
+        let rows = f.to_file_settings_rows();
+        assert!(rows.iter().all(|r| !r.applied));
+        assert_eq!(rows[1].error.as_deref(), Some("syntax error"));
+        let view = ConfFile::parse_with(
+            "a = 1\nb = \nc = 3\n",
+            Path::new("/d/postgresql.conf"),
+            &MemoryLoader::new(),
+            &ConfParseOptions::file_settings_view(15),
+        );
+        assert_eq!(view.settings.len(), 1, "the view abandons the file at its first error");
+    }
+
+    #[test]
+    fn load_from_disk_with_include_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("conf.d/skip.conf")).unwrap();
+        std::fs::write(root.join("conf.d/b.conf"), "ssl = on\n").unwrap();
+        std::fs::write(root.join("conf.d/a.conf"), "ssl = off\nlisten_addresses = '*'\n").unwrap();
+        std::fs::write(root.join("postgresql.conf"), "include_dir 'conf.d'\n").unwrap();
+        let f = ConfFile::load(&root.join("postgresql.conf")).unwrap();
+        assert!(f.errors.is_empty(), "{:?}", f.errors);
+        assert_eq!(f.get("ssl").unwrap().value, "on");
+        assert!(f.get("ssl").unwrap().file.ends_with("conf.d/b.conf"));
+        assert_eq!(f.get("listen_addresses").unwrap().value, "*");
+        assert!(ConfFile::load(&root.join("missing.conf")).is_err());
+    }
+
+    #[test]
+    fn hand_built_files_render() {
+        let f = ConfFile {
+            settings: vec![ConfSetting {
+                name: "ssl".into(),
+                value: "on".into(),
+                file: "postgresql.conf".into(),
+                line_number: 1,
+                applied: true,
+            }],
+            ..ConfFile::default()
+        };
+        let rows = f.to_file_settings_rows();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].applied);
+    }
+}

@@ -480,3 +480,6 @@ impl HbaFile {
         view::view_rows(self, version)
     }
 }
+
+#[cfg(test)]
+mod tests;

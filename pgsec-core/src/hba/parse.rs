@@ -615,11 +615,11 @@ pub(crate) fn resolve_options(
                 || r.ldapsearchattribute.is_some()
                 || r.ldapsearchfilter.is_some()
             {
-                return Err(LineError::shown(if major >= 16 {
-                    "cannot mix options for simple bind and search+bind modes"
-                } else {
-                    "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix"
-                }));
+                // PostgreSQL 18 words this "cannot mix options for simple bind and
+                // search+bind modes".
+                return Err(LineError::shown(
+                    "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix",
+                ));
             }
         } else if r.ldapbasedn.is_none() {
             return Err(LineError::shown(
