@@ -32,6 +32,7 @@ mod backend;
 mod builder;
 pub mod certs;
 mod error;
+pub mod pgbouncer;
 mod server;
 mod tls;
 

@@ -18,23 +18,32 @@ pub const GUARD_RULES: [&str; 6] = [
     "tls.ssl_off",
 ];
 
-/// Role attributes of `current_user` and the roles it is a member of.
-const ROLE_SQL: &str = "\
-select r.rolname, r.rolsuper, r.rolcanlogin, r.rolbypassrls, r.rolcreaterole,
+/// `current_user` and every role it is a member of, directly or not, with their
+/// attributes and direct memberships, so the core rules can follow inheritance.
+/// (Memberships are followed through `pg_auth_members`: `pg_has_role` would call a
+/// superuser a member of every role.)
+const ROLES_SQL: &str = "\
+with recursive member_of(oid) as (
+    select r.oid from pg_catalog.pg_roles r where r.rolname = current_user
+  union
+    select m.roleid from pg_catalog.pg_auth_members m join member_of x on m.member = x.oid
+)
+select r.rolname::text, r.rolsuper, r.rolcanlogin, r.rolbypassrls, r.rolcreaterole,
        r.rolcreatedb, r.rolinherit, r.rolconnlimit,
-       coalesce(array(select g.rolname from pg_catalog.pg_auth_members m
-                      join pg_catalog.pg_roles g on g.oid = m.roleid
-                      where m.member = r.oid order by 1), '{}') as member_of
+       array(select g.rolname::text from pg_catalog.pg_auth_members m
+             join pg_catalog.pg_roles g on g.oid = m.roleid
+             where m.member = r.oid order by 1) as member_of
   from pg_catalog.pg_roles r
- where r.rolname = current_user";
+  join member_of using (oid)
+ order by r.rolname = current_user desc, 1";
 
 /// Ordinary and partitioned tables of user schemas, with their columns.
 const TABLES_SQL: &str = "\
-select n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner),
+select n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text,
        c.relrowsecurity, c.relforcerowsecurity,
-       coalesce(array(select a.attname::text from pg_catalog.pg_attribute a
-                      where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-                      order by a.attnum), '{}') as columns
+       array(select a.attname::text from pg_catalog.pg_attribute a
+             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+             order by a.attnum) as columns
   from pg_catalog.pg_class c
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where c.relkind in ('r', 'p')
@@ -50,14 +59,18 @@ select current_user::text, current_database()::text,
        (select s.source from pg_catalog.pg_settings s where s.name = 'ssl')";
 
 /// Collects the guard's snapshot over `client`.
+///
+/// Unnamed statements only (`query_typed`, one message batch each), results cast to
+/// built-in types: this works behind PgBouncer's transaction pooling, where a named
+/// statement could land on another server connection.
 pub(crate) async fn collect(
     client: &Client,
     tenant_columns: &[String],
 ) -> Result<(Snapshot, Policy), tokio_postgres::Error> {
-    let (server, role, tables) = futures_util::try_join!(
-        client.query_one(SERVER_SQL, &[]),
-        client.query_opt(ROLE_SQL, &[]),
-        client.query(TABLES_SQL, &[]),
+    let (server, roles, tables) = futures_util::try_join!(
+        client.query_typed_one(SERVER_SQL, &[]),
+        client.query_typed(ROLES_SQL, &[]),
+        client.query_typed(TABLES_SQL, &[]),
     )?;
     let user: String = server.try_get(0)?;
     let database: String = server.try_get(1)?;
@@ -78,8 +91,8 @@ pub(crate) async fn collect(
     }
     live.settings = Collected::Present(settings);
 
-    let mut roles = Vec::new();
-    if let Some(row) = role {
+    let mut role_facts = Vec::with_capacity(roles.len());
+    for row in &roles {
         let mut fact = RoleFact::login(row.try_get::<_, String>(0)?);
         fact.superuser = row.try_get(1)?;
         fact.login = row.try_get(2)?;
@@ -89,9 +102,9 @@ pub(crate) async fn collect(
         fact.inherit = row.try_get(6)?;
         fact.connlimit = row.try_get(7)?;
         fact.member_of = row.try_get(8)?;
-        roles.push(fact);
+        role_facts.push(fact);
     }
-    live.roles = Collected::Present(roles);
+    live.roles = Collected::Present(role_facts);
 
     let mut facts = Vec::with_capacity(tables.len());
     for row in &tables {
