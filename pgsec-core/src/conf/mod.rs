@@ -240,7 +240,7 @@ impl ConfFile {
                         continue;
                     };
                     let superseded = !name_as_written.contains('.')
-                        && names[i + 1..].iter().any(|n| *n == Some(name_as_written.as_str()));
+                        && names[i + 1..].contains(&Some(name_as_written.as_str()));
                     let applied = if self.entries.is_empty() {
                         s.applied
                     } else {

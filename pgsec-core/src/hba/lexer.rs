@@ -120,10 +120,7 @@ impl<'a> Tokenizer<'a> {
         err: &mut Option<LineErr>,
     ) -> Vec<Token> {
         let mut tokens = Vec::new();
-        loop {
-            let Some(tok) = self.next_token(line, pos) else {
-                break;
-            };
+        while let Some(tok) = self.next_token(line, pos) {
             if !tok.initial_quote && tok.bytes.len() > 1 && tok.bytes[0] == b'@' {
                 let inc = String::from_utf8_lossy(&tok.bytes[1..]).into_owned();
                 self.expand_file(&mut tokens, file, &inc, depth + 1, err);
