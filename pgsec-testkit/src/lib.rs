@@ -36,7 +36,9 @@ pub mod pgbouncer;
 mod server;
 mod tls;
 
-pub use backend::{Backend, DEFAULT_IMAGE, ENV_BACKEND, ENV_IMAGE, ENV_REQUIRE_CONTAINER};
+pub use backend::{
+    Backend, DEFAULT_IMAGE, ENV_BACKEND, ENV_IMAGE, ENV_NO_CACHE, ENV_REQUIRE_CONTAINER,
+};
 pub use builder::ServerBuilder;
 pub use certs::{ServerIdentity, TestCa};
 pub use error::{Error, Result};

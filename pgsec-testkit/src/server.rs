@@ -97,26 +97,6 @@ struct Connector {
 
 impl Connector {
     async fn connect(&self, dbname: &str, creds: &Credentials) -> Result<Client> {
-        self.connect_on(dbname, creds, None).await
-    }
-
-    /// Connects; the connection task runs on `rt` when given (else the caller's runtime),
-    /// so a client kept by the server works from any test's runtime.
-    async fn connect_on(
-        &self,
-        dbname: &str,
-        creds: &Credentials,
-        rt: Option<&tokio::runtime::Handle>,
-    ) -> Result<Client> {
-        let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| match rt
-        {
-            Some(h) => {
-                h.spawn(fut);
-            }
-            None => {
-                tokio::spawn(fut);
-            }
-        };
         let mut cfg = tokio_postgres::Config::new();
         cfg.host(&self.info.host)
             .hostaddr(self.info.hostaddr)
@@ -134,16 +114,12 @@ impl Connector {
                 crate::tls::unverified_config()?
             };
             let (client, conn) = cfg.connect(MakeRustlsConnect::new(tls)).await?;
-            spawn(Box::pin(async move {
-                let _ = conn.await;
-            }));
+            tokio::spawn(conn);
             client
         } else {
             cfg.ssl_mode(SslMode::Disable);
             let (client, conn) = cfg.connect(NoTls).await?;
-            spawn(Box::pin(async move {
-                let _ = conn.await;
-            }));
+            tokio::spawn(conn);
             client
         };
         Ok(client)
@@ -270,6 +246,9 @@ impl TestServer {
             source,
         })?;
 
+        // The superuser's password until set-up replaces it (a cached local cluster
+        // comes with its own).
+        let mut bootstrap = admin.password().to_owned();
         let (running, port, socket_dir) = match backend {
             Backend::Local => {
                 let hba = b.render_hba(&["127.0.0.1/32", "::1/128"], true);
@@ -298,6 +277,7 @@ impl TestServer {
                     .await
                     .map_err(|e| Error::InvalidOption(format!("local start task: {e}")))??;
                 let (port, sock) = (local.port, local.socket_dir.clone());
+                bootstrap = local.bootstrap_password.clone();
                 (Running::Local(local), port, Some(sock))
             }
             Backend::Container => {
@@ -335,7 +315,7 @@ impl TestServer {
             port,
             ca_pem: identity.ca_pem.clone(),
             ca_path,
-            admin,
+            admin: Credentials::new(ADMIN_USER, bootstrap),
             app,
             socket_dir,
             ssl: b.ssl,
@@ -355,6 +335,19 @@ impl TestServer {
             _files: files,
         };
         let admin_client = server.wait_ready().await?;
+        if server.connector.info.admin != admin {
+            admin_client
+                // The kit's own superuser keeps a SCRAM secret whatever the server's
+                // password_encryption (the hba lines ask for SCRAM).
+                .batch_execute(&format!(
+                    "BEGIN; SET LOCAL password_encryption = 'scram-sha-256'; \
+                     ALTER ROLE {} PASSWORD {}; COMMIT",
+                    quote_ident(&admin.user),
+                    quote_literal(admin.password())
+                ))
+                .await?;
+            server.connector.info.admin = admin;
+        }
         server.set_up(&admin_client, b.app_superuser).await?;
         log_backend_once(
             backend,
@@ -548,11 +541,13 @@ impl TestServer {
         );
         let mut keeper = self.keeper.lock().await;
         if keeper.as_ref().is_none_or(Client::is_closed) {
-            let rt = crate::backend::container::kit_runtime().handle().clone();
-            let client = self
-                .connector
-                .connect_on("postgres", &self.connector.info.admin, Some(&rt))
-                .await?;
+            // Connect on the kit's runtime: a socket belongs to the runtime that opened
+            // it, and each test's runtime ends with the test.
+            let connector = self.connector.clone();
+            let client = crate::backend::container::kit_runtime()
+                .spawn(async move { connector.connect("postgres", &connector.info.admin).await })
+                .await
+                .map_err(|e| Error::InvalidOption(format!("admin session task: {e}")))??;
             *keeper = Some(client);
         }
         if let Some(admin) = keeper.as_ref() {

@@ -137,6 +137,8 @@ impl RunAs {
 /// A running local postmaster.
 #[derive(Debug)]
 pub(crate) struct LocalServer {
+    /// The superuser's password until the kit replaces it (a cached cluster's own).
+    pub(crate) bootstrap_password: String,
     _dir: tempfile::TempDir,
     pub(crate) data: PathBuf,
     pub(crate) socket_dir: PathBuf,
@@ -196,6 +198,95 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
     v[v.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Runs initdb for `data` with the superuser `user` and `password`.
+fn initdb(
+    bin: &PgBin,
+    run_as: RunAs,
+    work: &Path,
+    data: &Path,
+    user: &str,
+    password: &str,
+) -> Result<()> {
+    let pwfile = work.join("admin.pw");
+    write_file(&pwfile, password, 0o600, run_as)?;
+    let mut initdb = Command::new(bin.tool("initdb"));
+    initdb
+        .arg("-D")
+        .arg(data)
+        .args(["-U", user, "-A", "scram-sha-256", "-E", "UTF8"])
+        .args(["--no-sync", "--no-instructions", "--locale=C"])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .current_dir(work);
+    run_as.apply(&mut initdb);
+    let result = run(&mut initdb, "initdb");
+    let _ = fs::remove_file(&pwfile);
+    result
+}
+
+/// `PGSEC_TESTKIT_NO_CACHE=1` makes every local server run its own initdb.
+pub const ENV_NO_CACHE: &str = "PGSEC_TESTKIT_NO_CACHE";
+
+/// A cluster made by initdb once per machine, binaries and user, then copied for each
+/// server: initdb is most of a local start. The copy's superuser password is replaced
+/// by the server's own random one as soon as it is up. The cache lives in a 0700 folder
+/// of the temp dir (`pgsec-testkit-cache-<uid>`), keyed by the binaries' folder and
+/// `initdb`'s modification time.
+fn cached_cluster(bin: &PgBin, run_as: RunAs) -> Result<Option<(PathBuf, String)>> {
+    use std::hash::{Hash as _, Hasher as _};
+    if std::env::var(ENV_NO_CACHE).is_ok_and(|v| v == "1") {
+        return Ok(None);
+    }
+    let mtime = fs::metadata(bin.tool("initdb"))
+        .and_then(|m| m.modified())
+        .ok();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (bin.dir.as_path(), mtime, run_as.uid, run_as.switch).hash(&mut h);
+    let me = fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m));
+    let base = std::env::temp_dir().join(format!("pgsec-testkit-cache-{me}"));
+    let dir = base.join(format!("{:016x}", h.finish()));
+    let read = |dir: &Path| -> Option<(PathBuf, String)> {
+        let pw = fs::read_to_string(dir.join("admin.pw")).ok()?;
+        dir.join("ready").exists().then(|| (dir.join("data"), pw))
+    };
+    if let Some(found) = read(&dir) {
+        return Ok(Some(found));
+    }
+    fs::create_dir_all(&base)?;
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o700))?;
+    run_as.chown(&base)?;
+    // Build in a staging folder and rename it into place: concurrent test processes
+    // may race, and the loser keeps the winner's cluster.
+    let staging = tempfile::Builder::new()
+        .prefix("staging-")
+        .tempdir_in(&base)?;
+    run_as.chown(staging.path())?;
+    let password: String = {
+        use rand::Rng as _;
+        rand::rng()
+            .sample_iter(&rand::distr::Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect()
+    };
+    initdb(
+        bin,
+        run_as,
+        staging.path(),
+        &staging.path().join("data"),
+        crate::server::ADMIN_USER,
+        &password,
+    )?;
+    let pw_path = staging.path().join("admin.pw");
+    fs::write(&pw_path, &password)?;
+    fs::set_permissions(&pw_path, fs::Permissions::from_mode(0o600))?;
+    fs::write(staging.path().join("ready"), "")?;
+    let staged = staging.keep();
+    if fs::rename(&staged, &dir).is_err() {
+        let _ = fs::remove_dir_all(&staged);
+    }
+    Ok(read(&dir))
+}
+
 impl LocalServer {
     pub(crate) fn start(spec: LocalSpec) -> Result<LocalServer> {
         let bin = PgBin::find()?;
@@ -212,27 +303,25 @@ impl LocalServer {
         fs::create_dir(&socket_dir)?;
         fs::set_permissions(&socket_dir, fs::Permissions::from_mode(0o700))?;
         run_as.chown(&socket_dir)?;
-        let pwfile = root.join("admin.pw");
-        write_file(&pwfile, &spec.admin_password, 0o600, run_as)?;
-
-        let mut initdb = Command::new(bin.tool("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                spec.admin_user.as_str(),
-                "-A",
-                "scram-sha-256",
-                "-E",
-                "UTF8",
-            ])
-            .args(["--no-sync", "--no-instructions", "--locale=C"])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .current_dir(&root);
-        run_as.apply(&mut initdb);
-        run(&mut initdb, "initdb")?;
-        let _ = fs::remove_file(&pwfile);
+        let bootstrap_password = match cached_cluster(&bin, run_as)? {
+            Some((cached, password)) => {
+                let mut cp = Command::new("cp");
+                cp.arg("-a").arg(&cached).arg(&data);
+                run(&mut cp, "cp")?;
+                password
+            }
+            None => {
+                initdb(
+                    &bin,
+                    run_as,
+                    &root,
+                    &data,
+                    &spec.admin_user,
+                    &spec.admin_password,
+                )?;
+                spec.admin_password.clone()
+            }
+        };
 
         write_file(
             &data.join("server.crt"),
@@ -280,6 +369,7 @@ impl LocalServer {
         );
         let reaper = Reaper::spawn(&cleanup)?;
         Ok(LocalServer {
+            bootstrap_password,
             _dir: dir,
             data,
             socket_dir,

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 pub(crate) mod container;
 pub(crate) mod local;
+pub use local::ENV_NO_CACHE;
 pub(crate) mod reaper;
 
 /// Which backend runs a server.
