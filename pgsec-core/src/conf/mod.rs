@@ -1,6 +1,26 @@
 //! `postgresql.conf`, parsed as the server's `guc-file.l` does.
 //!
 //! Pure like the hba parser: included files come through a [`SourceLoader`].
+//!
+//! ```
+//! use std::path::Path;
+//! use pgsec_core::conf::{ConfFile, MemoryLoader};
+//!
+//! let loader = MemoryLoader::new().with_file("/etc/pg/conf.d/ssl.conf", "ssl = on\n");
+//! let text = "ssl = off\nlisten_addresses '*'   # '=' is optional\ninclude_dir 'conf.d'\nwork_mem = \n";
+//! let file = ConfFile::parse(text, Path::new("/etc/pg/postgresql.conf"), &loader);
+//!
+//! let ssl = file.get("SSL").unwrap();
+//! assert_eq!((ssl.value.as_str(), ssl.file.as_str()), ("on", "/etc/pg/conf.d/ssl.conf"));
+//! assert!(!file.settings[0].applied, "a later line wins");
+//! assert_eq!(file.errors[0].message, "syntax error");
+//! assert_eq!(file.errors[0].line_number, 4);
+//! ```
+//!
+//! The parser reports what the file says; it does not know the server's parameter
+//! list, so unknown names and invalid values (which `pg_file_settings` marks
+//! "unrecognized configuration parameter" / "setting could not be applied") are not
+//! errors here.
 
 // NOTE for implementers: the public types below are the contract other modules (rules,
 // reports, CLI) code against. Extend them freely; do not rename fields.

@@ -3,6 +3,39 @@
 //! The parser is pure: files other than the first are read through a [`SourceLoader`],
 //! so tests and fuzzers can run on in-memory files. Every line keeps its file and line
 //! number, and a line the server would reject keeps the server's error text.
+//!
+//! ```
+//! use std::path::Path;
+//! use pgsec_core::hba::{HbaAddress, HbaFile, MemoryLoader, PgVersion};
+//!
+//! let loader = MemoryLoader::new().with_file("/etc/pg/admins", "alice, bob\n");
+//! let text = "hostssl all @admins 0.0.0.0/0 scram-sha-256\nhost all all all bogus\n";
+//! let file = HbaFile::parse(text, Path::new("/etc/pg/pg_hba.conf"), PgVersion::V15, &loader);
+//!
+//! let (_, rule) = file.rules().next().unwrap();
+//! assert_eq!(rule.users.len(), 2);
+//! assert!(matches!(rule.address, Some(HbaAddress::Net(_))));
+//! let (line, error) = file.errors().next().unwrap();
+//! assert_eq!((line.line_number, error), (2, "invalid authentication method \"bogus\""));
+//!
+//! // The same rows `select * from pg_hba_file_rules` shows.
+//! let rows = file.to_view_rows(PgVersion::V15);
+//! assert_eq!(rows[0].netmask.as_deref(), Some("0.0.0.0"));
+//! ```
+//!
+//! What the parser cannot know, and assumes:
+//! - the server runs with `ssl = on` and a typical Linux build (OpenSSL, GSSAPI, PAM,
+//!   OpenLDAP): see [`HbaParseOptions`] and [`BuildFeatures`];
+//! - `db_user_namespace` is off (PostgreSQL 13–16);
+//! - `radiusservers` names resolve (the server looks them up), and an interface named in
+//!   a link-local IPv6 zone (`fe80::1%eth0`) exists;
+//! - regular expressions (16+) are checked for the usual syntax errors, not compiled
+//!   with the server's regex engine.
+//!
+//! Beyond the server: an include cycle is reported with the files of the cycle
+//! appended to the message, nesting stops at the server's depth of 10 in every
+//! version (before 16 the server has no limit and fails the whole view instead), and
+//! one parse opens at most 2,000 included files.
 
 // NOTE for implementers: the public types below are the contract other modules (rules,
 // reports, CLI) code against. Extend them freely; do not rename fields.
