@@ -17,5 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let file = ConfFile::parse(&text, path, &loader);
     let rows = file.to_file_settings_rows();
     assert_eq!(rows.len(), file.settings.len() + file.errors.len());
-    let _ = ConfFile::parse_with(&text, path, &loader, &ConfParseOptions::file_settings_view(16));
+    let _ = ConfFile::parse_with(
+        &text,
+        path,
+        &loader,
+        &ConfParseOptions::file_settings_view(16),
+    );
 });

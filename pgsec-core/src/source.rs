@@ -45,7 +45,10 @@ impl SourceLoader for FsLoader {
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
             // The server skips directories (stat follows symlinks, so does metadata).
-            if std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false) {
+            if std::fs::metadata(&path)
+                .map(|m| m.is_dir())
+                .unwrap_or(false)
+            {
                 continue;
             }
             out.push(path);
@@ -257,7 +260,10 @@ pub(crate) fn conf_files_in_dir(
     calling_file: &str,
     major: u32,
 ) -> Result<Vec<String>, String> {
-    if includedir.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+    if includedir
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    {
         return Err("empty configuration directory name".to_owned());
     }
     let directory = absolute_config_location(includedir, calling_file, major);
@@ -302,9 +308,18 @@ mod path_tests {
 
     #[test]
     fn absolute_location() {
-        assert_eq!(absolute_config_location("x.conf", "/d/pg_hba.conf", 15), "/d/x.conf");
-        assert_eq!(absolute_config_location("./x.conf", "/d/p.conf", 15), "/d/x.conf");
-        assert_eq!(absolute_config_location("/abs/x", "/d/p.conf", 15), "/abs/x");
+        assert_eq!(
+            absolute_config_location("x.conf", "/d/pg_hba.conf", 15),
+            "/d/x.conf"
+        );
+        assert_eq!(
+            absolute_config_location("./x.conf", "/d/p.conf", 15),
+            "/d/x.conf"
+        );
+        assert_eq!(
+            absolute_config_location("/abs/x", "/d/p.conf", 15),
+            "/abs/x"
+        );
         assert_eq!(absolute_config_location("x", "p.conf", 15), "x");
     }
 

@@ -109,7 +109,10 @@ host    all             all             10.0.0.0/8              trust"#;
 
 /// `@file` contents for the corpus, relative to the hba file's directory.
 const HBA_AUX: &[(&str, &str)] = &[
-    ("pgsec_corpus/users", "alice, \"bob\"\n# a comment\ncarol,\\\ndave\n"),
+    (
+        "pgsec_corpus/users",
+        "alice, \"bob\"\n# a comment\ncarol,\\\ndave\n",
+    ),
     ("pgsec_corpus/nested", "@users\n\"all\"\n"),
 ];
 
@@ -142,12 +145,24 @@ const CONF_VALID: &[(&str, &str)] = &[
          statement_timeout 0 # after the includes\n\
          idle_session_timeout = '1h'",
     ),
-    ("pgsec_corpus/conf.d/10-ok.conf", "idle_in_transaction_session_timeout = 1min\n"),
+    (
+        "pgsec_corpus/conf.d/10-ok.conf",
+        "idle_in_transaction_session_timeout = 1min\n",
+    ),
     ("pgsec_corpus/conf.d/05-first.conf", "geqo_threshold = 14\n"),
     ("pgsec_corpus/conf.d/.hidden.conf", "geqo_threshold = 99\n"),
-    ("pgsec_corpus/conf.d/notes.conf.txt", "geqo_threshold = 98\n"),
-    ("pgsec_corpus/sub/b.conf", "include 'c.conf'\nlog_temp_files = 0\n"),
-    ("pgsec_corpus/sub/c.conf", "log_autovacuum_min_duration = '10s'\n"),
+    (
+        "pgsec_corpus/conf.d/notes.conf.txt",
+        "geqo_threshold = 98\n",
+    ),
+    (
+        "pgsec_corpus/sub/b.conf",
+        "include 'c.conf'\nlog_temp_files = 0\n",
+    ),
+    (
+        "pgsec_corpus/sub/c.conf",
+        "log_autovacuum_min_duration = '10s'\n",
+    ),
 ];
 
 /// A corpus with errors: the view abandons a file at its first syntax error and then
@@ -167,10 +182,16 @@ const CONF_ERRORS: &[(&str, &str)] = &[
          statement_timeout 0\n",
     ),
     ("pgsec_corpus/conf.d/10-ok.conf", "geqo_threshold = 14\n"),
-    ("pgsec_corpus/conf.d/50-bad.conf", "a = 1 2\nwork_mem = 1MB\n"),
+    (
+        "pgsec_corpus/conf.d/50-bad.conf",
+        "a = 1 2\nwork_mem = 1MB\n",
+    ),
     ("pgsec_corpus/conf.d/60-never.conf", "geqo_threshold = 15\n"),
     ("pgsec_corpus/eof.conf", "lock_timeout = 5s\nfoo ="),
-    ("pgsec_corpus/loop1.conf", "jit = on\ninclude 'loop2.conf'\n"),
+    (
+        "pgsec_corpus/loop1.conf",
+        "jit = on\ninclude 'loop2.conf'\n",
+    ),
     ("pgsec_corpus/loop2.conf", "include 'loop1.conf'\n"),
 ];
 
@@ -186,10 +207,19 @@ async fn parsers_agree_with_the_server() -> TestResult {
     let errors = conf_agreement(&server, &data_dir, major, CONF_ERRORS).await?;
 
     eprintln!("pg_hba_file_rules: {}/{} lines agree", hba.0, hba.1);
-    eprintln!("pg_file_settings (valid corpus): {}/{} rows agree", valid.0, valid.1);
-    eprintln!("pg_file_settings (error corpus): {}/{} rows agree", errors.0, errors.1);
+    eprintln!(
+        "pg_file_settings (valid corpus): {}/{} rows agree",
+        valid.0, valid.1
+    );
+    eprintln!(
+        "pg_file_settings (error corpus): {}/{} rows agree",
+        errors.0, errors.1
+    );
     assert!(hba.1 >= 40, "the hba corpus has at least 40 lines");
-    assert!(valid.1 + errors.1 >= 20, "the conf corpus has at least 20 lines");
+    assert!(
+        valid.1 + errors.1 >= 20,
+        "the conf corpus has at least 20 lines"
+    );
     assert_eq!(hba.0, hba.1, "every hba line agrees");
     assert_eq!(valid.0, valid.1, "every conf row agrees (valid corpus)");
     assert_eq!(errors.0, errors.1, "every conf row agrees (error corpus)");
@@ -213,7 +243,10 @@ async fn hba_agreement(
     version: PgVersion,
 ) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
     let admin = server.admin_client().await?;
-    let hba_file: String = admin.query_one("select current_setting('hba_file')", &[]).await?.get(0);
+    let hba_file: String = admin
+        .query_one("select current_setting('hba_file')", &[])
+        .await?
+        .get(0);
     let hba_rel = under_data_dir(&hba_file, data_dir)?.to_owned();
     let hba_dir = dir_of(&hba_file).to_owned();
     let aux_rel_dir = dir_of(&hba_rel);
@@ -293,9 +326,17 @@ async fn conf_agreement(
 
     // Clear files a previous corpus left behind, then write this one.
     let mut loader = MemoryLoader::new();
-    let all_paths: Vec<&str> = CONF_VALID.iter().chain(CONF_ERRORS).map(|(p, _)| *p).collect();
+    let all_paths: Vec<&str> = CONF_VALID
+        .iter()
+        .chain(CONF_ERRORS)
+        .map(|(p, _)| *p)
+        .collect();
     for p in all_paths {
-        let write_rel = if rel_dir.is_empty() { p.to_owned() } else { format!("{rel_dir}/{p}") };
+        let write_rel = if rel_dir.is_empty() {
+            p.to_owned()
+        } else {
+            format!("{rel_dir}/{p}")
+        };
         match corpus.iter().find(|(q, _)| *q == p) {
             Some((_, text)) => {
                 server.write_file(&write_rel, text).await?;
@@ -341,7 +382,11 @@ async fn conf_agreement(
             error: r.get(6),
         })
         .collect();
-    let in_corpus = |r: &FileSettingRow| r.sourcefile.as_deref().is_some_and(|f| f.starts_with(&prefix));
+    let in_corpus = |r: &FileSettingRow| {
+        r.sourcefile
+            .as_deref()
+            .is_some_and(|f| f.starts_with(&prefix))
+    };
     let first = all.iter().position(in_corpus).unwrap_or(all.len());
     let last = all.iter().rposition(in_corpus).map_or(first, |i| i + 1);
     // Names set again after the corpus (postgresql.auto.conf) make corpus rows

@@ -29,7 +29,12 @@ fn conf_both_modes(text: &str, loader: &MemoryLoader) {
     let file = ConfFile::parse(text, path, loader);
     let rows = file.to_file_settings_rows();
     assert_eq!(rows.len(), file.settings.len() + file.errors.len());
-    let view = ConfFile::parse_with(text, path, loader, &ConfParseOptions::file_settings_view(16));
+    let view = ConfFile::parse_with(
+        text,
+        path,
+        loader,
+        &ConfParseOptions::file_settings_view(16),
+    );
     // The view abandons a file at its first error, so it never sees more.
     assert!(view.errors.len() <= file.errors.len().max(1));
 }
@@ -37,11 +42,58 @@ fn conf_both_modes(text: &str, loader: &MemoryLoader) {
 /// Text over the characters that matter to the two grammars.
 fn grammar_text() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "host", "local", "hostssl", "all", "\"", "\"\"", ",", " ", "\t", "\n", "\r\n", "\\\n",
-        "\\", "#", "@", "@x", "@a", "/", "1.2.3.4", "::1", "/24", "=", "md5", "trust", "ldap",
-        "ldapurl=ldap://h/x?y?sub", "radius", "radiusservers=\"a,b\"", "include", "include_dir",
-        "include_if_exists", "'", "''", "0x", "1e", ".", "+", "-", "é", "\0", "a.b", "{", "(",
-        "[", "*", "map=", "clientcert=", "cert", "samehost", "10.1", "255.0.255.0", "%lo",
+        "host",
+        "local",
+        "hostssl",
+        "all",
+        "\"",
+        "\"\"",
+        ",",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\\\n",
+        "\\",
+        "#",
+        "@",
+        "@x",
+        "@a",
+        "/",
+        "1.2.3.4",
+        "::1",
+        "/24",
+        "=",
+        "md5",
+        "trust",
+        "ldap",
+        "ldapurl=ldap://h/x?y?sub",
+        "radius",
+        "radiusservers=\"a,b\"",
+        "include",
+        "include_dir",
+        "include_if_exists",
+        "'",
+        "''",
+        "0x",
+        "1e",
+        ".",
+        "+",
+        "-",
+        "é",
+        "\0",
+        "a.b",
+        "{",
+        "(",
+        "[",
+        "*",
+        "map=",
+        "clientcert=",
+        "cert",
+        "samehost",
+        "10.1",
+        "255.0.255.0",
+        "%lo",
     ]);
     prop::collection::vec(pieces, 0..64).prop_map(|v| v.concat())
 }
@@ -120,8 +172,16 @@ fn huge_lines_terminate() {
     let conf = format!("x = '{long}'\ny = {long}\n'{long}\n");
     conf_both_modes(&conf, &MemoryLoader::new());
     let many_errors = "= = =\n".repeat(10_000);
-    let file = ConfFile::parse(&many_errors, Path::new("/d/postgresql.conf"), &MemoryLoader::new());
-    assert_eq!(file.errors.len(), 100, "the server gives up after 100 syntax errors per file");
+    let file = ConfFile::parse(
+        &many_errors,
+        Path::new("/d/postgresql.conf"),
+        &MemoryLoader::new(),
+    );
+    assert_eq!(
+        file.errors.len(),
+        100,
+        "the server gives up after 100 syntax errors per file"
+    );
 }
 
 #[test]
@@ -132,16 +192,31 @@ fn deep_chains_stop_at_the_nesting_limit() {
     let mut conf = MemoryLoader::new();
     for i in 0..10_000 {
         hba = hba.with_file(format!("/d/f{i}"), format!("@f{}\n", i + 1));
-        conf = conf.with_file(format!("/d/f{i}.conf"), format!("include 'f{}.conf'\n", i + 1));
+        conf = conf.with_file(
+            format!("/d/f{i}.conf"),
+            format!("include 'f{}.conf'\n", i + 1),
+        );
     }
     for v in VERSIONS {
         let version = PgVersion::new(v).unwrap();
-        let file = HbaFile::parse("host all @f0 all md5\n", Path::new("/d/pg_hba.conf"), version, &hba);
+        let file = HbaFile::parse(
+            "host all @f0 all md5\n",
+            Path::new("/d/pg_hba.conf"),
+            version,
+            &hba,
+        );
         let err = file.lines[0].result.as_ref().unwrap_err();
         assert!(err.contains("maximum nesting depth exceeded"), "{err}");
-        assert!(!err.contains("include cycle"), "a chain is not a cycle: {err}");
+        assert!(
+            !err.contains("include cycle"),
+            "a chain is not a cycle: {err}"
+        );
     }
-    let file = ConfFile::parse("include 'f0.conf'\n", Path::new("/d/postgresql.conf"), &conf);
+    let file = ConfFile::parse(
+        "include 'f0.conf'\n",
+        Path::new("/d/postgresql.conf"),
+        &conf,
+    );
     assert_eq!(file.errors.len(), 1);
     assert_eq!(file.errors[0].message, "nesting depth exceeded");
     // The error is on the include line at depth 10 (file f9 includes f10 at depth 11).
@@ -156,24 +231,44 @@ fn cycles_are_errors_naming_the_cycle() {
         .with_file("/d/self.conf", "include self.conf\n");
     for v in VERSIONS {
         let version = PgVersion::new(v).unwrap();
-        let file = HbaFile::parse("host all @a all md5\n", Path::new("/d/pg_hba.conf"), version, &hba);
+        let file = HbaFile::parse(
+            "host all @a all md5\n",
+            Path::new("/d/pg_hba.conf"),
+            version,
+            &hba,
+        );
         let err = file.lines[0].result.as_ref().unwrap_err();
-        assert!(err.contains("(include cycle: /d/a -> /d/b -> /d/a)"), "{v}: {err}");
+        assert!(
+            err.contains("(include cycle: /d/a -> /d/b -> /d/a)"),
+            "{v}: {err}"
+        );
         // ... and the view shows the server's own text, without the note.
         let row = &file.to_view_rows(version)[0];
         let shown = row.error.as_deref().unwrap();
         assert!(shown.ends_with("maximum nesting depth exceeded"), "{shown}");
     }
-    let file = HbaFile::parse("include self.conf\n", Path::new("/d/pg_hba.conf"), PgVersion::new(16).unwrap(), &hba);
+    let file = HbaFile::parse(
+        "include self.conf\n",
+        Path::new("/d/pg_hba.conf"),
+        PgVersion::new(16).unwrap(),
+        &hba,
+    );
     let err = file.lines[0].result.as_ref().unwrap_err();
-    assert!(err.contains("include cycle: /d/self.conf -> /d/self.conf"), "{err}");
+    assert!(
+        err.contains("include cycle: /d/self.conf -> /d/self.conf"),
+        "{err}"
+    );
 
     let conf = MemoryLoader::new()
         .with_file("/d/a.conf", "x = 1\ninclude 'b.conf'\n")
         .with_file("/d/b.conf", "include 'a.conf'\n");
     let file = ConfFile::parse("include 'a.conf'\n", Path::new("/d/postgresql.conf"), &conf);
     assert_eq!(file.errors.len(), 1);
-    assert!(file.errors[0].message.contains("include cycle: /d/a.conf -> /d/b.conf -> /d/a.conf"));
+    assert!(file.errors[0]
+        .message
+        .contains("include cycle: /d/a.conf -> /d/b.conf -> /d/a.conf"));
     let rows = file.to_file_settings_rows();
-    assert!(rows.iter().any(|r| r.error.as_deref() == Some("nesting depth exceeded")));
+    assert!(rows
+        .iter()
+        .any(|r| r.error.as_deref() == Some("nesting depth exceeded")));
 }

@@ -97,7 +97,10 @@ fn parse(args: &ParseArgs) -> u8 {
 
 /// A psql-like table of the rows; long cells are kept whole.
 fn text_table(rows: &[HbaViewRow], version: PgVersion) -> String {
-    let header: Vec<String> = HbaViewRow::columns(version).iter().map(|c| (*c).to_owned()).collect();
+    let header: Vec<String> = HbaViewRow::columns(version)
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
     let body: Vec<Vec<String>> = rows.iter().map(HbaViewRow::cells).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &body {

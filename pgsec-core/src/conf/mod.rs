@@ -320,13 +320,19 @@ mod tests {
             &MemoryLoader::new(),
         );
         let s = f.get("WORK_MEM").unwrap();
-        assert_eq!((s.value.as_str(), s.line_number, s.applied), ("2MB", 3, true));
+        assert_eq!(
+            (s.value.as_str(), s.line_number, s.applied),
+            ("2MB", 3, true)
+        );
         assert!(!f.settings[0].applied);
         assert_eq!(f.settings[0].name, "work_mem");
         assert_eq!(f.settings[0].file, "/d/postgresql.conf");
         assert_eq!(
             f.entries[0],
-            ConfEntry::Setting { index: 0, name_as_written: "Work_Mem".into() }
+            ConfEntry::Setting {
+                index: 0,
+                name_as_written: "Work_Mem".into()
+            }
         );
         // The view compares names as written: both spellings stay applied there.
         let rows = f.to_file_settings_rows();
@@ -355,7 +361,11 @@ mod tests {
             &MemoryLoader::new(),
             &ConfParseOptions::file_settings_view(15),
         );
-        assert_eq!(view.settings.len(), 1, "the view abandons the file at its first error");
+        assert_eq!(
+            view.settings.len(),
+            1,
+            "the view abandons the file at its first error"
+        );
     }
 
     #[test]
@@ -364,7 +374,11 @@ mod tests {
         let root = dir.path();
         std::fs::create_dir_all(root.join("conf.d/skip.conf")).unwrap();
         std::fs::write(root.join("conf.d/b.conf"), "ssl = on\n").unwrap();
-        std::fs::write(root.join("conf.d/a.conf"), "ssl = off\nlisten_addresses = '*'\n").unwrap();
+        std::fs::write(
+            root.join("conf.d/a.conf"),
+            "ssl = off\nlisten_addresses = '*'\n",
+        )
+        .unwrap();
         std::fs::write(root.join("postgresql.conf"), "include_dir 'conf.d'\n").unwrap();
         let f = ConfFile::load(&root.join("postgresql.conf")).unwrap();
         assert!(f.errors.is_empty(), "{:?}", f.errors);

@@ -112,7 +112,9 @@ impl<'a> Parser<'a> {
                     let lower = name.to_ascii_lowercase();
                     let included_ok = match lower.as_str() {
                         "include_dir" => self.parse_directory(&value, file, line, depth + 1),
-                        "include_if_exists" => self.parse_file(&value, false, file, line, depth + 1),
+                        "include_if_exists" => {
+                            self.parse_file(&value, false, file, line, depth + 1)
+                        }
                         "include" => self.parse_file(&value, true, file, line, depth + 1),
                         _ => {
                             self.items.push(Item::Setting {
@@ -163,8 +165,18 @@ impl<'a> Parser<'a> {
     }
 
     /// `ParseConfigFile()` for an include.
-    fn parse_file(&mut self, config_file: &str, strict: bool, calling: &str, calling_line: usize, depth: u32) -> bool {
-        if config_file.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+    fn parse_file(
+        &mut self,
+        config_file: &str,
+        strict: bool,
+        calling: &str,
+        calling_line: usize,
+        depth: u32,
+    ) -> bool {
+        if config_file
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
             self.error(calling, calling_line, "empty configuration file name");
             return false;
         }
@@ -199,14 +211,24 @@ impl<'a> Parser<'a> {
             }
             Err(_) if !strict => true,
             Err(_) => {
-                self.error(calling, calling_line, format!("could not open file \"{abs_path}\""));
+                self.error(
+                    calling,
+                    calling_line,
+                    format!("could not open file \"{abs_path}\""),
+                );
                 false
             }
         }
     }
 
     /// `ParseConfigDirectory()`.
-    fn parse_directory(&mut self, dir: &str, calling: &str, calling_line: usize, depth: u32) -> bool {
+    fn parse_directory(
+        &mut self,
+        dir: &str,
+        calling: &str,
+        calling_line: usize,
+        depth: u32,
+    ) -> bool {
         let files = match crate::source::conf_files_in_dir(self.loader, dir, calling, self.major) {
             Ok(f) => f,
             Err(msg) => {
@@ -265,7 +287,9 @@ mod tests {
 
     #[test]
     fn settings_and_values() {
-        let got = items("a = 1\nb 'x y' # c\n\n# only comment\nc=on\nd.e = '10s'\nf = -1.5e3\ng = /tmp\n");
+        let got = items(
+            "a = 1\nb 'x y' # c\n\n# only comment\nc=on\nd.e = '10s'\nf = -1.5e3\ng = /tmp\n",
+        );
         assert_eq!(
             got,
             vec![
@@ -282,7 +306,10 @@ mod tests {
     #[test]
     fn syntax_errors_and_line_numbers() {
         assert_eq!(items("a = \n"), vec![err(1)]);
-        assert_eq!(items("a = 1 2\nb = 3\n"), vec![err(1), setting("b", "3", 2)]);
+        assert_eq!(
+            items("a = 1 2\nb = 3\n"),
+            vec![err(1), setting("b", "3", 2)]
+        );
         assert_eq!(items("= 1\n"), vec![err(1)]);
         // at EOF without a newline the server names the previous line
         assert_eq!(items("x = 1\na ="), vec![setting("x", "1", 1), err(1)]);
@@ -314,8 +341,17 @@ mod tests {
             .items
             .iter()
             .map(|i| match i {
-                Item::Setting { name, value, file, line } => format!("{file}:{line} {name}={value}"),
-                Item::Error { file, line, message } => format!("{file}:{line} ERROR {message}"),
+                Item::Setting {
+                    name,
+                    value,
+                    file,
+                    line,
+                } => format!("{file}:{line} {name}={value}"),
+                Item::Error {
+                    file,
+                    line,
+                    message,
+                } => format!("{file}:{line} ERROR {message}"),
             })
             .collect();
         assert_eq!(
@@ -342,7 +378,13 @@ mod tests {
         let Some(Item::Error { message, .. }) = p.items.first() else {
             panic!("{:?}", p.items);
         };
-        assert!(message.starts_with("nesting depth exceeded (include cycle: "), "{message}");
-        assert!(message.contains("/d/a.conf -> /d/b.conf -> /d/a.conf"), "{message}");
+        assert!(
+            message.starts_with("nesting depth exceeded (include cycle: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("/d/a.conf -> /d/b.conf -> /d/a.conf"),
+            "{message}"
+        );
     }
 }

@@ -91,8 +91,8 @@ pub(crate) fn parse_numeric_host(s: &str) -> Option<IpAddr> {
     if let Some(zone) = zone {
         // A numeric zone is always accepted; an interface name only for link-local
         // addresses (glibc asks if_nametoindex(), which we cannot; assume it exists).
-        let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80
-            || (v6.segments()[0] & 0xff0f) == 0xff02;
+        let link_local =
+            (v6.segments()[0] & 0xffc0) == 0xfe80 || (v6.segments()[0] & 0xff0f) == 0xff02;
         let numeric = !zone.is_empty() && zone.bytes().all(|c| c.is_ascii_digit());
         if !(numeric || (link_local && !zone.is_empty())) {
             return None;
@@ -109,7 +109,10 @@ pub(crate) fn cidr_bits(numbits: &str, v6: bool) -> Option<u8> {
     }
     // strtol(numbits, &endptr, 10): leading white space, a sign, digits; all consumed.
     let mut i = 0;
-    while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')) {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+    {
         i += 1;
     }
     let mut neg = false;
@@ -144,10 +147,18 @@ pub(crate) fn cidr_bits(numbits: &str, v6: bool) -> Option<u8> {
 /// The netmask of a prefix length.
 pub(crate) fn mask_of(prefix: u8, v6: bool) -> IpAddr {
     if v6 {
-        let bits: u128 = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+        let bits: u128 = if prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(prefix))
+        };
         IpAddr::V6(Ipv6Addr::from(bits))
     } else {
-        let bits: u32 = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+        let bits: u32 = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(prefix))
+        };
         IpAddr::V4(Ipv4Addr::from(bits))
     }
 }
@@ -239,7 +250,10 @@ mod tests {
         assert_eq!(inet_aton_exact("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(inet_aton_exact("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
         assert_eq!(inet_aton_exact("0x7f.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
-        assert_eq!(inet_aton_exact("010.0.0.1"), Some(Ipv4Addr::new(8, 0, 0, 1)));
+        assert_eq!(
+            inet_aton_exact("010.0.0.1"),
+            Some(Ipv4Addr::new(8, 0, 0, 1))
+        );
         assert_eq!(inet_aton_exact("1.2.3"), Some(Ipv4Addr::new(1, 2, 0, 3)));
         assert_eq!(inet_aton_exact("16909060"), Some(Ipv4Addr::new(1, 2, 3, 4)));
         assert_eq!(inet_aton_exact("1.2.3.256"), None);

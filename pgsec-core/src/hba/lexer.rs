@@ -83,8 +83,14 @@ impl<'a> Tokenizer<'a> {
                 continue;
             }
             if self.major >= 16 && err.is_none() && fields.len() == 2 {
-                let first = fields[0].first().map(|t| t.text.clone()).unwrap_or_default();
-                let second = fields[1].first().map(|t| t.text.clone()).unwrap_or_default();
+                let first = fields[0]
+                    .first()
+                    .map(|t| t.text.clone())
+                    .unwrap_or_default();
+                let second = fields[1]
+                    .first()
+                    .map(|t| t.text.clone())
+                    .unwrap_or_default();
                 let handled = match first.as_str() {
                     "include" => Some(self.include_file(file, &second, depth + 1, false, out)),
                     "include_if_exists" => {
@@ -196,7 +202,12 @@ impl<'a> Tokenizer<'a> {
 
     /// Opens an included file, enforcing depth and the overall budget.
     /// `Ok(None)` means "read as empty" (a directory, which the server reads nothing from).
-    fn open(&mut self, full: &str, depth: u32, at_name: &str) -> Result<Option<String>, (LineErr, bool)> {
+    fn open(
+        &mut self,
+        full: &str,
+        depth: u32,
+        at_name: &str,
+    ) -> Result<Option<String>, (LineErr, bool)> {
         let pre16 = self.major < 16;
         let prefix = if pre16 {
             format!("could not open secondary authentication file \"@{at_name}\" as \"{full}\"")
@@ -320,10 +331,8 @@ impl<'a> Tokenizer<'a> {
         depth: u32,
         out: &mut Vec<TokLine>,
     ) -> Result<(), LineErr> {
-        let files = conf_files_in_dir(self.loader, dir, outer, self.major).map_err(|msg| LineErr {
-            msg,
-            detail: None,
-        })?;
+        let files = conf_files_in_dir(self.loader, dir, outer, self.major)
+            .map_err(|msg| LineErr { msg, detail: None })?;
         let mut errors: Vec<LineErr> = Vec::new();
         for f in files {
             if let Err(e) = self.include_file(outer, &f, depth, false, out) {
@@ -333,7 +342,11 @@ impl<'a> Tokenizer<'a> {
         if errors.is_empty() {
             return Ok(());
         }
-        let msg = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join("\n");
+        let msg = errors
+            .iter()
+            .map(|e| e.msg.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         let detail = errors.into_iter().find_map(|e| e.detail);
         Err(LineErr { msg, detail })
     }
@@ -446,7 +459,10 @@ mod tests {
 
     #[test]
     fn comment_ending_in_backslash_swallows_next_line() {
-        let lines = tok("# comment \\\nhost all all all trust\nlocal all all trust\n", 15);
+        let lines = tok(
+            "# comment \\\nhost all all all trust\nlocal all all trust\n",
+            15,
+        );
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].line_number, 3);
     }
@@ -475,7 +491,10 @@ mod tests {
         assert_eq!(f[1][0].text, "a\"b");
         assert!(f[1][0].quoted);
         assert_eq!(f[2][0].text, "all");
-        assert!(!f[2][0].quoted, "a quote after the first character is not initial");
+        assert!(
+            !f[2][0].quoted,
+            "a quote after the first character is not initial"
+        );
         assert_eq!(f[3][0].text, "");
         assert!(f[3][0].quoted);
     }
@@ -483,7 +502,10 @@ mod tests {
     #[test]
     fn space_before_comma_ends_field() {
         let lines = tok("host a ,b c\n", 15);
-        assert_eq!(texts(&lines[0]), vec![vec!["host"], vec!["a"], vec!["b"], vec!["c"]]);
+        assert_eq!(
+            texts(&lines[0]),
+            vec![vec!["host"], vec!["a"], vec!["b"], vec!["c"]]
+        );
     }
 
     #[test]
@@ -544,15 +566,20 @@ mod tests {
     #[test]
     fn include_records_16() {
         let loader = MemoryLoader::new()
-            .with_file("/d/more.conf", "local all all peer\n\nhost all all all md5\n")
+            .with_file(
+                "/d/more.conf",
+                "local all all peer\n\nhost all all all md5\n",
+            )
             .with_file("/d/conf.d/b.conf", "local b all trust\n")
             .with_file("/d/conf.d/a.conf", "local a all trust\n")
             .with_file("/d/conf.d/.hidden.conf", "local h all trust\n")
             .with_file("/d/conf.d/c.txt", "local c all trust\n");
         let text = "include more.conf\ninclude_if_exists nope.conf\ninclude_dir conf.d\ninclude missing.conf\n";
         let lines = Tokenizer::new(&loader, 16).tokenize_top("/d/pg_hba.conf", text);
-        let summary: Vec<(String, usize)> =
-            lines.iter().map(|l| (l.file.clone(), l.line_number)).collect();
+        let summary: Vec<(String, usize)> = lines
+            .iter()
+            .map(|l| (l.file.clone(), l.line_number))
+            .collect();
         assert_eq!(
             summary,
             vec![
@@ -576,8 +603,14 @@ mod tests {
     #[test]
     fn include_dir_errors() {
         let lines = tok("include_dir \"\"\ninclude_dir nodir\n", 16);
-        assert_eq!(lines[0].err.as_deref(), Some("empty configuration directory name"));
-        assert_eq!(lines[1].err.as_deref(), Some("could not open directory \"/d/nodir\""));
+        assert_eq!(
+            lines[0].err.as_deref(),
+            Some("empty configuration directory name")
+        );
+        assert_eq!(
+            lines[1].err.as_deref(),
+            Some("could not open directory \"/d/nodir\"")
+        );
     }
 
     #[test]
@@ -590,7 +623,8 @@ mod tests {
                 format!("@f{n}, @f{n}, @f{n}\n", n = i + 1),
             );
         }
-        let lines = Tokenizer::new(&loader, 15).tokenize_top("/d/pg_hba.conf", "host all @f0 all md5\n");
+        let lines =
+            Tokenizer::new(&loader, 15).tokenize_top("/d/pg_hba.conf", "host all @f0 all md5\n");
         assert!(lines[0].err.is_some());
     }
 }

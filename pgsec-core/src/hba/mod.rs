@@ -438,7 +438,12 @@ impl HbaFile {
     ///
     /// Never fails: a line the server would reject carries its error, and an included
     /// file that cannot be read is an error on the line that includes it.
-    pub fn parse(text: &str, path: &Path, version: PgVersion, loader: &dyn SourceLoader) -> HbaFile {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        version: PgVersion,
+        loader: &dyn SourceLoader,
+    ) -> HbaFile {
         Self::parse_with(text, path, &HbaParseOptions::new(version), loader)
     }
 
@@ -450,7 +455,8 @@ impl HbaFile {
         loader: &dyn SourceLoader,
     ) -> HbaFile {
         let file = path.to_string_lossy();
-        let tok_lines = lexer::Tokenizer::new(loader, options.version.major()).tokenize_top(&file, text);
+        let tok_lines =
+            lexer::Tokenizer::new(loader, options.version.major()).tokenize_top(&file, text);
         let mut lines = Vec::with_capacity(tok_lines.len());
         let mut rule_number = 0usize;
         for tl in tok_lines {

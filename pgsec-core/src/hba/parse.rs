@@ -91,9 +91,7 @@ impl ResolvedOptions {
             out.push(format!("pamservice={p}"));
         }
         if method == AuthMethod::Ldap {
-            let kv = [
-                ("ldapserver", &self.ldapserver),
-            ];
+            let kv = [("ldapserver", &self.ldapserver)];
             for (k, v) in kv {
                 if let Some(v) = v {
                     out.push(format!("{k}={v}"));
@@ -153,10 +151,14 @@ pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRu
     let build = &opts.build;
     let mut fields = line.fields.iter();
     let Some(first) = fields.next() else {
-        return Err(LineError::shown("end-of-line before database specification"));
+        return Err(LineError::shown(
+            "end-of-line before database specification",
+        ));
     };
     if first.len() > 1 {
-        return Err(LineError::shown("multiple values specified for connection type"));
+        return Err(LineError::shown(
+            "multiple values specified for connection type",
+        ));
     }
     let ctype = first.first().map(|t| t.text.as_str()).unwrap_or_default();
     // Some problems are reported but do not stop parsing: a later error replaces them.
@@ -186,11 +188,17 @@ pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRu
             ConnType::HostGssEnc
         }
         "hostnogssenc" => ConnType::HostNoGssEnc,
-        other => return Err(LineError::shown(format!("invalid connection type \"{other}\""))),
+        other => {
+            return Err(LineError::shown(format!(
+                "invalid connection type \"{other}\""
+            )))
+        }
     };
 
     let Some(dbs) = fields.next() else {
-        return Err(LineError::shown("end-of-line before database specification"));
+        return Err(LineError::shown(
+            "end-of-line before database specification",
+        ));
     };
     let databases = names(dbs, major)?;
     let Some(roles) = fields.next() else {
@@ -201,13 +209,19 @@ pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRu
     let mut address = None;
     if conn_type != ConnType::Local {
         let Some(addr_field) = fields.next() else {
-            return Err(LineError::shown("end-of-line before IP address specification"));
+            return Err(LineError::shown(
+                "end-of-line before IP address specification",
+            ));
         };
         if addr_field.len() > 1 {
-            return Err(LineError::shown("multiple values specified for host address"));
+            return Err(LineError::shown(
+                "multiple values specified for host address",
+            ));
         }
         let Some(token) = addr_field.first() else {
-            return Err(LineError::shown("end-of-line before IP address specification"));
+            return Err(LineError::shown(
+                "end-of-line before IP address specification",
+            ));
         };
         let kw = |k: &str| !token.quoted && token.text == k;
         if kw("all") {
@@ -250,7 +264,10 @@ pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRu
                         if mask_field.len() > 1 {
                             return Err(LineError::shown("multiple values specified for netmask"));
                         }
-                        let mtext = mask_field.first().map(|t| t.text.as_str()).unwrap_or_default();
+                        let mtext = mask_field
+                            .first()
+                            .map(|t| t.text.as_str())
+                            .unwrap_or_default();
                         let Some(mask) = parse_numeric_host(mtext) else {
                             return Err(LineError::shown(format!(
                                 "invalid IP mask \"{mtext}\": Name or service not known"
@@ -278,18 +295,27 @@ pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRu
         return Err(LineError::shown("end-of-line before authentication method"));
     };
     if method_field.len() > 1 {
-        return Err(LineError::shown("multiple values specified for authentication type"));
+        return Err(LineError::shown(
+            "multiple values specified for authentication type",
+        ));
     }
-    let mtext = method_field.first().map(|t| t.text.as_str()).unwrap_or_default();
+    let mtext = method_field
+        .first()
+        .map(|t| t.text.as_str())
+        .unwrap_or_default();
     let mut method = parse_method(mtext, build)?;
     if conn_type == ConnType::Local && method == AuthMethod::Ident {
         method = AuthMethod::Peer;
     }
     if conn_type == ConnType::Local && method == AuthMethod::Gss {
-        return Err(LineError::shown("gssapi authentication is not supported on local sockets"));
+        return Err(LineError::shown(
+            "gssapi authentication is not supported on local sockets",
+        ));
     }
     if conn_type != ConnType::Local && method == AuthMethod::Peer {
-        return Err(LineError::shown("peer authentication is only supported on local sockets"));
+        return Err(LineError::shown(
+            "peer authentication is only supported on local sockets",
+        ));
     }
     if conn_type != ConnType::HostSsl && method == AuthMethod::Cert {
         return Err(LineError::shown(
@@ -408,7 +434,11 @@ pub(crate) fn resolve_options(
             "map" => {
                 if !matches!(
                     method,
-                    AuthMethod::Ident | AuthMethod::Peer | AuthMethod::Gss | AuthMethod::Sspi | AuthMethod::Cert
+                    AuthMethod::Ident
+                        | AuthMethod::Peer
+                        | AuthMethod::Gss
+                        | AuthMethod::Sspi
+                        | AuthMethod::Cert
                 ) {
                     return Err(invalid("map", "ident, peer, gssapi, sspi, and cert"));
                 }
@@ -518,7 +548,9 @@ pub(crate) fn resolve_options(
                 require(AuthMethod::Ldap, "ldapport", "ldap")?;
                 r.ldapport = atoi(val);
                 if r.ldapport == 0 {
-                    return Err(LineError::shown(format!("invalid LDAP port number: \"{val}\"")));
+                    return Err(LineError::shown(format!(
+                        "invalid LDAP port number: \"{val}\""
+                    )));
                 }
             }
             "ldapbinddn" => {
@@ -673,7 +705,10 @@ const LDAP_SCOPE_SUBTREE: i64 = 2;
 pub(crate) fn atoi(s: &str) -> i64 {
     let b = s.as_bytes();
     let mut i = 0;
-    while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')) {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+    {
         i += 1;
     }
     let mut neg = false;

@@ -9,7 +9,12 @@ fn v(n: u32) -> PgVersion {
 }
 
 fn parse(text: &str, version: u32) -> HbaFile {
-    HbaFile::parse(text, Path::new("/d/pg_hba.conf"), v(version), &MemoryLoader::new())
+    HbaFile::parse(
+        text,
+        Path::new("/d/pg_hba.conf"),
+        v(version),
+        &MemoryLoader::new(),
+    )
 }
 
 fn one(line: &str, version: u32) -> Result<HbaRule, String> {
@@ -60,12 +65,18 @@ fn server_error_texts() {
 
 #[test]
 fn rules_keep_tokens_addresses_and_options() {
-    let r = one("hostssl \"all\",db +grp,\"+q\" 192.168.0.7/24 scram-sha-256 clientcert=verify-full", 15).unwrap();
+    let r = one(
+        "hostssl \"all\",db +grp,\"+q\" 192.168.0.7/24 scram-sha-256 clientcert=verify-full",
+        15,
+    )
+    .unwrap();
     assert_eq!(r.conn_type, ConnType::HostSsl);
     assert!(!r.databases[0].is_keyword("all") && r.databases[0].quoted);
     assert_eq!(r.users[0], HbaToken::plain("+grp"));
     assert!(r.users[1].quoted);
-    let Some(HbaAddress::Net(n)) = &r.address else { panic!("{:?}", r.address) };
+    let Some(HbaAddress::Net(n)) = &r.address else {
+        panic!("{:?}", r.address)
+    };
     assert_eq!(n.to_string(), "192.168.0.7/24");
     assert_eq!(r.option("clientcert"), Some("verify-full"));
 
@@ -101,7 +112,17 @@ fn view_shape_15_and_16() {
     let rows = f.to_view_rows(v(15));
     assert_eq!(
         key_order(&rows[2]),
-        ["line_number", "type", "database", "user_name", "address", "netmask", "auth_method", "options", "error"]
+        [
+            "line_number",
+            "type",
+            "database",
+            "user_name",
+            "address",
+            "netmask",
+            "auth_method",
+            "options",
+            "error"
+        ]
     );
     let json = serde_json::to_value(&rows).unwrap();
     assert_eq!(json[2]["address"], "10.0.0.1");
@@ -118,7 +139,10 @@ fn view_shape_15_and_16() {
 
     let f = parse(text, 16);
     let rows = f.to_view_rows(v(16));
-    assert_eq!(key_order(&rows[0])[..3], ["rule_number", "file_name", "line_number"]);
+    assert_eq!(
+        key_order(&rows[0])[..3],
+        ["rule_number", "file_name", "line_number"]
+    );
     let json = serde_json::to_value(&rows).unwrap();
     assert_eq!(json[0]["file_name"], "/d/pg_hba.conf");
     // ... and numbers it, as the server does.
@@ -139,33 +163,62 @@ fn regex_names_from_16() {
         one("host /(a all all md5", 16).unwrap_err(),
         "invalid regular expression \"(a\": parentheses () not balanced"
     );
-    assert!(one("host /(a all all md5", 15).is_ok(), "before 16 a slash name is a name");
+    assert!(
+        one("host /(a all all md5", 15).is_ok(),
+        "before 16 a slash name is a name"
+    );
 }
 
 #[test]
 fn version_13_clientcert() {
     let f = parse("hostssl all all all md5 clientcert=1\nhostssl all all all cert\nhostssl all all all md5 clientcert=no-verify\nhostssl all all all md5 clientname=CN\n", 13);
     let rows = f.to_view_rows(v(13));
-    assert_eq!(rows[0].options, Some(vec!["clientcert=verify-ca".to_owned()]));
-    assert_eq!(rows[1].options, Some(vec!["clientcert=verify-ca".to_owned()]));
+    assert_eq!(
+        rows[0].options,
+        Some(vec!["clientcert=verify-ca".to_owned()])
+    );
+    assert_eq!(
+        rows[1].options,
+        Some(vec!["clientcert=verify-ca".to_owned()])
+    );
     assert_eq!(rows[2].options, None);
-    assert_eq!(rows[3].error.as_deref(), Some("unrecognized authentication option name: \"clientname\""));
+    assert_eq!(
+        rows[3].error.as_deref(),
+        Some("unrecognized authentication option name: \"clientname\"")
+    );
     let f = parse("hostssl all all all md5 clientcert=1\n", 14);
-    assert_eq!(f.to_view_rows(v(14))[0].error, None, "an unknown value is only logged");
+    assert_eq!(
+        f.to_view_rows(v(14))[0].error,
+        None,
+        "an unknown value is only logged"
+    );
     assert!(f.lines[0].result.is_err());
 }
 
 #[test]
 fn ssl_off_and_build_features() {
     let opts = HbaParseOptions::new(v(15)).with_ssl_enabled(false);
-    let f = HbaFile::parse_with("hostssl all all all md5\n", Path::new("/d/h"), &opts, &MemoryLoader::new());
+    let f = HbaFile::parse_with(
+        "hostssl all all all md5\n",
+        Path::new("/d/h"),
+        &opts,
+        &MemoryLoader::new(),
+    );
     assert_eq!(
         f.lines[0].result,
         Err("hostssl record cannot match because SSL is disabled".to_owned())
     );
-    let build = BuildFeatures { ldap: false, ..BuildFeatures::default() };
+    let build = BuildFeatures {
+        ldap: false,
+        ..BuildFeatures::default()
+    };
     let opts = HbaParseOptions::new(v(15)).with_build(build);
-    let f = HbaFile::parse_with("host all all all ldap ldapbasedn=x\n", Path::new("/d/h"), &opts, &MemoryLoader::new());
+    let f = HbaFile::parse_with(
+        "host all all all ldap ldapbasedn=x\n",
+        Path::new("/d/h"),
+        &opts,
+        &MemoryLoader::new(),
+    );
     assert_eq!(
         f.lines[0].result,
         Err("invalid authentication method \"ldap\": not supported by this build".to_owned())
@@ -178,13 +231,27 @@ fn load_from_disk_with_includes() {
     let root = dir.path();
     std::fs::create_dir_all(root.join("conf.d/sub.conf")).unwrap();
     std::fs::write(root.join("admins"), "alice\nbob\n").unwrap();
-    std::fs::write(root.join("conf.d/10.conf"), "host all @../admins 10.0.0.0/8 scram-sha-256\n").unwrap();
-    std::fs::write(root.join("pg_hba.conf"), "local all all peer\ninclude_dir conf.d\n").unwrap();
+    std::fs::write(
+        root.join("conf.d/10.conf"),
+        "host all @../admins 10.0.0.0/8 scram-sha-256\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("pg_hba.conf"),
+        "local all all peer\ninclude_dir conf.d\n",
+    )
+    .unwrap();
     let f = HbaFile::load(&root.join("pg_hba.conf"), v(16)).unwrap();
     assert_eq!(f.lines.len(), 2, "{:?}", f.lines);
     let (line, rule) = f.rules().nth(1).unwrap();
     assert!(line.file.ends_with("conf.d/10.conf"), "{}", line.file);
-    assert_eq!(rule.users.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+    assert_eq!(
+        rule.users
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
     assert!(HbaFile::load(&root.join("nope"), v(16)).is_err());
     assert_eq!(f.errors().count(), 0);
 }

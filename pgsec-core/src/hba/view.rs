@@ -98,7 +98,11 @@ impl HbaViewRow {
     /// The row's cells as display text (NULL as an empty cell, arrays as `{a,b}`).
     pub fn cells(&self) -> Vec<String> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        let arr = |v: &Option<Vec<String>>| v.as_ref().map(|a| format!("{{{}}}", a.join(","))).unwrap_or_default();
+        let arr = |v: &Option<Vec<String>>| {
+            v.as_ref()
+                .map(|a| format!("{{{}}}", a.join(",")))
+                .unwrap_or_default()
+        };
         let mut out = Vec::new();
         if self.has_file_columns {
             out.push(self.rule_number.map(|n| n.to_string()).unwrap_or_default());
