@@ -15,6 +15,13 @@
 //!   [`CertificateRefusal`] saying what was expected and what was presented.
 //! - [`connect`] returns the client and [`ConnectionDetails`]: TLS version, cipher,
 //!   [`PeerCertificate`] (subject, subjectAltNames, expiry) and the `client.*` findings.
+//! - [`TenantPool`] (deadpool-postgres): [`TenantPool::begin`] sends `BEGIN` and one bound
+//!   `set_config(<setting>, <tenant>, true)` in the same round trip; the [`TenantTx`]
+//!   guard commits explicitly and rolls back when dropped; a connection left inside a
+//!   transaction is rolled back and verified before reuse; [`TenantId`] and
+//!   [`SettingName`] are validated types; building the pool runs a start-up guard made of
+//!   pgsec-core's rules ([`GUARD_RULES`]). The only way around the tenant is
+//!   [`TenantPool::dangerous_unscoped_connection`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pgsec_client::Error> {
