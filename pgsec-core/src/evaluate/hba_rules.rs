@@ -1,6 +1,7 @@
 //! pg_hba.conf rules: `hba.*`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -449,8 +450,9 @@ fn own_key(a: Option<&HbaAddress>) -> AddrKey {
     }
 }
 
-/// The keys of every address that could cover `a`.
-fn covering_keys(a: Option<&HbaAddress>) -> Vec<AddrKey> {
+/// The keys of every address that could cover `a`; `prefixes` are the prefix lengths
+/// filed so far (IPv4, IPv6), so only networks that can exist are looked up.
+fn covering_keys(a: Option<&HbaAddress>, prefixes: &[BTreeSet<u8>; 2]) -> Vec<AddrKey> {
     let mut keys = Vec::new();
     match a {
         None => keys.push(AddrKey::Local),
@@ -459,7 +461,8 @@ fn covering_keys(a: Option<&HbaAddress>) -> Vec<AddrKey> {
             match addr {
                 HbaAddress::Net(n) => {
                     let ip: IpAddr = n.addr();
-                    for len in 0..=n.prefix_len() {
+                    let family = usize::from(ip.is_ipv6());
+                    for &len in prefixes[family].range(..=n.prefix_len()) {
                         if let Ok(net) = IpNet::new(ip, len) {
                             keys.push(AddrKey::Net(net.trunc()));
                         }
@@ -484,39 +487,102 @@ fn covering_keys(a: Option<&HbaAddress>) -> Vec<AddrKey> {
     keys
 }
 
-/// Earlier rules filed by address, then by first user token (`None`: user `all`).
+/// Earlier rules filed by (address key, user): `None` for rules for all users, else one
+/// entry per user token listed. Each entry is a list, in line order, kept in one arena
+/// so a 100,000-line file costs no allocation per line.
 #[derive(Default)]
-struct Index {
-    by_addr: HashMap<AddrKey, HashMap<Option<HbaToken>, Vec<usize>>>,
+struct Index<'a> {
+    lists: HashMap<(AddrKey, Option<&'a HbaToken>), (usize, usize), BuildHasherDefault<Fnv>>,
+    /// (line index, next node)
+    nodes: Vec<(usize, Option<usize>)>,
+}
+
+impl<'a> Index<'a> {
+    fn push(&mut self, key: (AddrKey, Option<&'a HbaToken>), line: usize) {
+        let node = self.nodes.len();
+        self.nodes.push((line, None));
+        match self.lists.get_mut(&key) {
+            Some((_, tail)) => {
+                if let Some(prev) = self.nodes.get_mut(*tail) {
+                    prev.1 = Some(node);
+                }
+                *tail = node;
+            }
+            None => {
+                self.lists.insert(key, (node, node));
+            }
+        }
+    }
+
+    /// The first line of the list at `key` before `before` that satisfies `pred`.
+    fn first(&self, key: &(AddrKey, Option<&'a HbaToken>), before: Option<usize>, pred: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut next = self.lists.get(key).map(|(head, _)| *head);
+        while let Some(n) = next {
+            let (line, after) = *self.nodes.get(n)?;
+            if before.is_some_and(|b| line >= b) {
+                return None;
+            }
+            if pred(line) {
+                return Some(line);
+            }
+            next = after;
+        }
+        None
+    }
+}
+
+/// FNV-1a: hashing dominated the shadow check with SipHash; the keys come from the
+/// user's own file, so flooding resistance buys nothing here.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// For each accepted line, the index of the first earlier line covering it, if any.
-fn shadowing(lines: &[Line<'_>]) -> Vec<Option<usize>> {
+fn shadowing<'a>(lines: &[Line<'a>]) -> Vec<Option<usize>> {
     let mut index = Index::default();
+    let mut prefixes: [BTreeSet<u8>; 2] = Default::default();
     let mut out = Vec::with_capacity(lines.len());
     for (j, l) in lines.iter().enumerate() {
-        let r = l.rule;
+        let r: &'a HbaRule = l.rule;
         let mut best: Option<usize> = None;
+        // An earlier rule covering this one lists `all` or this rule's first user.
         if let Some(first_user) = r.users.first() {
-            for key in covering_keys(r.address.as_ref()) {
-                let Some(buckets) = index.by_addr.get(&key) else { continue };
-                for bucket in [buckets.get(&None), buckets.get(&Some(first_user.clone()))].into_iter().flatten() {
-                    // Buckets are in line order: the first covering rule is enough.
-                    if let Some(&i) = bucket.iter().find(|&&i| best.is_none_or(|b| i < b) && covers(lines[i].rule, r)) {
-                        best = Some(best.map_or(i, |b| b.min(i)));
+            for addr in covering_keys(r.address.as_ref(), &prefixes) {
+                for user in [None, Some(first_user)] {
+                    let key = (addr.clone(), user);
+                    if let Some(i) = index.first(&key, best, |i| covers(lines[i].rule, r)) {
+                        best = Some(i);
                     }
                 }
             }
         }
         out.push(best);
-        let user_keys: Vec<Option<HbaToken>> = if r.users.iter().any(|u| u.is_keyword("all")) {
-            vec![None]
+        if let Some(HbaAddress::Net(n)) = &r.address {
+            prefixes[usize::from(n.addr().is_ipv6())].insert(n.prefix_len());
+        }
+        let addr = own_key(r.address.as_ref());
+        if r.users.iter().any(|u| u.is_keyword("all")) {
+            index.push((addr, None), j);
         } else {
-            r.users.iter().cloned().map(Some).collect()
-        };
-        let bucket = index.by_addr.entry(own_key(r.address.as_ref())).or_default();
-        for k in user_keys {
-            bucket.entry(k).or_default().push(j);
+            for u in &r.users {
+                index.push((addr.clone(), Some(u)), j);
+            }
         }
     }
     out
