@@ -154,3 +154,87 @@ pub(crate) fn evaluate(snapshot: &Snapshot, policy: &Policy) -> Vec<Finding> {
     }
     refusals
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PoolError;
+
+    fn policy() -> Policy {
+        Policy::default().with_app_role("app")
+    }
+
+    fn live(roles: Vec<RoleFact>, tables: Vec<TableFact>, ssl: &str) -> Snapshot {
+        let mut live = LiveFacts::default();
+        live.roles = Collected::Present(roles);
+        let mut settings = BTreeMap::new();
+        settings.insert("ssl".to_owned(), LiveSetting::new("ssl", ssl, "configuration file"));
+        live.settings = Collected::Present(settings);
+        let mut db = DatabaseFacts::new("app");
+        db.tables = Collected::Present(tables);
+        live.databases = vec![db];
+        Snapshot::new("guard test", 0).with_live(live).with_app_role("app")
+    }
+
+    fn tenant_table(owner: &str, enabled: bool, forced: bool) -> TableFact {
+        TableFact::new("public", "orders", owner)
+            .with_columns(["id", "tenant_id"])
+            .with_rls(enabled, forced)
+    }
+
+    fn ids(findings: &[Finding]) -> Vec<&str> {
+        let mut ids: Vec<&str> = findings.iter().map(Finding::id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn a_safe_snapshot_passes() {
+        let snap = live(vec![RoleFact::login("app")], vec![tenant_table("owner", true, true)], "on");
+        assert!(evaluate(&snap, &policy()).is_empty());
+    }
+
+    #[test]
+    fn each_guard_rule_refuses() {
+        let mut superuser = RoleFact::login("app");
+        superuser.superuser = true;
+        let mut bypass = RoleFact::login("app");
+        bypass.bypassrls = true;
+        let cases = [
+            (live(vec![superuser], vec![], "on"), "role.app_superuser"),
+            (live(vec![bypass], vec![], "on"), "role.bypassrls"),
+            (
+                live(vec![RoleFact::login("app")], vec![tenant_table("app", true, true)], "on"),
+                "priv.app_owns_tables",
+            ),
+            (
+                live(vec![RoleFact::login("app")], vec![tenant_table("owner", false, false)], "on"),
+                "rls.disabled",
+            ),
+            (
+                live(vec![RoleFact::login("app")], vec![tenant_table("owner", true, false)], "on"),
+                "rls.not_forced",
+            ),
+            (live(vec![RoleFact::login("app")], vec![], "off"), "tls.ssl_off"),
+        ];
+        for (snap, id) in cases {
+            assert_eq!(ids(&evaluate(&snap, &policy())), vec![id]);
+        }
+    }
+
+    #[test]
+    fn a_rule_that_cannot_be_decided_refuses_too() {
+        // Nothing collected: every guard rule is skipped, and each skip is a refusal.
+        let refusals = evaluate(&Snapshot::new("empty", 0), &policy());
+        assert_eq!(ids(&refusals).len(), GUARD_RULES.len(), "{refusals:?}");
+        let message = PoolError::Unsafe {
+            findings: refusals,
+        }
+        .to_string();
+        for id in GUARD_RULES {
+            assert!(message.contains(id), "{message}");
+        }
+        assert!(message.contains("dangerous_skip_startup_guard"));
+    }
+}
