@@ -36,4 +36,36 @@ pub enum Error {
     /// A report could not be serialised.
     #[error("cannot serialise the report: {0}")]
     Json(#[from] serde_json::Error),
+    /// A hardening profile is not valid (TOML syntax, an unknown key, a bad value).
+    #[error("hardening profile: {field}: {reason}")]
+    Profile {
+        /// The key (or `syntax`).
+        field: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// A query of the live collector failed for another reason than a missing
+    /// privilege (the connection was lost, the server is shutting down, ...).
+    #[cfg(feature = "live")]
+    #[error("reading {what} from the server failed: {detail}")]
+    Live {
+        /// What was being read.
+        what: &'static str,
+        /// The error and its causes, on one line (server messages never hold secrets).
+        detail: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The connected role may read none of the catalogs an audit needs.
+    #[error(
+        "role {role} may not read the server's catalogs ({reason}); connect as a superuser \
+         or as a role granted pg_monitor and SELECT on the pg_catalog tables"
+    )]
+    NoPrivileges {
+        /// The role the audit connected as.
+        role: String,
+        /// What the server refused.
+        reason: String,
+    },
 }

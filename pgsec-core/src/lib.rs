@@ -26,11 +26,14 @@ mod catalogue;
 mod cert;
 mod error;
 mod evaluate;
+pub mod harden;
 mod policy;
 pub mod render;
 mod report;
 mod severity;
 pub mod snapshot;
+#[cfg(feature = "live")]
+pub mod live;
 
 pub use source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
 

@@ -294,6 +294,27 @@ pub struct LiveFacts {
     pub db_role_settings: Collected<Vec<DbRoleSetting>>,
     /// The databases that were examined.
     pub databases: Vec<DatabaseFacts>,
+    /// `pg_ident_file_mappings` (PostgreSQL 15+; superuser unless granted).
+    pub ident_mappings: Collected<Vec<IdentMapping>>,
+}
+
+/// One row of `pg_ident_file_mappings`: a user-name map line, or the error the server
+/// reports for it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct IdentMapping {
+    /// File the line is in (PostgreSQL 16+ reports it; else `ident_file`).
+    pub file: String,
+    /// Line number.
+    pub line_number: usize,
+    /// `map_name`.
+    pub map_name: Option<String>,
+    /// `sys_name` (a system user name or a `/regex`).
+    pub system_user: Option<String>,
+    /// `pg_username`.
+    pub pg_user: Option<String>,
+    /// `error`, when the server could not read the line.
+    pub error: Option<String>,
 }
 
 /// `server_version_num` and `server_version`.
