@@ -268,8 +268,8 @@ impl<'a> Eval<'a> {
         }
     }
 
-    /// The major version hba tokens are read with: the live server's when known, else
-    /// the files' version.
+    /// The server's major version: the live server's when known, else the version the
+    /// files are for (hba token rules, version-dependent defaults).
     pub(crate) fn hba_version(&self) -> crate::hba::PgVersion {
         self.snap
             .live

@@ -95,9 +95,9 @@ enum Writable {
 fn file_mode_writable(ev: &Eval<'_>, schema: &str) -> Writable {
     match schema {
         "$user" | "pg_catalog" | "pg_temp" | "information_schema" => Writable::No,
-        "public" if ev.snap.pg_version.major() < 15 => Writable::Yes(format!(
-            "before PostgreSQL 15 PUBLIC holds CREATE on schema public by default (files are for PostgreSQL {})",
-            ev.snap.pg_version
+        "public" if ev.hba_version().major() < 15 => Writable::Yes(format!(
+            "before PostgreSQL 15 PUBLIC holds CREATE on schema public by default (the server is PostgreSQL {})",
+            ev.hba_version()
         )),
         "public" => Writable::No,
         _ => Writable::Unknown,
