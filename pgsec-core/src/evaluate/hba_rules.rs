@@ -299,6 +299,9 @@ pub(super) fn superuser_network(ev: &mut Eval<'_>) {
 }
 
 /// `hba.replication_wide`: a replication line for user all or a wide address.
+///
+/// Only `host*` lines: `local replication all peer` is in PostgreSQL's own default file
+/// and admits no network client.
 pub(super) fn replication_wide(ev: &mut Eval<'_>) {
     per_line(
         ev,

@@ -46,7 +46,13 @@ pub(crate) fn path_uri(path: &str) -> String {
 fn location(l: &Location) -> Value {
     match l {
         Location::File { path, line } => {
-            let mut phys = j!({ "artifactLocation": { "uri": path_uri(path) } });
+            let mut artifact = j!({ "uri": path_uri(path) });
+            if !path.starts_with('/') {
+                // Relative paths are relative to where pgsec ran (code scanning's
+                // conventional source-root base).
+                artifact["uriBaseId"] = j!("%SRCROOT%");
+            }
+            let mut phys = j!({ "artifactLocation": artifact });
             if let Some(line) = line.filter(|l| *l >= 1) {
                 phys["region"] = j!({ "startLine": line });
             }
