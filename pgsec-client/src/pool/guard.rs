@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pgsec_core::snapshot::{DatabaseFacts, LiveFacts, LiveSetting, RoleFact, ServerVersion, TableFact};
+use pgsec_core::snapshot::{
+    DatabaseFacts, LiveFacts, LiveSetting, RoleFact, ServerVersion, TableFact,
+};
 use pgsec_core::{Collected, Finding, Policy, Snapshot};
 use tokio_postgres::Client;
 
@@ -126,9 +128,12 @@ pub(crate) async fn collect(
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    let snapshot = Snapshot::new(format!("TenantPool start-up guard ({user}@{database})"), collected_at)
-        .with_live(live)
-        .with_app_role(user.clone());
+    let snapshot = Snapshot::new(
+        format!("TenantPool start-up guard ({user}@{database})"),
+        collected_at,
+    )
+    .with_live(live)
+    .with_app_role(user.clone());
     let policy = Policy::default()
         .with_tenant_columns(tenant_columns.iter().cloned())
         .with_app_role(user);
@@ -168,12 +173,17 @@ mod tests {
         let mut live = LiveFacts::default();
         live.roles = Collected::Present(roles);
         let mut settings = BTreeMap::new();
-        settings.insert("ssl".to_owned(), LiveSetting::new("ssl", ssl, "configuration file"));
+        settings.insert(
+            "ssl".to_owned(),
+            LiveSetting::new("ssl", ssl, "configuration file"),
+        );
         live.settings = Collected::Present(settings);
         let mut db = DatabaseFacts::new("app");
         db.tables = Collected::Present(tables);
         live.databases = vec![db];
-        Snapshot::new("guard test", 0).with_live(live).with_app_role("app")
+        Snapshot::new("guard test", 0)
+            .with_live(live)
+            .with_app_role("app")
     }
 
     fn tenant_table(owner: &str, enabled: bool, forced: bool) -> TableFact {
@@ -191,7 +201,11 @@ mod tests {
 
     #[test]
     fn a_safe_snapshot_passes() {
-        let snap = live(vec![RoleFact::login("app")], vec![tenant_table("owner", true, true)], "on");
+        let snap = live(
+            vec![RoleFact::login("app")],
+            vec![tenant_table("owner", true, true)],
+            "on",
+        );
         assert!(evaluate(&snap, &policy()).is_empty());
     }
 
@@ -205,18 +219,33 @@ mod tests {
             (live(vec![superuser], vec![], "on"), "role.app_superuser"),
             (live(vec![bypass], vec![], "on"), "role.bypassrls"),
             (
-                live(vec![RoleFact::login("app")], vec![tenant_table("app", true, true)], "on"),
+                live(
+                    vec![RoleFact::login("app")],
+                    vec![tenant_table("app", true, true)],
+                    "on",
+                ),
                 "priv.app_owns_tables",
             ),
             (
-                live(vec![RoleFact::login("app")], vec![tenant_table("owner", false, false)], "on"),
+                live(
+                    vec![RoleFact::login("app")],
+                    vec![tenant_table("owner", false, false)],
+                    "on",
+                ),
                 "rls.disabled",
             ),
             (
-                live(vec![RoleFact::login("app")], vec![tenant_table("owner", true, false)], "on"),
+                live(
+                    vec![RoleFact::login("app")],
+                    vec![tenant_table("owner", true, false)],
+                    "on",
+                ),
                 "rls.not_forced",
             ),
-            (live(vec![RoleFact::login("app")], vec![], "off"), "tls.ssl_off"),
+            (
+                live(vec![RoleFact::login("app")], vec![], "off"),
+                "tls.ssl_off",
+            ),
         ];
         for (snap, id) in cases {
             assert_eq!(ids(&evaluate(&snap, &policy())), vec![id]);
@@ -228,10 +257,7 @@ mod tests {
         // Nothing collected: every guard rule is skipped, and each skip is a refusal.
         let refusals = evaluate(&Snapshot::new("empty", 0), &policy());
         assert_eq!(ids(&refusals).len(), GUARD_RULES.len(), "{refusals:?}");
-        let message = PoolError::Unsafe {
-            findings: refusals,
-        }
-        .to_string();
+        let message = PoolError::Unsafe { findings: refusals }.to_string();
         for id in GUARD_RULES {
             assert!(message.contains(id), "{message}");
         }

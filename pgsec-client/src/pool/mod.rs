@@ -374,7 +374,9 @@ impl TenantPoolBuilder {
     /// - [`PoolError::SettingRejected`] when the server refuses the setting name.
     pub async fn build(self) -> Result<TenantPool, PoolError> {
         self.validate()?;
-        let manager = self.manager.map_err(|source| PoolError::Config { source })?;
+        let manager = self
+            .manager
+            .map_err(|source| PoolError::Config { source })?;
         let shared = Arc::new(Shared {
             setting: self.setting.clone(),
             record_tenant: self.record_tenant_ids,

@@ -225,7 +225,11 @@ impl SettingName {
                 b'A'..=b'Z' | b'a'..=b'z' | b'_' => at_start = false,
                 b'0'..=b'9' | b'$' if !at_start => {}
                 b'0'..=b'9' | b'$' => return reason("a part starts with a digit or `$`"),
-                _ => return reason("it has a character other than ASCII letters, digits, `_`, `$` and `.`"),
+                _ => {
+                    return reason(
+                        "it has a character other than ASCII letters, digits, `_`, `$` and `.`",
+                    )
+                }
             }
         }
         if at_start {

@@ -51,7 +51,10 @@ fn refused_ids(err: &PoolError) -> Vec<String> {
 #[tokio::test]
 async fn a_hardened_role_and_forced_rls_pass() {
     let db = tenant_database().await;
-    let pool = app_pool(&db).build().await.expect("the guard accepts the hardened setup");
+    let pool = app_pool(&db)
+        .build()
+        .await
+        .expect("the guard accepts the hardened setup");
     drop(pool);
 }
 
@@ -65,9 +68,18 @@ async fn a_superuser_is_refused_and_the_opt_out_is_explicit() {
     let message = err.to_string();
     assert!(message.contains("role.app_superuser"), "{message}");
     assert!(message.contains(&creds.user), "{message}");
-    assert!(message.contains("NOSUPERUSER"), "the fix is missing: {message}");
-    assert!(message.contains("dangerous_skip_startup_guard"), "{message}");
-    assert!(!message.contains(creds.password()), "password leaked: {message}");
+    assert!(
+        message.contains("NOSUPERUSER"),
+        "the fix is missing: {message}"
+    );
+    assert!(
+        message.contains("dangerous_skip_startup_guard"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(creds.password()),
+        "password leaked: {message}"
+    );
 
     let pool = TenantPool::builder(&config)
         .dangerous_skip_startup_guard()
@@ -146,7 +158,10 @@ async fn tenant_tables_without_enabled_or_forced_rls_are_refused() {
     let err = app_pool(&db).build().await.unwrap_err();
     assert_eq!(refused_ids(&err), vec!["rls.disabled", "rls.not_forced"]);
     let message = err.to_string();
-    assert!(message.contains("open_table") && message.contains("unforced"), "{message}");
+    assert!(
+        message.contains("open_table") && message.contains("unforced"),
+        "{message}"
+    );
     assert!(!message.contains("not_a_tenant_table"), "{message}");
 
     // The tenant column is configurable, as in pgsec-core's Policy.
@@ -181,6 +196,9 @@ async fn a_server_with_ssl_off_is_refused() {
 #[test]
 fn the_guard_rules_are_catalogue_rules() {
     for id in GUARD_RULES {
-        assert!(pgsec_core::rule(id).is_some(), "{id} is not in pgsec-core's catalogue");
+        assert!(
+            pgsec_core::rule(id).is_some(),
+            "{id} is not in pgsec-core's catalogue"
+        );
     }
 }

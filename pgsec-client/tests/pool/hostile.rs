@@ -30,7 +30,10 @@ const HOSTILE: &[&str] = &[
 #[test]
 fn hostile_tenant_ids_and_setting_names_do_not_construct() {
     for value in HOSTILE {
-        assert!(TenantId::text(value).is_err(), "{value:?} became a tenant id");
+        assert!(
+            TenantId::text(value).is_err(),
+            "{value:?} became a tenant id"
+        );
         assert!(
             SettingName::new(&format!("app.{value}")).is_err(),
             "app.{value:?} became a setting name"
@@ -44,7 +47,10 @@ fn hostile_tenant_ids_and_setting_names_do_not_construct() {
         "role",
         "session_authorization",
     ] {
-        assert!(SettingName::new(name).is_err(), "{name:?} became a setting name");
+        assert!(
+            SettingName::new(name).is_err(),
+            "{name:?} became a setting name"
+        );
     }
 }
 
@@ -115,7 +121,10 @@ async fn every_accepted_punctuation_and_extreme_ids_round_trip() {
     for id in &ids {
         let tx = pool.begin(id).await.unwrap();
         let seen: String = tx
-            .query_one("select pg_catalog.current_setting('app.current_tenant_id')", &[])
+            .query_one(
+                "select pg_catalog.current_setting('app.current_tenant_id')",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);
@@ -128,7 +137,11 @@ async fn every_accepted_punctuation_and_extreme_ids_round_trip() {
 async fn a_custom_setting_name_is_used_verbatim() {
     let db = tenant_database().await;
     let setting: SettingName = "myapp.org_id".parse().unwrap();
-    let pool = app_pool(&db).tenant_setting(setting.clone()).build().await.unwrap();
+    let pool = app_pool(&db)
+        .tenant_setting(setting.clone())
+        .build()
+        .await
+        .unwrap();
     assert_eq!(pool.tenant_setting(), &setting);
     let tx = pool.begin(&"org-9".parse().unwrap()).await.unwrap();
     let row = tx
@@ -140,6 +153,9 @@ async fn a_custom_setting_name_is_used_verbatim() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("org-9"));
-    assert!(row.get::<_, Option<String>>(1).unwrap_or_default().is_empty());
+    assert!(row
+        .get::<_, Option<String>>(1)
+        .unwrap_or_default()
+        .is_empty());
     tx.rollback().await.unwrap();
 }

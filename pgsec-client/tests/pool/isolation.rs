@@ -115,7 +115,10 @@ async fn assert_sees_only_itself(tx: &TenantTx) -> Result<(), String> {
 async fn insert(tx: &TenantTx, body: &str) -> Result<(), String> {
     tx.query_typed(
         "insert into items (tenant_id, body) values ($1, $2)",
-        &[(&tx.tenant().as_setting_value(), Type::TEXT), (&body, Type::TEXT)],
+        &[
+            (&tx.tenant().as_setting_value(), Type::TEXT),
+            (&body, Type::TEXT),
+        ],
     )
     .await
     .map(drop)
@@ -153,12 +156,16 @@ async fn run_step(pool: TenantPool, tenant: TenantId, step: Step) -> Result<(), 
             }
         }
         Step::TimeoutBegin(micros) => {
-            if let Ok(tx) = tokio::time::timeout(Duration::from_micros(micros), begin(&pool)).await {
+            if let Ok(tx) = tokio::time::timeout(Duration::from_micros(micros), begin(&pool)).await
+            {
                 let tx = tx?;
                 assert_sees_only_itself(&tx).await?;
             }
         }
-        Step::CancelQuery { polls, commit_after } => {
+        Step::CancelQuery {
+            polls,
+            commit_after,
+        } => {
             let tx = begin(&pool).await?;
             let me = tx.tenant().as_setting_value();
             let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =

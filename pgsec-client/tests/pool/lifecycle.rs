@@ -28,8 +28,11 @@ pub(crate) async fn session_view(tx: &pgsec_client::TenantTx) -> (Option<String>
 }
 
 async fn insert(tx: &pgsec_client::TenantTx, body: &str) -> Result<u64, tokio_postgres::Error> {
-    tx.execute("insert into items (tenant_id, body) values ($1, $2)", &[&tx.tenant().to_string(), &body])
-        .await
+    tx.execute(
+        "insert into items (tenant_id, body) values ($1, $2)",
+        &[&tx.tenant().to_string(), &body],
+    )
+    .await
 }
 
 /// Polls a future `polls` times and drops it if it has not finished.
@@ -113,7 +116,10 @@ async fn a_failed_statement_makes_commit_fail_instead_of_silently_rolling_back()
     let tx = pool.begin(&t).await.unwrap();
     insert(&tx, "before the error").await.unwrap();
     let err = tx.query("select 1/0", &[]).await.unwrap_err();
-    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO));
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
     let err = tx.commit().await.unwrap_err();
     assert!(matches!(err, PoolError::TransactionAborted), "{err:?}");
     assert!(all_items(&db).await.is_empty());
@@ -137,12 +143,18 @@ async fn changing_the_tenant_inside_the_transaction_is_not_committed() {
     )
     .await
     .unwrap();
-    tx.execute("insert into items (tenant_id, body) values ('other', 'smuggled')", &[])
-        .await
-        .unwrap();
+    tx.execute(
+        "insert into items (tenant_id, body) values ('other', 'smuggled')",
+        &[],
+    )
+    .await
+    .unwrap();
     let err = tx.commit().await.unwrap_err();
     assert!(matches!(err, PoolError::TenantChanged), "{err:?}");
-    assert!(all_items(&db).await.is_empty(), "the smuggled row was committed");
+    assert!(
+        all_items(&db).await.is_empty(),
+        "the smuggled row was committed"
+    );
 
     // Ending the transaction early through SQL is reported too.
     let tx = pool.begin(&t).await.unwrap();
@@ -167,7 +179,11 @@ async fn a_begin_cancelled_at_any_poll_leaves_nothing_behind() {
         let _ = poll_then_drop(pool.begin(&cancelled), polls).await;
         let tx = pool.begin(&t).await.unwrap();
         let (tenant, _, has_xid) = session_view(&tx).await;
-        assert_eq!(tenant.as_deref(), Some("t1"), "after cancelling at poll {polls}");
+        assert_eq!(
+            tenant.as_deref(),
+            Some("t1"),
+            "after cancelling at poll {polls}"
+        );
         assert!(!has_xid);
         tx.commit().await.unwrap();
     }
@@ -188,7 +204,10 @@ async fn a_query_cancelled_mid_flight_is_rolled_back_with_its_transaction() {
     let tx = pool.begin(&t).await.unwrap();
     assert_eq!(session_view(&tx).await.0.as_deref(), Some("t1"));
     tx.commit().await.unwrap();
-    assert!(all_items(&db).await.is_empty(), "the cancelled insert was committed");
+    assert!(
+        all_items(&db).await.is_empty(),
+        "the cancelled insert was committed"
+    );
 }
 
 #[tokio::test]
@@ -210,19 +229,31 @@ async fn the_unscoped_connection_has_no_tenant_and_is_never_reused() {
         .await
         .unwrap();
     let tenant: Option<String> = row.get(0);
-    assert!(tenant.as_deref().unwrap_or("").is_empty(), "unscoped saw {tenant:?}");
+    assert!(
+        tenant.as_deref().unwrap_or("").is_empty(),
+        "unscoped saw {tenant:?}"
+    );
     assert_eq!(row.get::<_, i32>(1), first_pid);
     // Session state that must not leak into tenant transactions.
-    conn.batch_execute("select pg_catalog.set_config('app.current_tenant_id', 'leak', false); begin")
-        .await
-        .unwrap();
+    conn.batch_execute(
+        "select pg_catalog.set_config('app.current_tenant_id', 'leak', false); begin",
+    )
+    .await
+    .unwrap();
     // RLS denies without a tenant.
-    assert!(conn.query("select * from items", &[]).await.unwrap().is_empty());
+    assert!(conn
+        .query("select * from items", &[])
+        .await
+        .unwrap()
+        .is_empty());
     drop(conn);
 
     let tx = pool.begin(&t).await.unwrap();
     let (tenant, pid, _) = session_view(&tx).await;
-    assert_ne!(pid, first_pid, "the unscoped connection was handed out again");
+    assert_ne!(
+        pid, first_pid,
+        "the unscoped connection was handed out again"
+    );
     assert_eq!(tenant.as_deref(), Some("t1"));
     tx.commit().await.unwrap();
 }
@@ -231,25 +262,54 @@ async fn the_unscoped_connection_has_no_tenant_and_is_never_reused() {
 async fn builder_values_are_validated() {
     let db = tenant_database().await;
     let err = app_pool(&db).max_size(0).build().await.unwrap_err();
-    assert!(matches!(err, PoolError::InvalidSetting { setting: "max_size", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PoolError::InvalidSetting {
+                setting: "max_size",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = app_pool(&db)
         .tenant_columns(Vec::<String>::new())
         .build()
         .await
         .unwrap_err();
-    assert!(matches!(err, PoolError::InvalidSetting { setting: "tenant_columns", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PoolError::InvalidSetting {
+                setting: "tenant_columns",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = app_pool(&db)
         .wait_timeout(std::time::Duration::ZERO)
         .build()
         .await
         .unwrap_err();
-    assert!(matches!(err, PoolError::InvalidSetting { setting: "wait_timeout", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PoolError::InvalidSetting {
+                setting: "wait_timeout",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_weak_sslmode_is_refused_before_connecting() {
     let db = tenant_database().await;
-    let conninfo = db.app_conninfo().replace("sslmode=verify-full", "sslmode=require");
+    let conninfo = db
+        .app_conninfo()
+        .replace("sslmode=verify-full", "sslmode=require");
     let config = pgsec_client::Config::parse(&conninfo).unwrap();
     let err = TenantPool::builder(&config).build().await.unwrap_err();
     assert!(matches!(err, PoolError::Config { .. }), "{err}");
@@ -271,7 +331,10 @@ async fn a_setting_the_server_refuses_fails_the_build() {
         .await
         .unwrap_err();
     assert!(matches!(err, PoolError::SettingRejected { .. }), "{err}");
-    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
 }
 
 #[tokio::test]

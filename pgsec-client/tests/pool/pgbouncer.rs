@@ -77,7 +77,9 @@ async fn two_tenants_interleave_on_fewer_server_connections_without_leaking() {
                 let setting: Option<String> = row.get(0);
                 let visible: Vec<String> = row.get(1);
                 if setting.as_deref() != Some(me) || visible.iter().any(|t| t != me) {
-                    return Err(format!("{me} saw setting {setting:?} and rows of {visible:?}"));
+                    return Err(format!(
+                        "{me} saw setting {setting:?} and rows of {visible:?}"
+                    ));
                 }
                 tx.query_typed(
                     "insert into items (tenant_id, body) values ($1, 'through pgbouncer')",
@@ -107,8 +109,13 @@ async fn two_tenants_interleave_on_fewer_server_connections_without_leaking() {
 
     let most = most_backends.load(Ordering::SeqCst);
     let clients = pool.status().size;
-    eprintln!("{clients} pool connections, at most {most} server connections, {committed} committed");
-    assert!(most >= 1 && most <= i64::from(SERVER_CONNECTIONS), "{most} server connections");
+    eprintln!(
+        "{clients} pool connections, at most {most} server connections, {committed} committed"
+    );
+    assert!(
+        most >= 1 && most <= i64::from(SERVER_CONNECTIONS),
+        "{most} server connections"
+    );
     assert!(
         clients > usize::try_from(most).unwrap(),
         "{clients} pool connections should share {most} server connections"
@@ -119,7 +126,10 @@ async fn two_tenants_interleave_on_fewer_server_connections_without_leaking() {
         .admin_client()
         .await
         .unwrap()
-        .query("select tenant_id, count(*) from items group by 1 order by 1", &[])
+        .query(
+            "select tenant_id, count(*) from items group by 1 order by 1",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -134,7 +144,11 @@ async fn two_tenants_interleave_on_fewer_server_connections_without_leaking() {
     let fresh: TenantId = "tenant-c".parse().unwrap();
     for _ in 0..CLIENTS {
         let tx = pool.begin(&fresh).await.unwrap();
-        let n: i64 = tx.query_typed("select count(*) from items", &[]).await.unwrap()[0].get(0);
+        let n: i64 = tx
+            .query_typed("select count(*) from items", &[])
+            .await
+            .unwrap()[0]
+            .get(0);
         assert_eq!(n, 0, "tenant-c saw rows");
         tx.commit().await.unwrap();
     }

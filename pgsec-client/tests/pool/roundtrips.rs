@@ -77,14 +77,21 @@ async fn tenant_pool_turns(pool: &TenantPool, turns: &Turns, tenant: &TenantId) 
     let before = turns.get();
     let tx = pool.begin(tenant).await.unwrap();
     let rows = tx.query_typed(QUERY, &[]).await.unwrap();
-    assert_eq!(rows[0].get::<_, Option<String>>(0).as_deref(), Some(tenant.as_setting_value()));
+    assert_eq!(
+        rows[0].get::<_, Option<String>>(0).as_deref(),
+        Some(tenant.as_setting_value())
+    );
     tx.commit().await.unwrap();
     turns.get() - before
 }
 
 /// Round trips of the same transaction on a plain deadpool-postgres pool, without a
 /// tenant, optionally with a separate `set_config` round trip (the naive way).
-async fn plain_pool_turns(pool: &deadpool_postgres::Pool, turns: &Turns, naive_tenant: Option<&str>) -> u64 {
+async fn plain_pool_turns(
+    pool: &deadpool_postgres::Pool,
+    turns: &Turns,
+    naive_tenant: Option<&str>,
+) -> u64 {
     let mut client = pool.get().await.unwrap();
     let before = turns.get();
     let tx = client.transaction().await.unwrap();
@@ -120,7 +127,11 @@ async fn begin_with_tenant_costs_the_round_trips_of_a_plain_transaction() {
         Config::parse(&conninfo).unwrap()
     };
     let config = through(tenant_port);
-    let pool = TenantPool::builder(&config).max_size(1).build().await.unwrap();
+    let pool = TenantPool::builder(&config)
+        .max_size(1)
+        .build()
+        .await
+        .unwrap();
 
     let plain_turns = Arc::new(Turns::default());
     let plain_port = counting_proxy(upstream, Arc::clone(&plain_turns)).await;
@@ -132,7 +143,10 @@ async fn begin_with_tenant_costs_the_round_trips_of_a_plain_transaction() {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    let plain = deadpool_postgres::Pool::builder(manager).max_size(1).build().unwrap();
+    let plain = deadpool_postgres::Pool::builder(manager)
+        .max_size(1)
+        .build()
+        .unwrap();
 
     let tenant: TenantId = "acme".parse().unwrap();
     // Warm up: connections, TLS session tickets, type caches.
@@ -143,7 +157,9 @@ async fn begin_with_tenant_costs_the_round_trips_of_a_plain_transaction() {
         let with_tenant = tenant_pool_turns(&pool, &tenant_turns, &tenant).await;
         let without = plain_pool_turns(&plain, &plain_turns, None).await;
         let naive = plain_pool_turns(&plain, &plain_turns, Some("acme")).await;
-        eprintln!("round trips: TenantPool {with_tenant}, plain {without}, naive set_config {naive}");
+        eprintln!(
+            "round trips: TenantPool {with_tenant}, plain {without}, naive set_config {naive}"
+        );
         assert_eq!(with_tenant, without, "TenantPool costs extra round trips");
         // The counter sees a separate set_config.
         assert_eq!(naive, without + 1);

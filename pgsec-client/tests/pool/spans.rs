@@ -19,7 +19,8 @@ struct Fields<'a>(&'a mut Vec<String>, &'a str);
 
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push(format!("{}.{}={value:?}", self.1, field.name()));
+        self.0
+            .push(format!("{}.{}={value:?}", self.1, field.name()));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.push(format!("{}.{}={value}", self.1, field.name()));
@@ -56,9 +57,8 @@ impl Capture {
 async fn spans_carry_the_tenant_only_when_allowed() {
     let db = tenant_database().await;
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(capture.clone()),
-    );
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
     let tenant: TenantId = "acme-secret-customer".parse().unwrap();
 
     let pool = app_pool(&db).max_size(1).build().await.unwrap();
@@ -68,10 +68,15 @@ async fn spans_carry_the_tenant_only_when_allowed() {
     let lines = capture.lines();
     assert!(lines.contains(&"span tenant_tx".to_owned()), "{lines:?}");
     assert!(
-        lines.iter().any(|l| l == "tenant_tx.setting=app.current_tenant_id"),
+        lines
+            .iter()
+            .any(|l| l == "tenant_tx.setting=app.current_tenant_id"),
         "{lines:?}"
     );
-    assert!(!lines.iter().any(|l| l.contains("acme")), "tenant leaked: {lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("acme")),
+        "tenant leaked: {lines:?}"
+    );
 
     let pool = app_pool(&db)
         .max_size(1)
@@ -84,20 +89,25 @@ async fn spans_carry_the_tenant_only_when_allowed() {
     drop(tx);
     let lines = capture.lines();
     assert!(
-        lines.iter().any(|l| l == "tenant_tx.tenant=acme-secret-customer"),
+        lines
+            .iter()
+            .any(|l| l == "tenant_tx.tenant=acme-secret-customer"),
         "{lines:?}"
     );
     // Each transaction has its own span.
-    assert_eq!(lines.iter().filter(|l| *l == "span tenant_tx").count(), 2, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| *l == "span tenant_tx").count(),
+        2,
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
 async fn skipping_the_guard_and_the_unscoped_path_are_loud() {
     let db = tenant_database().await;
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(capture.clone()),
-    );
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
     let pool = app_pool(&db)
         .dangerous_skip_startup_guard()
         .build()
@@ -105,13 +115,17 @@ async fn skipping_the_guard_and_the_unscoped_path_are_loud() {
         .unwrap();
     let lines = capture.lines();
     assert!(
-        lines.iter().any(|l| l.starts_with("WARN.message=") && l.contains("start-up guard SKIPPED")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("WARN.message=") && l.contains("start-up guard SKIPPED")),
         "{lines:?}"
     );
     drop(pool.dangerous_unscoped_connection().await.unwrap());
     let lines = capture.lines();
     assert!(
-        lines.iter().any(|l| l.starts_with("WARN.message=") && l.contains("unscoped")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("WARN.message=") && l.contains("unscoped")),
         "{lines:?}"
     );
 }
