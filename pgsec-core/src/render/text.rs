@@ -30,7 +30,7 @@ pub fn text(report: &Report, color: bool) -> String {
         }
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{}", paint(BOLD, &format!("pgsec audit of {}", report.target())));
+    let _ = writeln!(out, "{}", paint(BOLD, &format!("pgsec report: {}", report.target())));
     for sev in Severity::ALL_DESCENDING {
         let group: Vec<_> = report.findings().iter().filter(|f| f.severity() == sev).collect();
         if group.is_empty() {
