@@ -33,16 +33,7 @@ pub(crate) fn tenant_schema_sql() -> String {
 /// A fresh database with the tenant schema.
 pub(crate) async fn tenant_database() -> TestDatabase {
     let server = pgsec_testkit::shared().await.expect("test server");
-    // The kit's own connection for CREATE DATABASE is occasionally reset right after
-    // authentication (seen with both backends, never on pgsec-client's connections);
-    // one retry keeps that testkit flake from failing pool tests.
-    let db = match server.fresh_database().await {
-        Ok(db) => db,
-        Err(first) => match server.fresh_database().await {
-            Ok(db) => db,
-            Err(again) => panic!("fresh database: {first:?}, then {again:?}"),
-        },
-    };
+    let db = server.fresh_database().await.expect("fresh database");
     db.admin_client()
         .await
         .expect("admin client")
