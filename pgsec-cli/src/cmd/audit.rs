@@ -95,6 +95,18 @@ pub(crate) struct AuditArgs {
     /// Suppress a rule id or a finding fingerprint (repeatable).
     #[arg(long = "suppress", value_name = "ID_OR_FINGERPRINT")]
     pub(crate) suppress: Vec<String>,
+    /// Audit a live server: a connection string or postgres:// URL as psql takes it (the
+    /// PG* variables and ~/.pgpass fill the rest). TCP connects only with verified TLS
+    /// (sslmode=verify-full); a Unix-socket host needs none.
+    #[arg(long = "url", value_name = "CONNINFO", conflicts_with_all = ["config", "hba", "data_dir"])]
+    pub(crate) url: Option<String>,
+    /// With --url: audit every database the role may connect to, not only the one in
+    /// the connection string.
+    #[arg(long = "all-databases", requires = "url")]
+    pub(crate) all_databases: bool,
+    /// With --url: the connecting role is the application's role (application rules).
+    #[arg(long = "as-app", requires = "url", conflicts_with = "app_role")]
+    pub(crate) as_app: bool,
     #[command(flatten)]
     pub(crate) report: ReportArgs,
 }
@@ -116,8 +128,9 @@ impl AuditArgs {
 }
 
 pub(crate) fn run(args: AuditArgs) -> u8 {
-    // A live `--url` audit plugs in here: it builds its Snapshot from a connection
-    // instead of from files; evaluation and output below are shared.
+    if let Some(url) = &args.url {
+        return super::audit_live::run(&args, url, args.policy());
+    }
     let snapshot = match file_snapshot(&args) {
         Ok(s) => s,
         Err(e) => return super::fail(e),

@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes its clap arguments and `run(args) -> u8`.
 
 pub(crate) mod audit;
+pub(crate) mod audit_live;
 pub(crate) mod demo;
 pub(crate) mod harden;
 pub(crate) mod hba;

@@ -23,7 +23,7 @@
 mod profile;
 mod render;
 
-pub use profile::{Ident, Network, Profile, Roles, TenantTable};
+pub use profile::{Ident, Network, Profile, Roles, TenantTable, PROFILE_TEMPLATE};
 
 /// File name of the `postgresql.conf` fragment (conf.d files are read in name order;
 /// the prefix makes this one come late and win).

@@ -240,36 +240,8 @@ pub struct Roles {
 /// A validated hardening profile. Build it with [`Profile::strict`] or
 /// [`Profile::from_toml`]; every value in it is safe to write into the generated files.
 ///
-/// The TOML format (every key optional; the values shown are the `strict` preset's):
-///
-/// ```toml
-/// name = "strict"                 # shown in the headers of the generated files
-/// database = "app"                # the application's database
-/// schema = "app"                  # schema of the application's tables
-/// listen_addresses = ["localhost"]
-/// allowed_networks = ["samenet"]  # CIDR blocks (at most /16 or /48), samenet, samehost
-/// admin_role = "postgres"         # the superuser: local socket only
-/// admin_local_method = "peer"     # peer or scram-sha-256
-/// ssl_cert_file = "server.crt"
-/// ssl_key_file = "server.key"
-/// # ssl_ca_file = "root.crt"      # only when clients present certificates
-/// ssl_min_protocol_version = "TLSv1.2"   # or TLSv1.3
-/// pgaudit = true                  # load pgaudit and log DDL and role changes
-/// tenant_setting = "app.current_tenant_id"
-/// tenant_column = "tenant_id"     # default column of tenant_tables
-/// tenant_tables = []              # "orders", "app.orders", "orders:org_id"
-///
-/// [roles]
-/// schema_owner = "app_owner"
-/// migrator = "migrator"
-/// app = "app"
-/// reporting = "reporting"
-/// monitoring = "monitoring"
-/// app_connection_limit = 50
-/// migrator_connection_limit = 2
-/// reporting_connection_limit = 5
-/// monitoring_connection_limit = 3
-/// ```
+/// The TOML format is [`PROFILE_TEMPLATE`]: every key is optional and the values shown
+/// there are the `strict` preset's.
 ///
 /// ```
 /// use pgsec_core::harden::Profile;
@@ -320,6 +292,39 @@ pub struct Profile {
     pub roles: Roles,
     default_column: Ident,
 }
+
+/// A profile file with every key, commented, at the `strict` preset's values
+/// (`pgsec harden --print-profile` prints it).
+pub const PROFILE_TEMPLATE: &str = r#"# pgsec harden profile (TOML). Every key is optional; these are the strict preset's values.
+
+name = "strict"                  # shown in the headers of the generated files
+database = "app"                 # the application's database
+schema = "app"                   # schema of the application's tables
+listen_addresses = ["localhost"] # listen_addresses; "*" listens everywhere
+allowed_networks = ["samenet"]   # where login roles connect from: CIDR blocks (at most
+                                 # /16 or /48), "samenet" or "samehost"
+admin_role = "postgres"          # the superuser: admitted on the local socket only
+admin_local_method = "peer"      # "peer" or "scram-sha-256"
+ssl_cert_file = "server.crt"
+ssl_key_file = "server.key"
+# ssl_ca_file = "root.crt"       # only when clients present certificates
+ssl_min_protocol_version = "TLSv1.2"   # or "TLSv1.3"
+pgaudit = true                   # preload pgaudit, log DDL and role changes
+tenant_setting = "app.current_tenant_id"   # what the policies compare with
+tenant_column = "tenant_id"      # default column of tenant_tables
+tenant_tables = []               # "orders", "billing.invoices", "orders:org_id"
+
+[roles]                          # names: ASCII letters, digits and _, at most 63
+schema_owner = "app_owner"       # NOLOGIN, owns the schema and its tables
+migrator = "migrator"            # LOGIN, SET ROLE app_owner to migrate
+app = "app"                      # LOGIN, NOINHERIT, DML only
+reporting = "reporting"          # LOGIN, read-only
+monitoring = "monitoring"        # LOGIN, pg_monitor (audits recognise "monitor" in the name)
+app_connection_limit = 50
+migrator_connection_limit = 2
+reporting_connection_limit = 5
+monitoring_connection_limit = 3
+"#;
 
 /// The profile as written (before validation).
 #[derive(Debug, Deserialize, Default)]
@@ -598,6 +603,11 @@ mod tests {
     fn the_preset_is_the_empty_file() {
         assert_eq!(Profile::from_raw(RawProfile::default()).unwrap(), unreachable_preset());
         assert_eq!(Profile::strict(), Profile::from_toml("").unwrap());
+    }
+
+    #[test]
+    fn the_template_is_the_preset() {
+        assert_eq!(Profile::from_toml(PROFILE_TEMPLATE).unwrap(), Profile::strict());
     }
 
     #[test]
