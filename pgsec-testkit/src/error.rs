@@ -81,6 +81,38 @@ pub enum Error {
     /// The builder was given a value the kit refuses.
     #[error("invalid test server option: {0}")]
     InvalidOption(String),
+    /// The isolation checker could not parse a connection string or connect.
+    #[error("isolation check, {role} connection: {source}")]
+    IsolationConnect {
+        /// `admin` or `app`.
+        role: &'static str,
+        /// pgsec-client's error (it never contains the password).
+        #[source]
+        source: pgsec_client::Error,
+    },
+    /// The isolation checker could not build its TenantPool or begin a transaction.
+    #[error("isolation check, TenantPool: {source}")]
+    IsolationPool {
+        /// pgsec-client's pool error.
+        #[source]
+        source: pgsec_client::PoolError,
+    },
+    /// A query of the isolation checker's own (discovery, seeding, clean-up) failed.
+    #[error("isolation check, {step}: {source}")]
+    IsolationQuery {
+        /// What the checker was doing.
+        step: String,
+        /// The server's or the connection's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The isolation checker cannot test this schema or configuration; the message
+    /// says what to change.
+    #[error("isolation check: {reason}")]
+    IsolationSetup {
+        /// What is wrong and what to do.
+        reason: String,
+    },
 }
 
 /// The testkit's result type.

@@ -32,6 +32,7 @@ mod backend;
 mod builder;
 pub mod certs;
 mod error;
+pub mod isolation;
 pub mod pgbouncer;
 mod server;
 mod tls;
@@ -42,6 +43,7 @@ pub use backend::{
 pub use builder::ServerBuilder;
 pub use certs::{ServerIdentity, TestCa};
 pub use error::{Error, Result};
+pub use isolation::{IsolationChecker, IsolationConfig, IsolationReport};
 pub use server::{
     ConnectionInfo, Credentials, TestDatabase, TestServer, ADMIN_USER, APP_USER, TEMPLATE_DB,
 };

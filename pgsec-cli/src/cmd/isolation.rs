@@ -1,9 +1,139 @@
-//! `pgsec isolation` (not implemented yet).
+//! `pgsec isolation --admin CONNINFO --app CONNINFO`: property-test Row-Level Security
+//! tenant isolation of a database (pgsec-testkit's checker).
+//!
+//! Exit 0 when no violation is found in the cases run, 1 with the minimal
+//! counterexample when one is, 2 on a usage or connection error.
+
+use pgsec_client::SettingName;
+use pgsec_testkit::isolation::{check, IsolationConfig, DEFAULT_CASES};
 
 /// Arguments of `pgsec isolation`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct IsolationArgs {}
+#[command(
+    long_about = "Generates tenants and operation sequences, runs them as the application \
+                  role through TenantPool and reports the shortest sequence that lets one \
+                  tenant see or change another's rows. Seeds rows through the admin \
+                  connection (deleted again at the end): run it against a test database."
+)]
+pub(crate) struct IsolationArgs {
+    /// libpq connection string of a superuser or BYPASSRLS role (seeds rows, computes
+    /// what each tenant should see).
+    #[arg(long, value_name = "CONNINFO")]
+    admin: String,
+    /// libpq connection string of the application role.
+    #[arg(long, value_name = "CONNINFO")]
+    app: String,
+    /// The setting that carries the tenant.
+    #[arg(long, value_name = "NAME", default_value = pgsec_client::DEFAULT_TENANT_SETTING,
+          value_parser = parse_setting)]
+    setting: SettingName,
+    /// A column name that makes a table a tenant table (repeat for several; default
+    /// tenant_id).
+    #[arg(long = "tenant-column", value_name = "C")]
+    tenant_columns: Vec<String>,
+    /// Cases (operation sequences) to run.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    cases: u32,
+    /// Seed of the generator (printed with every result, to replay a run).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+}
 
-pub(crate) fn run(_args: IsolationArgs) -> u8 {
-    super::fail("`pgsec isolation` is not implemented yet")
+fn parse_setting(s: &str) -> Result<SettingName, String> {
+    SettingName::new(s).map_err(|e| e.to_string())
+}
+
+impl IsolationArgs {
+    fn config(self) -> IsolationConfig {
+        let mut config = IsolationConfig {
+            admin_conninfo: self.admin,
+            app_conninfo: self.app,
+            setting: self.setting,
+            cases: self.cases,
+            seed: self.seed,
+            ..IsolationConfig::default()
+        };
+        if !self.tenant_columns.is_empty() {
+            config.tenant_columns = self.tenant_columns;
+        }
+        config
+    }
+}
+
+pub(crate) fn run(args: IsolationArgs) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(check(args.config())) {
+        Err(e) => super::fail(e),
+        Ok(report) => {
+            print!("{report}");
+            if report.is_isolated() {
+                0
+            } else {
+                1
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: IsolationArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<IsolationConfig, clap::Error> {
+        let mut argv = vec!["pgsec-isolation"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|cli| cli.args.config())
+    }
+
+    #[test]
+    fn defaults_match_the_library() {
+        let config = parse(&["--admin", "host=a", "--app", "host=b"]).unwrap();
+        let defaults = IsolationConfig::default();
+        assert_eq!(config.admin_conninfo, "host=a");
+        assert_eq!(config.app_conninfo, "host=b");
+        assert_eq!(config.setting, defaults.setting);
+        assert_eq!(config.tenant_columns, defaults.tenant_columns);
+        assert_eq!(config.cases, DEFAULT_CASES);
+        assert_eq!(config.seed, None);
+    }
+
+    #[test]
+    fn every_option_reaches_the_config() {
+        let config = parse(&[
+            "--admin", "host=a", "--app", "host=b", "--setting", "app.org", "--tenant-column",
+            "org_id", "--tenant-column", "account_id", "--cases", "17", "--seed", "99",
+        ])
+        .unwrap();
+        assert_eq!(config.setting.as_str(), "app.org");
+        assert_eq!(config.tenant_columns, ["org_id", "account_id"]);
+        assert_eq!(config.cases, 17);
+        assert_eq!(config.seed, Some(99));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for bad in [
+            &["--admin", "a"][..],
+            &["--admin", "a", "--app", "b", "--setting", "search_path"],
+            &["--admin", "a", "--app", "b", "--cases", "0"],
+            &["--admin", "a", "--app", "b", "--seed", "-1"],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+    }
 }

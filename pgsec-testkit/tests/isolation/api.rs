@@ -1,0 +1,1 @@
+//! The library API: replay, shrinking, guard findings, clean-up, errors.

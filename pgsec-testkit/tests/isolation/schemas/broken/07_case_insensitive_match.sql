@@ -1,0 +1,15 @@
+-- expect: foreign_rows_visible
+-- why: lower() on both sides makes 'acme' and 'ACME' one tenant
+create table items (
+  id bigserial primary key,
+  tenant_id text not null,
+  body text not null,
+  archived boolean not null default false
+);
+alter table items enable row level security;
+alter table items force row level security;
+grant select, insert, update, delete on items to {{app}};
+grant usage on sequence items_id_seq to {{app}};
+create policy tenant_isolation on items
+  using (lower(tenant_id) = lower(current_setting('app.current_tenant_id', true)))
+  with check (tenant_id = current_setting('app.current_tenant_id', true));

@@ -1,0 +1,16 @@
+-- expect: foreign_rows_visible
+-- why: "hide archived rows" was added as a second PERMISSIVE policy, which is OR-ed: every non-archived row is visible
+create table items (
+  id bigserial primary key,
+  tenant_id text not null,
+  body text not null,
+  archived boolean not null default false
+);
+alter table items enable row level security;
+alter table items force row level security;
+grant select, insert, update, delete on items to {{app}};
+grant usage on sequence items_id_seq to {{app}};
+create policy tenant_isolation on items
+  using (tenant_id = current_setting('app.current_tenant_id', true))
+  with check (tenant_id = current_setting('app.current_tenant_id', true));
+create policy hide_archived on items for select using (not archived);
