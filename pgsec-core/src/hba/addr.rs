@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub(crate) fn inet_aton_exact(s: &str) -> Option<Ipv4Addr> {
     const MAX: [u64; 4] = [0xffff_ffff, 0x00ff_ffff, 0xffff, 0xff];
     let b = s.as_bytes();
-    let mut parts: Vec<u64> = Vec::with_capacity(4);
+    let mut parts = [0u64; 3];
+    let mut nparts = 0usize;
     let mut i = 0usize;
     let val;
     loop {
@@ -20,10 +21,11 @@ pub(crate) fn inet_aton_exact(s: &str) -> Option<Ipv4Addr> {
         let (v, used) = strtoul_base0(&b[i..])?;
         i += used;
         if b.get(i) == Some(&b'.') {
-            if parts.len() > 2 || v > 0xff {
+            if nparts > 2 || v > 0xff {
                 return None;
             }
-            parts.push(v);
+            parts[nparts] = v;
+            nparts += 1;
             i += 1;
         } else {
             val = v;
@@ -33,11 +35,11 @@ pub(crate) fn inet_aton_exact(s: &str) -> Option<Ipv4Addr> {
     if i != b.len() {
         return None;
     }
-    if val > MAX[parts.len()] {
+    if val > MAX[nparts] {
         return None;
     }
     let mut word: u32 = 0;
-    for (k, p) in parts.iter().enumerate() {
+    for (k, p) in parts[..nparts].iter().enumerate() {
         word |= (*p as u32) << (24 - 8 * k);
     }
     word |= val as u32;

@@ -3,6 +3,7 @@
 //! CRLF), comma lists, quoting, comments, `@file` expansion and (16+) the `include`,
 //! `include_if_exists` and `include_dir` records.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use crate::source::{
@@ -69,8 +70,10 @@ impl<'a> Tokenizer<'a> {
 
     fn tokenize_file(&mut self, file: &str, text: &str, depth: u32, out: &mut Vec<TokLine>) {
         self.stack.push(file.to_owned());
-        for (line_number, line) in logical_lines(text) {
-            let mut fields: Vec<Vec<Token>> = Vec::new();
+        let lines = logical_lines(text);
+        out.reserve(lines.len());
+        for (line_number, line) in lines {
+            let mut fields: Vec<Vec<Token>> = Vec::with_capacity(8);
             let mut err: Option<LineErr> = None;
             let mut pos = 0usize;
             while pos < line.len() && err.is_none() {
@@ -125,18 +128,21 @@ impl<'a> Tokenizer<'a> {
         depth: u32,
         err: &mut Option<LineErr>,
     ) -> Vec<Token> {
-        let mut tokens = Vec::new();
+        let mut tokens = Vec::with_capacity(1);
         while let Some(tok) = self.next_token(line, pos) {
+            let terminating_comma = tok.terminating_comma;
             if !tok.initial_quote && tok.bytes.len() > 1 && tok.bytes[0] == b'@' {
                 let inc = String::from_utf8_lossy(&tok.bytes[1..]).into_owned();
                 self.expand_file(&mut tokens, file, &inc, depth + 1, err);
             } else {
+                let text = String::from_utf8(tok.bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                 tokens.push(Token {
-                    text: String::from_utf8_lossy(&tok.bytes).into_owned(),
+                    text,
                     quoted: tok.initial_quote,
                 });
             }
-            if !(tok.terminating_comma && err.is_none()) {
+            if !(terminating_comma && err.is_none()) {
                 break;
             }
         }
@@ -150,7 +156,13 @@ impl<'a> Tokenizer<'a> {
         while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
             i += 1;
         }
-        let mut buf: Vec<u8> = Vec::new();
+        // Most tokens end at the next blank, comma or '#': allocate that much once.
+        let rest = line.get(i..).unwrap_or_default();
+        let guess = rest
+            .iter()
+            .position(|&c| is_blank(c) || c == b',' || c == b'#')
+            .unwrap_or(rest.len());
+        let mut buf: Vec<u8> = Vec::with_capacity(guess);
         let mut in_quote = false;
         let mut was_quote = false;
         let mut saw_quote = false;
@@ -366,12 +378,30 @@ fn is_blank(c: u8) -> bool {
 /// Splits text into logical lines as `tokenize_auth_file()` reads them: a physical
 /// line ends at `\n`; trailing `\r`/`\n` are stripped; a line ending in a backslash
 /// continues on the next one. Yields (number of the first physical line, bytes).
-pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Vec<u8>)> {
+pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Cow<'_, [u8]>)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut pos = 0usize;
     let mut line_number = 1usize;
     while pos < bytes.len() {
+        // The common case, one physical line without NUL or continuation, is borrowed.
+        let end = match bytes[pos..].iter().position(|&b| b == b'\n') {
+            Some(i) => pos + i + 1,
+            None => bytes.len(),
+        };
+        let seg = &bytes[pos..end];
+        if !seg.contains(&0) {
+            let mut n = seg.len();
+            while n > 0 && matches!(seg[n - 1], b'\n' | b'\r') {
+                n -= 1;
+            }
+            if n == 0 || seg[n - 1] != b'\\' {
+                out.push((line_number, Cow::Borrowed(&seg[..n])));
+                pos = end;
+                line_number += 1;
+                continue;
+            }
+        }
         let mut buf: Vec<u8> = Vec::new();
         let mut last_backslash_buflen = 0usize;
         let mut continuations = 0usize;
@@ -413,7 +443,7 @@ pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Vec<u8>)> {
             break;
         }
         if got_any {
-            out.push((line_number, buf));
+            out.push((line_number, Cow::Owned(buf)));
         }
         line_number += continuations + 1;
     }
@@ -437,9 +467,16 @@ mod tests {
             .collect()
     }
 
+    fn ll(text: &str) -> Vec<(usize, Vec<u8>)> {
+        logical_lines(text)
+            .into_iter()
+            .map(|(n, l)| (n, l.into_owned()))
+            .collect()
+    }
+
     #[test]
     fn logical_lines_handle_continuation_and_crlf() {
-        let l = logical_lines("a\\\nb\r\nc\n\nd");
+        let l = ll("a\\\nb\r\nc\n\nd");
         assert_eq!(
             l,
             vec![
@@ -450,10 +487,10 @@ mod tests {
             ]
         );
         // two backslashes at the end: the second line's backslash is after the first
-        let l = logical_lines("a\\\n\\\nb\n");
+        let l = ll("a\\\n\\\nb\n");
         assert_eq!(l, vec![(1, b"ab".to_vec())]);
         // a continuation at EOF still yields the line
-        let l = logical_lines("a\\\n");
+        let l = ll("a\\\n");
         assert_eq!(l, vec![(1, b"a".to_vec())]);
     }
 

@@ -460,15 +460,15 @@ impl HbaFile {
         let mut lines = Vec::with_capacity(tok_lines.len());
         let mut rule_number = 0usize;
         for tl in tok_lines {
-            let (result, hidden) = match &tl.err {
+            let (result, hidden) = match tl.err {
                 Some(msg) => {
                     let msg = match &tl.detail {
                         Some(d) => format!("{msg}{CYCLE_NOTE}{d})"),
-                        None => msg.clone(),
+                        None => msg,
                     };
                     (Err(msg), false)
                 }
-                None => match parse::parse_line(&tl, options) {
+                None => match parse::parse_line(tl.fields, options) {
                     Ok(rule) => (Ok(rule), false),
                     Err(e) => (Err(e.msg), e.hidden),
                 },

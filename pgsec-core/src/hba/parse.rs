@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::addr::{cidr_bits, leading_ones, mask_of, parse_numeric_host};
-use super::lexer::{TokLine, Token};
+use super::lexer::Token;
 use super::{AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaParseOptions, HbaRule, HbaToken};
 
 /// A line the server rejects: its message, and whether `pg_hba_file_rules.error`
@@ -146,10 +146,13 @@ impl ResolvedOptions {
 }
 
 /// `parse_hba_line()`.
-pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRule, LineError> {
+pub(crate) fn parse_line(
+    fields: Vec<Vec<Token>>,
+    opts: &HbaParseOptions,
+) -> Result<HbaRule, LineError> {
     let major = opts.version.major();
     let build = &opts.build;
-    let mut fields = line.fields.iter();
+    let mut fields = fields.into_iter();
     let Some(first) = fields.next() else {
         return Err(LineError::shown(
             "end-of-line before database specification",
@@ -352,10 +355,9 @@ pub(crate) fn parse_line(line: &TokLine, opts: &HbaParseOptions) -> Result<HbaRu
     }
 }
 
-fn names(field: &[Token], major: u32) -> Result<Vec<HbaToken>, LineError> {
-    let mut out = Vec::with_capacity(field.len());
-    for t in field {
-        if major >= 16 {
+fn names(field: Vec<Token>, major: u32) -> Result<Vec<HbaToken>, LineError> {
+    if major >= 16 {
+        for t in &field {
             if let Some(re) = t.text.strip_prefix('/') {
                 if let Err(e) = check_regex(re) {
                     return Err(LineError::shown(format!(
@@ -364,12 +366,15 @@ fn names(field: &[Token], major: u32) -> Result<Vec<HbaToken>, LineError> {
                 }
             }
         }
-        out.push(HbaToken {
-            text: t.text.clone(),
-            quoted: t.quoted,
-        });
     }
-    Ok(out)
+    // Same layout: collects in place, without a new allocation.
+    Ok(field
+        .into_iter()
+        .map(|t| HbaToken {
+            text: t.text,
+            quoted: t.quoted,
+        })
+        .collect())
 }
 
 fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineError> {
