@@ -69,7 +69,9 @@ pub struct Tokens(Arc<HashMap<String, TenantId>>);
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Tokens are secrets: show how many, not which.
-        f.debug_struct("Tokens").field("count", &self.0.len()).finish()
+        f.debug_struct("Tokens")
+            .field("count", &self.0.len())
+            .finish()
     }
 }
 
@@ -125,7 +127,9 @@ impl FromRequestParts<AppState> for Tenant {
                     .ok()
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .map(str::trim)
-                    .ok_or(ApiError::Unauthorized("expected Authorization: Bearer <token>"))?;
+                    .ok_or(ApiError::Unauthorized(
+                        "expected Authorization: Bearer <token>",
+                    ))?;
                 Some(
                     state
                         .tokens
@@ -177,7 +181,10 @@ pub struct NewNote {
     pub body: String,
 }
 
-async fn list_notes(State(state): State<AppState>, Tenant(tenant): Tenant) -> Result<Json<Vec<Note>>, ApiError> {
+async fn list_notes(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+) -> Result<Json<Vec<Note>>, ApiError> {
     let tx = state.pool.begin(&tenant).await?;
     // No tenant filter here: the policy is the filter.
     let rows = tx
@@ -194,7 +201,10 @@ async fn get_note(
 ) -> Result<Json<Note>, ApiError> {
     let tx = state.pool.begin(&tenant).await?;
     let row = tx
-        .query_opt("SELECT id, tenant_id, body FROM notes WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT id, tenant_id, body FROM notes WHERE id = $1",
+            &[&id],
+        )
         .await?;
     tx.commit().await?;
     // Another tenant's note is indistinguishable from a missing one.

@@ -109,7 +109,11 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         "wrote {}: {} critical, {} high, {} medium, {} low, {} skipped, {} suppressed",
         args.out, s.critical, s.high, s.medium, s.low, s.skipped, s.suppressed
     );
-    for f in report.findings().iter().filter(|f| f.severity() >= args.fail_on) {
+    for f in report
+        .findings()
+        .iter()
+        .filter(|f| f.severity() >= args.fail_on)
+    {
         println!("  {} {}: {}", f.severity(), f.id(), f.evidence());
     }
     if report.fails(args.fail_on) {

@@ -37,7 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // verify-full TLS; the start-up guard refuses superusers, BYPASSRLS and table owners.
-    let pool = TenantPool::builder(&Config::parse(&app_conninfo)?).build().await?;
+    let pool = TenantPool::builder(&Config::parse(&app_conninfo)?)
+        .build()
+        .await?;
 
     // Tokens are random per run; a real service verifies a JWT or a session instead.
     let mut tokens = Tokens::new();

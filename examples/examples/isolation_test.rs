@@ -81,7 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match arg.as_str() {
             "--admin" => admin = args.next(),
             "--app" => app = args.next(),
-            other => return Err(format!("unknown argument {other:?} (--admin CONNINFO --app CONNINFO)").into()),
+            other => {
+                return Err(
+                    format!("unknown argument {other:?} (--admin CONNINFO --app CONNINFO)").into(),
+                )
+            }
         }
     }
 
@@ -113,6 +117,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     print!("{report}");
-    assert!(report.is_isolated(), "tenant isolation is broken: see the counterexample above");
+    assert!(
+        report.is_isolated(),
+        "tenant isolation is broken: see the counterexample above"
+    );
     Ok(())
 }

@@ -92,15 +92,36 @@ async fn each_tenant_sees_only_its_own_notes_over_http() -> TestResult {
     let globex = bearer(&app.globex_token);
 
     // Writes: acme by token, globex once by token and once through the gateway header.
-    let (status, body) = http(app.addr, "POST", "/notes", &[("Authorization", &acme)], Some(r#"{"body":"acme plan"}"#)).await?;
+    let (status, body) = http(
+        app.addr,
+        "POST",
+        "/notes",
+        &[("Authorization", &acme)],
+        Some(r#"{"body":"acme plan"}"#),
+    )
+    .await?;
     assert_eq!(status, 201, "{body}");
     let acme_note: Note = serde_json::from_str(&body)?;
     assert_eq!(acme_note.tenant_id, "acme");
-    let (status, body) = http(app.addr, "POST", "/notes", &[("Authorization", &globex)], Some(r#"{"body":"globex secret"}"#)).await?;
+    let (status, body) = http(
+        app.addr,
+        "POST",
+        "/notes",
+        &[("Authorization", &globex)],
+        Some(r#"{"body":"globex secret"}"#),
+    )
+    .await?;
     assert_eq!(status, 201, "{body}");
     let globex_note: Note = serde_json::from_str(&body)?;
     assert_eq!(globex_note.tenant_id, "globex");
-    let (status, body) = http(app.addr, "POST", "/notes", &[("X-Tenant-Id", "globex")], Some(r#"{"body":"via gateway"}"#)).await?;
+    let (status, body) = http(
+        app.addr,
+        "POST",
+        "/notes",
+        &[("X-Tenant-Id", "globex")],
+        Some(r#"{"body":"via gateway"}"#),
+    )
+    .await?;
     assert_eq!(status, 201, "{body}");
 
     // Reads: each tenant sees exactly its own notes.
@@ -109,7 +130,14 @@ async fn each_tenant_sees_only_its_own_notes_over_http() -> TestResult {
     let notes: Vec<Note> = serde_json::from_str(&body)?;
     assert_eq!(notes, vec![acme_note.clone()]);
 
-    let (status, body) = http(app.addr, "GET", "/notes", &[("Authorization", &globex)], None).await?;
+    let (status, body) = http(
+        app.addr,
+        "GET",
+        "/notes",
+        &[("Authorization", &globex)],
+        None,
+    )
+    .await?;
     assert_eq!(status, 200, "{body}");
     let notes: Vec<Note> = serde_json::from_str(&body)?;
     let bodies: Vec<&str> = notes.iter().map(|n| n.body.as_str()).collect();
@@ -118,7 +146,10 @@ async fn each_tenant_sees_only_its_own_notes_over_http() -> TestResult {
 
     let (status, body) = http(app.addr, "GET", "/notes", &[("X-Tenant-Id", "acme")], None).await?;
     assert_eq!(status, 200);
-    assert_eq!(serde_json::from_str::<Vec<Note>>(&body)?, vec![acme_note.clone()]);
+    assert_eq!(
+        serde_json::from_str::<Vec<Note>>(&body)?,
+        vec![acme_note.clone()]
+    );
 
     // Another tenant's note by id is a 404, like a missing one.
     let path = format!("/notes/{}", globex_note.id);
@@ -128,7 +159,14 @@ async fn each_tenant_sees_only_its_own_notes_over_http() -> TestResult {
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Note>(&body)?, globex_note);
     // A tenant with no rows sees none.
-    let (status, body) = http(app.addr, "GET", "/notes", &[("X-Tenant-Id", "initech")], None).await?;
+    let (status, body) = http(
+        app.addr,
+        "GET",
+        "/notes",
+        &[("X-Tenant-Id", "initech")],
+        None,
+    )
+    .await?;
     assert_eq!(status, 200);
     assert_eq!(body, "[]");
     Ok(())
@@ -144,16 +182,37 @@ async fn requests_without_a_valid_tenant_are_refused() -> TestResult {
     assert!(body.contains("no tenant"), "{body}");
     let (status, _) = http(app.addr, "POST", "/notes", &[], Some(r#"{"body":"x"}"#)).await?;
     assert_eq!(status, 401);
-    let (status, _) = http(app.addr, "GET", "/notes", &[("Authorization", "Bearer not-a-token")], None).await?;
+    let (status, _) = http(
+        app.addr,
+        "GET",
+        "/notes",
+        &[("Authorization", "Bearer not-a-token")],
+        None,
+    )
+    .await?;
     assert_eq!(status, 401);
-    let (status, _) = http(app.addr, "GET", "/notes", &[("Authorization", "Basic YWNtZTpw")], None).await?;
+    let (status, _) = http(
+        app.addr,
+        "GET",
+        "/notes",
+        &[("Authorization", "Basic YWNtZTpw")],
+        None,
+    )
+    .await?;
     assert_eq!(status, 401);
     for bad in ["acme corp", "acme'--", "x".repeat(200).as_str()] {
         let (status, body) = http(app.addr, "GET", "/notes", &[("X-Tenant-Id", bad)], None).await?;
         assert_eq!(status, 400, "{bad:?}: {body}");
     }
     // A token and a header that disagree.
-    let (status, body) = http(app.addr, "GET", "/notes", &[("Authorization", &acme), ("X-Tenant-Id", "globex")], None).await?;
+    let (status, body) = http(
+        app.addr,
+        "GET",
+        "/notes",
+        &[("Authorization", &acme), ("X-Tenant-Id", "globex")],
+        None,
+    )
+    .await?;
     assert_eq!(status, 400, "{body}");
     // The one route without a tenant.
     let (status, body) = http(app.addr, "GET", "/health", &[], None).await?;

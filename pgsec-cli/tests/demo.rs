@@ -21,8 +21,14 @@ fn the_demo_runs_every_step_and_exits_zero() {
     for n in 1..=9 {
         let header = format!("\n[{n}/9] ");
         let ok = format!("\n  ok [{n}/9] ");
-        assert!(stdout.contains(&header), "no header for step {n}:\n{stdout}");
-        assert!(stdout.contains(&ok), "step {n} did not print its ok line:\n{stdout}");
+        assert!(
+            stdout.contains(&header),
+            "no header for step {n}:\n{stdout}"
+        );
+        assert!(
+            stdout.contains(&ok),
+            "step {n} did not print its ok line:\n{stdout}"
+        );
         assert!(
             stdout.find(&header) < stdout.find(&ok),
             "step {n}: ok line before its header:\n{stdout}"

@@ -72,7 +72,9 @@ pub(crate) fn run(args: DemoArgs) -> u8 {
         }
         Err(n) => {
             let title = TITLES.get(n - 1).copied().unwrap_or("?");
-            eprintln!("pgsec demo: step {n} ({title}) did not behave as expected (after {total:.1} s)");
+            eprintln!(
+                "pgsec demo: step {n} ({title}) did not behave as expected (after {total:.1} s)"
+            );
             1
         }
     }

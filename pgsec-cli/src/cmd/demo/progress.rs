@@ -62,7 +62,11 @@ fn spin(label: &str, started: Instant, stop: &AtomicBool) {
     let mut i = 0usize;
     while !stop.load(Ordering::Relaxed) {
         let frame = FRAMES[i % FRAMES.len()];
-        let _ = write!(err, "\r  {frame} {label} {:.1} s", started.elapsed().as_secs_f64());
+        let _ = write!(
+            err,
+            "\r  {frame} {label} {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         let _ = err.flush();
         i = i.wrapping_add(1);
         std::thread::sleep(Duration::from_millis(100));

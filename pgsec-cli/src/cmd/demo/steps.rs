@@ -277,14 +277,24 @@ impl Demo {
         let server = self.server()?;
         let admin = server.info().admin.clone();
         let progress = Progress::start("collecting the catalog of every database");
-        let client = server.connect(DB, &admin).await.ctx("connecting as the superuser")?;
+        let client = server
+            .connect(DB, &admin)
+            .await
+            .ctx("connecting as the superuser")?;
         let mut collection = collect(&client, &CollectOptions::default())
             .await
             .ctx("collecting")?;
         let others: Vec<String> = collection.other_databases().map(str::to_owned).collect();
         for db in &others {
-            let c = server.connect(db, &admin).await.ctx(&format!("connecting to {db}"))?;
-            collection.add_database(collect_database(&c).await.ctx(&format!("collecting {db}"))?);
+            let c = server
+                .connect(db, &admin)
+                .await
+                .ctx(&format!("connecting to {db}"))?;
+            collection.add_database(
+                collect_database(&c)
+                    .await
+                    .ctx(&format!("collecting {db}"))?,
+            );
         }
         progress.done();
         let report = evaluate_collection(collection, "the weakened server", APP_USER, false);
@@ -294,7 +304,12 @@ impl Demo {
             "(`pgsec audit --url ...` prints the same with evidence and a fix per finding; \
              `pgsec audit --config --hba` audits the files)"
         ));
-        let expected = ["tls.ssl_off", "hba.trust_network", "auth.password_encryption", "rls.disabled"];
+        let expected = [
+            "tls.ssl_off",
+            "hba.trust_network",
+            "auth.password_encryption",
+            "rls.disabled",
+        ];
         let missing: Vec<&str> = expected
             .iter()
             .copied()
@@ -316,7 +331,12 @@ impl Demo {
     pub(crate) async fn harden(&mut self) -> StepResult {
         let server = self.server()?;
         let (listen, networks) = self.networks()?;
-        let list = |xs: &[&str]| xs.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ");
+        let list = |xs: &[&str]| {
+            xs.iter()
+                .map(|x| format!("\"{x}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let profile = Profile::from_toml(&format!(
             r#"
             name = "demo"
@@ -346,17 +366,26 @@ impl Demo {
             networks.join(", ")
         ));
         for (name, text) in files.files() {
-            say(format_args!("  {name:<24} {:>3} lines", text.lines().count()));
+            say(format_args!(
+                "  {name:<24} {:>3} lines",
+                text.lines().count()
+            ));
         }
 
         let progress = Progress::start("applying it with reloads, no restart");
         // 1. The postgresql.conf fragment.
-        server.write_file(FRAGMENT, &files.postgresql_conf).await.ctx("writing the fragment")?;
+        server
+            .write_file(FRAGMENT, &files.postgresql_conf)
+            .await
+            .ctx("writing the fragment")?;
         server.reload().await.ctx("reloading")?;
         let admin = server.info().admin.clone();
         let deadline = Instant::now() + Duration::from_secs(10);
         let admin_shop = loop {
-            let c = server.connect(DB, &admin).await.ctx("connecting as the superuser")?;
+            let c = server
+                .connect(DB, &admin)
+                .await
+                .ctx("connecting as the superuser")?;
             let ssl: String = c.query_one("SHOW ssl", &[]).await.ctx("SHOW ssl")?.get(0);
             if ssl == "on" {
                 break c;
@@ -375,50 +404,82 @@ impl Demo {
             .await
             .ctx("reading pg_file_settings")?;
         if let Some(row) = errors.first() {
-            return Err(format!("the server did not accept the fragment: {}", row.get::<_, String>(0)));
+            return Err(format!(
+                "the server did not accept the fragment: {}",
+                row.get::<_, String>(0)
+            ));
         }
 
         // 2. roles.sql; the "migration" that moves the tutorial's table into the
         // application schema under its owner; roles.sql again (grants on it); rls.sql.
-        admin_shop.batch_execute(&files.roles_sql).await.ctx("roles.sql")?;
+        admin_shop
+            .batch_execute(&files.roles_sql)
+            .await
+            .ctx("roles.sql")?;
         admin_shop
             .batch_execute(&format!(
                 "ALTER TABLE public.orders SET SCHEMA app; ALTER TABLE app.orders OWNER TO {OWNER_ROLE};"
             ))
             .await
             .ctx("moving orders into schema app")?;
-        admin_shop.batch_execute(&files.roles_sql).await.ctx("roles.sql, second run")?;
-        admin_shop.batch_execute(&files.rls_sql).await.ctx("rls.sql")?;
+        admin_shop
+            .batch_execute(&files.roles_sql)
+            .await
+            .ctx("roles.sql, second run")?;
+        admin_shop
+            .batch_execute(&files.rls_sql)
+            .await
+            .ctx("rls.sql")?;
         // The tutorial's superuser application role is retired.
         admin_shop
-            .batch_execute(&format!("ALTER ROLE {APP_USER} NOSUPERUSER NOLOGIN PASSWORD NULL"))
+            .batch_execute(&format!(
+                "ALTER ROLE {APP_USER} NOSUPERUSER NOLOGIN PASSWORD NULL"
+            ))
             .await
             .ctx("retiring the tutorial's application role")?;
         // Passwords as psql's \password sets them: a SCRAM verifier computed here, so
         // the password itself never reaches the server or its (pgaudit) log.
         let p = &self.passwords;
         let mut sql = String::new();
-        for (role, password) in [(APP_ROLE, &p.app), (MONITOR_ROLE, &p.monitor), (MIGRATOR_ROLE, &p.migrator)] {
+        for (role, password) in [
+            (APP_ROLE, &p.app),
+            (MONITOR_ROLE, &p.monitor),
+            (MIGRATOR_ROLE, &p.migrator),
+        ] {
             let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
             sql.push_str(&format!("ALTER ROLE {role} PASSWORD '{verifier}';\n"));
         }
-        admin_shop.batch_execute(&sql).await.ctx("setting passwords")?;
+        admin_shop
+            .batch_execute(&sql)
+            .await
+            .ctx("setting passwords")?;
 
         // 3. pg_hba.conf last: from now on only hostssl + SCRAM, and no superuser over TCP.
-        server.write_file("pg_hba.conf", &files.pg_hba_conf).await.ctx("writing pg_hba.conf")?;
-        admin_shop.batch_execute("SELECT pg_reload_conf()").await.ctx("reloading")?;
+        server
+            .write_file("pg_hba.conf", &files.pg_hba_conf)
+            .await
+            .ctx("writing pg_hba.conf")?;
+        admin_shop
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .ctx("reloading")?;
         let deadline = Instant::now() + Duration::from_secs(10);
         let plaintext_refusal = loop {
             match server.connect(DB, &admin).await {
                 Err(e) => break server_message(&e),
                 Ok(_) if Instant::now() > deadline => {
-                    return Err("plaintext connections are still accepted 10 s after the reload".to_owned())
+                    return Err(
+                        "plaintext connections are still accepted 10 s after the reload".to_owned(),
+                    )
                 }
                 Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
         progress.done();
-        say(format_args!("plaintext, as {ADMIN_USER}: refused ({})", shorten(&plaintext_refusal, 120)));
+        say(format_args!(
+            "plaintext, as {ADMIN_USER}: refused ({})",
+            shorten(&plaintext_refusal, 120)
+        ));
         let admin_tls = self.config(ADMIN_USER, admin.password(), DB)?;
         match connect(&admin_tls).await {
             Ok(_) => return Err("the superuser may still connect over TCP".to_owned()),
@@ -435,7 +496,9 @@ impl Demo {
             .as_ref()
             .map(|t| format!("{} {}", t.protocol_version, t.cipher_suite))
             .unwrap_or_default();
-        say(format_args!("verified TLS, as {APP_ROLE}: connected ({tls}, certificate and host name verified)"));
+        say(format_args!(
+            "verified TLS, as {APP_ROLE}: connected ({tls}, certificate and host name verified)"
+        ));
         if !details.is_verified() {
             return Err("the application's connection is not verified".to_owned());
         }
@@ -454,14 +517,20 @@ impl Demo {
         let server = self.server()?;
         let config = self.config(MONITOR_ROLE, &self.passwords.monitor, DB)?;
         let progress = Progress::start("collecting the catalog of every database");
-        let (client, _) = connect(&config).await.ctx(&format!("connecting as {MONITOR_ROLE}"))?;
+        let (client, _) = connect(&config)
+            .await
+            .ctx(&format!("connecting as {MONITOR_ROLE}"))?;
         let mut collection = collect(&client, &CollectOptions::default())
             .await
             .ctx("collecting")?;
         let others: Vec<String> = collection.other_databases().map(str::to_owned).collect();
         for db in &others {
             match connect(&config.clone().dbname(db.clone())).await {
-                Ok((c, _)) => collection.add_database(collect_database(&c).await.ctx(&format!("collecting {db}"))?),
+                Ok((c, _)) => collection.add_database(
+                    collect_database(&c)
+                        .await
+                        .ctx(&format!("collecting {db}"))?,
+                ),
                 Err(e) => collection.add_unreadable_database(db.clone(), one_line(&e.to_string())),
             }
         }
@@ -470,7 +539,9 @@ impl Demo {
         let report = evaluate_collection(collection, "the hardened server", APP_ROLE, no_pgaudit);
         print_findings(&report);
         if no_pgaudit {
-            say("(audit.pgaudit_not_loaded is suppressed: pgaudit is not installed on this server)");
+            say(
+                "(audit.pgaudit_not_loaded is suppressed: pgaudit is not installed on this server)",
+            );
         }
         let serious: Vec<String> = report
             .findings()
@@ -482,9 +553,17 @@ impl Demo {
             return Err(format!("still at medium or above: {}", serious.join("; ")));
         }
         print_skipped(&report);
-        let ran = ["tls.ssl_off", "hba.trust_network", "hba.superuser_network", "rls.disabled", "rls.not_forced"];
+        let ran = [
+            "tls.ssl_off",
+            "hba.trust_network",
+            "hba.superuser_network",
+            "rls.disabled",
+            "rls.not_forced",
+        ];
         if let Some(id) = ran.iter().find(|id| report.is_skipped(id)) {
-            return Err(format!("{id} was skipped, so the audit proves nothing about it"));
+            return Err(format!(
+                "{id} was skipped, so the audit proves nothing about it"
+            ));
         }
         let now = report.summary().total();
         Ok(format!(
@@ -560,21 +639,39 @@ impl Demo {
             }
         }
         if forced != 2 || tables.len() != 2 {
-            return Err(format!("{forced} of {} tables have forced RLS with a policy", tables.len()));
+            return Err(format!(
+                "{forced} of {} tables have forced RLS with a policy",
+                tables.len()
+            ));
         }
         let counts = admin
-            .query("SELECT tenant_id, count(*) FROM app.orders GROUP BY 1 ORDER BY 1", &[])
+            .query(
+                "SELECT tenant_id, count(*) FROM app.orders GROUP BY 1 ORDER BY 1",
+                &[],
+            )
             .await
             .ctx("counting rows")?;
-        self.expected_rows = counts.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
-        let shown: Vec<String> = self.expected_rows.iter().map(|(t, n)| format!("{t}: {n} order{}", if *n == 1 { "" } else { "s" })).collect();
-        say(format_args!("rows (as the superuser, who bypasses RLS): {}", shown.join(", ")));
+        self.expected_rows = counts
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+            .collect();
+        let shown: Vec<String> = self
+            .expected_rows
+            .iter()
+            .map(|(t, n)| format!("{t}: {n} order{}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        say(format_args!(
+            "rows (as the superuser, who bypasses RLS): {}",
+            shown.join(", ")
+        ));
         if self.expected_rows.len() != TENANTS.len() {
             return Err("expected rows of two tenants".to_owned());
         }
-        Ok("two tenant tables, RLS enabled and FORCEd, one policy each comparing tenant_id with \
+        Ok(
+            "two tenant tables, RLS enabled and FORCEd, one policy each comparing tenant_id with \
             app.current_tenant_id (unset or empty: no row)"
-            .to_owned())
+                .to_owned(),
+        )
     }
 
     // ---------------------------------------------------------------- step 6
@@ -614,7 +711,10 @@ impl Demo {
                 })
                 .collect();
             say(format_args!("{name:<7} sees {}", seen.join(", ")));
-            let foreign = rows.iter().filter(|r| r.get::<_, String>(0) != *name).count();
+            let foreign = rows
+                .iter()
+                .filter(|r| r.get::<_, String>(0) != *name)
+                .count();
             let expected = self.expected_rows.get(*name).copied().unwrap_or(-1);
             if foreign > 0 || i64::try_from(rows.len()).ok() != Some(expected) {
                 return Err(format!(
@@ -630,9 +730,16 @@ impl Demo {
                 .await;
             match smuggle {
                 Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
-                    say(format_args!("{name:<7} inserting a row for {other}: refused ({})", pg_message(&e)));
+                    say(format_args!(
+                        "{name:<7} inserting a row for {other}: refused ({})",
+                        pg_message(&e)
+                    ));
                 }
-                Err(e) => return Err(format!("the insert for {other} failed for another reason: {e}")),
+                Err(e) => {
+                    return Err(format!(
+                        "the insert for {other} failed for another reason: {e}"
+                    ))
+                }
                 Ok(_) => return Err(format!("{name} inserted a row for {other}")),
             }
             tx.rollback().await.ctx("rollback")?;
@@ -676,8 +783,14 @@ impl Demo {
             hba.push_str(line);
             hba.push('\n');
         }
-        server.write_file("pg_hba.conf", &hba).await.ctx("writing pg_hba.conf")?;
-        self.admin_shop()?.batch_execute("SELECT pg_reload_conf()").await.ctx("reloading")?;
+        server
+            .write_file("pg_hba.conf", &hba)
+            .await
+            .ctx("writing pg_hba.conf")?;
+        self.admin_shop()?
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .ctx("reloading")?;
         let admin_conninfo = self.conninfo(ADMIN_USER, server.info().admin.password(), DB)?;
         let admin_config = Config::parse(&admin_conninfo).ctx("connection string")?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -714,13 +827,21 @@ impl Demo {
         progress.done();
         say(format_args!("tenant tables: {}", report.tables.join(", ")));
         let actors = report.tenants.iter().filter(|t| t.acts).count();
-        let roles: Vec<&str> = report.tenants.iter().map(|t| t.role.as_str()).take(4).collect();
+        let roles: Vec<&str> = report
+            .tenants
+            .iter()
+            .map(|t| t.role.as_str())
+            .take(4)
+            .collect();
         say(format_args!(
             "{} generated tenants ({actors} acting through TenantPool): {}, ...",
             report.tenants.len(),
             roles.join("; ")
         ));
-        say(format_args!("seed {} (replay: pgsec demo --seed {})", report.seed, report.seed));
+        say(format_args!(
+            "seed {} (replay: pgsec demo --seed {})",
+            report.seed, report.seed
+        ));
         Ok(report)
     }
 
@@ -741,7 +862,9 @@ impl Demo {
             ))
             .await
             .ctx("creating app.notes")?;
-        say(format_args!("app.notes: RLS forced, but its policy matches tenant ids case-insensitively:"));
+        say(format_args!(
+            "app.notes: RLS forced, but its policy matches tenant ids case-insensitively:"
+        ));
         say(format_args!("  USING ({policy})"));
         say("(the static audit cannot tell: the policy does compare the tenant column with the setting)");
         let server = self.server()?;
@@ -755,14 +878,22 @@ impl Demo {
             say(format_args!("  {line}"));
         }
         println!();
-        let Some(v) = counterexample.violations.iter().find(|v| v.relation.ends_with("notes")) else {
+        let Some(v) = counterexample
+            .violations
+            .iter()
+            .find(|v| v.relation.ends_with("notes"))
+        else {
             return Err("the violation is not on app.notes".to_owned());
         };
         Ok(format!(
             "counterexample on {} in {} step{}: {} ({})",
             v.relation,
             counterexample.steps.len(),
-            if counterexample.steps.len() == 1 { "" } else { "s" },
+            if counterexample.steps.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
             v.kind,
             shorten(&v.message, 100)
         ))
@@ -803,7 +934,12 @@ impl Demo {
 }
 
 /// Evaluates a collection with the demo's policy.
-fn evaluate_collection(collection: LiveCollection, target: &str, app_role: &str, no_pgaudit: bool) -> Report {
+fn evaluate_collection(
+    collection: LiveCollection,
+    target: &str,
+    app_role: &str,
+    no_pgaudit: bool,
+) -> Report {
     let snapshot = collection
         .into_snapshot(target, crate::cmd::audit::now())
         .with_app_role(app_role);
@@ -818,15 +954,24 @@ fn evaluate_collection(collection: LiveCollection, target: &str, app_role: &str,
 fn print_findings(report: &Report) {
     let mut rows: BTreeMap<(std::cmp::Reverse<Severity>, &str), (usize, &str)> = BTreeMap::new();
     for f in report.findings() {
-        let e = rows.entry((std::cmp::Reverse(f.severity()), f.id())).or_insert((0, f.title()));
+        let e = rows
+            .entry((std::cmp::Reverse(f.severity()), f.id()))
+            .or_insert((0, f.title()));
         e.0 += 1;
     }
     if rows.is_empty() {
         say("no findings");
     }
     for ((severity, id), (count, title)) in &rows {
-        let times = if *count > 1 { format!(" (×{count})") } else { String::new() };
-        say(format_args!("{:<9} {id:<28} {title}{times}", severity.0.as_str()));
+        let times = if *count > 1 {
+            format!(" (×{count})")
+        } else {
+            String::new()
+        };
+        say(format_args!(
+            "{:<9} {id:<28} {title}{times}",
+            severity.0.as_str()
+        ));
     }
 }
 
@@ -834,10 +979,17 @@ fn print_findings(report: &Report) {
 fn print_skipped(report: &Report) {
     let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for s in report.skipped() {
-        by_reason.entry(s.reason.as_str()).or_default().push(s.id.as_str());
+        by_reason
+            .entry(s.reason.as_str())
+            .or_default()
+            .push(s.id.as_str());
     }
     for (reason, ids) in by_reason {
-        say(format_args!("skipped {}: {}", ids.join(", "), shorten(&one_line(reason), 100)));
+        say(format_args!(
+            "skipped {}: {}",
+            ids.join(", "),
+            shorten(&one_line(reason), 100)
+        ));
     }
 }
 
