@@ -107,6 +107,20 @@ host all all all reject
 host    all             all             all                     trust # crlf line
 host    all             all             10.0.0.0/8              trust"#;
 
+/// Lines whose bytes matter: a NUL (the server's line reader drops the rest of the
+/// physical line and joins the next one), carriage returns inside a line, lone
+/// backslashes, unbalanced quotes, odd commas, and address shorthands.
+const HBA_EDGES: &str = "host all all all trust\nhost all\0 garbage\nall all trust\n\
+host\rall\rall\rall\rtrust\n\\\n\\\\\nhost all all all trust\\\\\n\
+host \"all all all trust\nhost all, all all trust\nhost all all, all trust\n\
+host all all all trust,\nhost ,all all all trust\n\"local\" all all \"peer\"\n\
+host all all \"10.0.0.0/8\" md5 \"map=x\"\nhost all all 10.0.0.0/8 ident \"map\"=\"x\"\n\
+host sameuser,samerole,samegroup,replication all ::/0 md5\n\
+host all all 0.0.0.0 0.0.0.0 md5\nhost all all ::1:2:3:4:5:6:7 md5\n\
+host all all 1::2::3/64 md5\nhost all all 255.255.255.255.255 md5\n\
+host all all 4294967295/0 md5\nhost all all 1.16777215 0xffffffff md5\n\
+host all all ::1 ffff:ffff:: md5\n";
+
 /// `@file` contents for the corpus, relative to the hba file's directory.
 const HBA_AUX: &[(&str, &str)] = &[
     (
@@ -195,6 +209,61 @@ const CONF_ERRORS: &[(&str, &str)] = &[
     ("pgsec_corpus/loop2.conf", "include 'loop1.conf'\n"),
 ];
 
+/// One file per edge case (the view abandons a file at its first error), all
+/// included from one main corpus file.
+fn conf_edges() -> Vec<(String, String)> {
+    let cases = [
+        "a.b.c = 1\nx = 2\n",
+        "x = 'abc\ny = 1\n",
+        "x = 'a\\\\b' # backslash\n",
+        "x = 'tab\\there'\n",
+        "x = 1#comment\n",
+        "5 = 1\n",
+        "x = -\n",
+        "x = 1.5GB\n",
+        "x = '1.5GB'\n",
+        "include = 'e/none.conf'\n",
+        "include e/none.conf\n",
+        "Include 'none.conf'\n",
+        "x 'it''s' y\n",
+        "x = on off\n",
+        "\u{e9}t\u{e9} = 1\n",
+        "x\r\n= 1\r\n",
+        "x = 'a'\n\ny = 'b'\n\n\nz =\n",
+        "x = 0x\n",
+        "x = 0xFFG\n",
+        "x = .e5\n",
+        "x = 1e\n",
+        "x = -.5e-3\n",
+        "x = a:b/c.d-e_f\n",
+        "x = 'ab\\0cd'\n",
+        "x = 'a\\101\\0601'\n",
+        "x=\n",
+        "=\n",
+        "x = y = z\n",
+        "include_dir ''\n",
+        "include_dir 'nonexistent'\n",
+        "include_if_exists ''\n",
+        "x = '\\\n'\n",
+        "x.y = 1\n",
+        "x.y.z = 1\n",
+        "_x = 1\n",
+        "x = '\u{e9}'\n",
+        "x\t=\t1\t\n",
+        "x = 1\0 = 2\n",
+    ];
+    let mut files: Vec<(String, String)> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("pgsec_corpus/e/{i:02}.conf"), (*c).to_owned()))
+        .collect();
+    let main: String = (0..cases.len())
+        .map(|i| format!("include 'e/{i:02}.conf'\n"))
+        .collect();
+    files.push(("pgsec_corpus/a.conf".to_owned(), main));
+    files
+}
+
 #[tokio::test]
 async fn parsers_agree_with_the_server() -> TestResult {
     let server = TestServer::builder().start().await?;
@@ -205,6 +274,12 @@ async fn parsers_agree_with_the_server() -> TestResult {
     let hba = hba_agreement(&server, &data_dir, version).await?;
     let valid = conf_agreement(&server, &data_dir, major, CONF_VALID).await?;
     let errors = conf_agreement(&server, &data_dir, major, CONF_ERRORS).await?;
+    let edges = conf_edges();
+    let edge_refs: Vec<(&str, &str)> = edges
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let edges = conf_agreement(&server, &data_dir, major, &edge_refs).await?;
 
     eprintln!("pg_hba_file_rules: {}/{} lines agree", hba.0, hba.1);
     eprintln!(
@@ -215,14 +290,23 @@ async fn parsers_agree_with_the_server() -> TestResult {
         "pg_file_settings (error corpus): {}/{} rows agree",
         errors.0, errors.1
     );
+    eprintln!(
+        "pg_file_settings (edge cases): {}/{} rows agree",
+        edges.0, edges.1
+    );
     assert!(hba.1 >= 40, "the hba corpus has at least 40 lines");
     assert!(
         valid.1 + errors.1 >= 20,
         "the conf corpus has at least 20 lines"
     );
+    assert!(
+        valid.2 >= 20 && errors.2 >= 3 && edges.2 >= 15,
+        "the corpus files were read"
+    );
     assert_eq!(hba.0, hba.1, "every hba line agrees");
     assert_eq!(valid.0, valid.1, "every conf row agrees (valid corpus)");
     assert_eq!(errors.0, errors.1, "every conf row agrees (error corpus)");
+    assert_eq!(edges.0, edges.1, "every conf row agrees (edge cases)");
     Ok(())
 }
 
@@ -262,7 +346,8 @@ async fn hba_agreement(
         loader = loader.with_file(format!("{hba_dir}/{rel}"), *text);
     }
     // CRLF on one line, and no newline at the end of the file.
-    let corpus = HBA_CORPUS.replace("trust # crlf line\n", "trust # crlf line\r\n");
+    let corpus =
+        format!("{HBA_EDGES}{HBA_CORPUS}").replace("trust # crlf line\n", "trust # crlf line\r\n");
     server.write_file(&hba_rel, &corpus).await?;
 
     let ours = HbaFile::parse_with(
@@ -306,7 +391,7 @@ async fn conf_agreement(
     data_dir: &str,
     major: u32,
     corpus: &[(&str, &str)],
-) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(usize, usize, usize), Box<dyn std::error::Error + Send + Sync>> {
     let admin = server.admin_client().await?;
     let config_file: String = admin
         .query_one("select current_setting('config_file')", &[])
@@ -326,11 +411,15 @@ async fn conf_agreement(
 
     // Clear files a previous corpus left behind, then write this one.
     let mut loader = MemoryLoader::new();
-    let all_paths: Vec<&str> = CONF_VALID
+    let edges = conf_edges();
+    let mut all_paths: Vec<&str> = CONF_VALID
         .iter()
         .chain(CONF_ERRORS)
         .map(|(p, _)| *p)
+        .chain(edges.iter().map(|(p, _)| p.as_str()))
         .collect();
+    all_paths.sort_unstable();
+    all_paths.dedup();
     for p in all_paths {
         let write_rel = if rel_dir.is_empty() {
             p.to_owned()
@@ -405,7 +494,10 @@ async fn conf_agreement(
     }
     // Leave the server's own configuration as it was.
     server.write_file(&conf_rel, &original).await?;
-    Ok(compare("pg_file_settings", &theirs, &ours))
+    // Not vacuous: most corpus files were read (a setting row came from them).
+    let settings = theirs.iter().filter(|r| r.name.is_some()).count();
+    let (agree, total) = compare("pg_file_settings", &theirs, &ours);
+    Ok((agree, total, settings))
 }
 
 /// Compares row by row; prints the rows that differ; returns (agreeing, total).
