@@ -25,7 +25,11 @@ use steps::{Demo, StepResult};
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {
     /// Cases the isolation checker runs in steps 7 and 8.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(
+        long,
+        default_value_t = pgsec_testkit::isolation::DEFAULT_CASES,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     cases: u32,
     /// Seed of the isolation checker (default: random, printed so that a run can be
     /// replayed).
