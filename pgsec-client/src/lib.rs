@@ -23,6 +23,8 @@
 //!   pgsec-core's rules ([`GUARD_RULES`]). The only way around the tenant is
 //!   [`TenantPool::dangerous_unscoped_connection`].
 //!
+//! A single connection, and what it established:
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), pgsec_client::Error> {
 //! let config = pgsec_client::Config::parse(
@@ -32,6 +34,28 @@
 //! let (client, details) = pgsec_client::connect(&config).await?;
 //! assert!(details.is_verified());
 //! # drop(client); Ok(()) }
+//! ```
+//!
+//! A pool where every transaction carries its tenant (Row-Level Security policies read
+//! it with `current_setting('app.current_tenant_id', true)`):
+//!
+//! ```no_run
+//! use pgsec_client::{Config, Environment, TenantId, TenantPool};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // Like psql: the string, then PG* variables and ~/.pgpass for what it leaves out.
+//! let config = Config::parse_with_env(
+//!     "host=db.internal user=app dbname=app sslrootcert=/etc/ssl/pg-ca.crt",
+//!     &Environment::current(),
+//! )?; // sslmode defaults to verify-full
+//! // The start-up guard refuses a superuser, BYPASSRLS or table-owning role here.
+//! let pool = TenantPool::builder(&config).max_size(16).build().await?;
+//!
+//! let tenant: TenantId = "acme".parse()?;
+//! let tx = pool.begin(&tenant).await?; // BEGIN + set_config(..., true): one round trip
+//! let rows = tx.query("SELECT id, total FROM orders", &[]).await?; // only acme's rows
+//! tx.commit().await?; // dropped without commit: rolled back
+//! # drop(rows); Ok(()) }
 //! ```
 #![warn(missing_docs)]
 

@@ -1,6 +1,24 @@
 //! pgsec-core: the PostgreSQL hardening baseline as a typed model.
 //!
 //! Data flows one way: collect → [`Snapshot`] → evaluate(rules) → [`Report`] → render.
+//! Everything but collection is pure: no file or socket is touched outside the `live`
+//! feature and [`FsLoader`].
+//!
+//! | where | what |
+//! |---|---|
+//! | [`catalogue()`], [`rule`] | the rules: stable ids, severities, sources, remediations |
+//! | [`hba`], [`conf`] | `pg_hba.conf` and `postgresql.conf` parsers that agree with the server (includes followed through a [`SourceLoader`]) |
+//! | [`Snapshot`], [`snapshot`] | the facts a rule may look at, each [`Collected`] or not (with the reason) |
+//! | [`evaluate`], [`Policy`] | the pure evaluator and what the user decides (tenant columns, thresholds, suppressions) |
+//! | [`Report`], [`render`] | findings with evidence and fingerprints; text, JSON and SARIF 2.1.0 |
+//! | [`harden`] | a hardening profile → `postgresql.conf` fragment, `pg_hba.conf`, `roles.sql`, `rls.sql` |
+//! | `live` (feature) | collecting a [`Snapshot`] from a running server over tokio-postgres |
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `live` | off | the `live` module: `collect` / `collect_database` (tokio-postgres) |
+//!
+//! Evaluating hand-built facts (what the unit tests do):
 //!
 //! ```
 //! use pgsec_core::{evaluate, Policy, Severity, Snapshot};

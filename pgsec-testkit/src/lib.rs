@@ -26,6 +26,15 @@
 //!
 //! Nothing is left behind: servers are removed on drop, and a watchdog process removes
 //! them when the test process ends in any way (the shared server is never dropped).
+//!
+//! Also here:
+//! - [`isolation`]: the property-based Row-Level Security isolation checker. It seeds
+//!   generated tenants (prefixes, case variants, look-alikes of each other), runs
+//!   operation sequences through pgsec-client's `TenantPool` and shrinks the first leak
+//!   to numbered SQL steps ([`isolation::check`]).
+//! - [`pgbouncer`]: a PgBouncer in transaction pooling mode in front of a test server.
+//! - [`certs`]: test CAs, intermediates and server certificates, deliberately odd ones
+//!   included (expired, without subjectAltName: [`TestCa::issue_with`]).
 #![warn(missing_docs)]
 
 mod backend;
