@@ -15,3 +15,8 @@
 #![warn(missing_docs)]
 
 pub mod tenants_http;
+
+// The README's "Using pgsec-client" snippet, kept here so that it compiles;
+// `tests/readme.rs` checks that the README shows exactly this file.
+#[allow(dead_code)]
+mod readme_client;
