@@ -185,7 +185,8 @@ impl Demo {
     pub(crate) async fn start_weak_server(&mut self) -> StepResult {
         say("as in the tutorial: `host all all 0.0.0.0/0 trust`, ssl = off, password_encryption = md5,");
         say("listen_addresses = '*', an application role that is a SUPERUSER, and a tenant table");
-        say("without Row-Level Security");
+        say("without Row-Level Security (pgaudit, where installed, is preloaded but logs nothing,");
+        say("so that step 3 needs reloads only, no restart)");
         let progress = Progress::start("starting PostgreSQL");
         let server = TestServer::builder()
             .ssl(false)
