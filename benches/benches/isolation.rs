@@ -107,16 +107,25 @@ fn main() {
             }
         }
         let backend = std::env::var(ENV_BACKEND).unwrap_or_default();
-        println!("\nisolation checker, {backend} backend, {} rounds of {BATCH} cases:", rounds);
+        println!(
+            "\nisolation checker, {backend} backend, {} rounds of {BATCH} cases:",
+            rounds
+        );
         let rates: Vec<f64> = totals
             .iter()
             .map(|(cases, time, _)| f64::from(*cases) / time.as_secs_f64().max(1e-9))
             .collect();
-        for ((name, _), ((cases, time, ops), rate)) in checkers.iter().zip(totals.iter().zip(&rates)) {
+        for ((name, _), ((cases, time, ops), rate)) in
+            checkers.iter().zip(totals.iter().zip(&rates))
+        {
             println!(
                 "  {name:<12} {rate:>7.0} sequences/s ({cases} cases, {ops} operations, {:.2} s){}",
                 time.as_secs_f64(),
-                if *rate >= 200.0 { "" } else { "  below the 200/s goal" }
+                if *rate >= 200.0 {
+                    ""
+                } else {
+                    "  below the 200/s goal"
+                }
             );
         }
         if let [one, five] = rates.as_slice() {

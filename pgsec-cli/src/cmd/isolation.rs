@@ -114,8 +114,20 @@ mod tests {
     #[test]
     fn every_option_reaches_the_config() {
         let config = parse(&[
-            "--admin", "host=a", "--app", "host=b", "--setting", "app.org", "--tenant-column",
-            "org_id", "--tenant-column", "account_id", "--cases", "17", "--seed", "99",
+            "--admin",
+            "host=a",
+            "--app",
+            "host=b",
+            "--setting",
+            "app.org",
+            "--tenant-column",
+            "org_id",
+            "--tenant-column",
+            "account_id",
+            "--cases",
+            "17",
+            "--seed",
+            "99",
         ])
         .unwrap();
         assert_eq!(config.setting.as_str(), "app.org");

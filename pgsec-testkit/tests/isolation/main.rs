@@ -81,7 +81,10 @@ fn parse_schema(path: &Path) -> SchemaFile {
             .find_map(|l| l.strip_prefix(&format!("-- {key}:")))
             .map(|v| v.trim().to_owned())
     };
-    let expect = match header("expect").expect("every schema says what it expects").as_str() {
+    let expect = match header("expect")
+        .expect("every schema says what it expects")
+        .as_str()
+    {
         "pass" => Expect::Pass,
         kinds => Expect::Caught(kinds.split('|').map(|k| kind(k.trim())).collect()),
     };
@@ -113,6 +116,13 @@ pub(crate) async fn database(schema: &SchemaFile) -> TestDatabase {
         .await
         .unwrap_or_else(|e| panic!("schema {}: {e:?}", schema.name));
     db
+}
+
+/// The seed of the mutation suite: [`SEED`], or `PGSEC_ISOLATION_SEED` to sweep others.
+pub(crate) fn suite_seed() -> u64 {
+    std::env::var("PGSEC_ISOLATION_SEED")
+        .ok()
+        .map_or(SEED, |s| s.parse().expect("PGSEC_ISOLATION_SEED is a u64"))
 }
 
 /// The checker's configuration for `schema` in `db`: fixed seed, default case count.

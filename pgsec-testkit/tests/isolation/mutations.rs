@@ -2,9 +2,9 @@
 //! case count (and for the reason the file names), `schemas/correct/*.sql` must pass.
 //! Both print a table of what happened.
 
-use pgsec_testkit::isolation::{check, DEFAULT_CASES};
+use pgsec_testkit::isolation::{check, IsolationConfig, DEFAULT_CASES};
 
-use crate::{config, database, schemas, Expect, SchemaFile};
+use crate::{config, database, schemas, suite_seed, Expect, SchemaFile};
 
 struct Outcome {
     name: String,
@@ -14,9 +14,12 @@ struct Outcome {
 
 async fn run(schema: &SchemaFile) -> Outcome {
     let db = database(schema).await;
-    let report = check(config(&db, schema))
-        .await
-        .unwrap_or_else(|e| panic!("{}: check failed to run: {e}", schema.name));
+    let report = check(IsolationConfig {
+        seed: Some(suite_seed()),
+        ..config(&db, schema)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{}: check failed to run: {e}", schema.name));
     let kinds: Vec<String> = report
         .violations()
         .iter()
@@ -45,7 +48,10 @@ async fn run(schema: &SchemaFile) -> Outcome {
             schema.name, schema.why
         )),
         Expect::Caught(expected) => {
-            let found = report.violations().iter().any(|v| expected.contains(&v.kind));
+            let found = report
+                .violations()
+                .iter()
+                .any(|v| expected.contains(&v.kind));
             (!found).then(|| {
                 format!(
                     "{}: caught, but as {kinds:?} rather than {expected:?}:\n{report}",
@@ -82,7 +88,10 @@ async fn suite(kind: &str) {
             problems.push((outcome.name, p));
         }
     }
-    eprintln!("{kind} schemas ({DEFAULT_CASES} cases each):\n{}", lines.join("\n"));
+    eprintln!(
+        "{kind} schemas ({DEFAULT_CASES} cases each):\n{}",
+        lines.join("\n")
+    );
     for (_, p) in &problems {
         eprintln!("{p}");
     }
@@ -97,7 +106,10 @@ async fn suite(kind: &str) {
 #[tokio::test]
 async fn every_broken_schema_is_caught_within_the_default_cases() {
     let broken = schemas("broken");
-    assert!(broken.len() >= 12, "the suite needs at least 12 broken schemas");
+    assert!(
+        broken.len() >= 12,
+        "the suite needs at least 12 broken schemas"
+    );
     assert!(broken.iter().all(|s| s.expect != Expect::Pass));
     suite("broken").await;
 }

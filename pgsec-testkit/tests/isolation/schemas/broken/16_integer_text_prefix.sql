@@ -1,5 +1,5 @@
--- expect: foreign_rows_visible
--- why: integer tenants compared as text with LIKE: tenant 4 sees tenants 41 and 407
+-- expect: foreign_rows_visible | rows_without_tenant
+-- why: integer tenants compared as text with LIKE: tenant 4 sees tenants 41 and 407, and an empty setting matches every tenant
 create table accounts (
   id bigserial primary key,
   tenant_id bigint not null,
