@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::{ident, need, Eval};
-use crate::hba::{AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken, PgVersion};
+use crate::hba::{
+    AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken, PgVersion,
+};
 use crate::report::Location;
 
 /// One accepted rule with its line.
@@ -54,7 +56,11 @@ fn address_text(a: &HbaAddress) -> String {
 
 /// A rule as one normalised line (`host all all 0.0.0.0/0 trust`).
 pub(crate) fn rule_text(r: &HbaRule) -> String {
-    let mut parts = vec![r.conn_type.as_str().to_owned(), list_text(&r.databases), list_text(&r.users)];
+    let mut parts = vec![
+        r.conn_type.as_str().to_owned(),
+        list_text(&r.databases),
+        list_text(&r.users),
+    ];
     if let Some(a) = &r.address {
         parts.push(address_text(a));
     }
@@ -77,7 +83,12 @@ impl Line<'_> {
     }
 
     fn at(&self) -> String {
-        format!("{}:{}: {}", self.line.file, self.line.line_number, rule_text(self.rule))
+        format!(
+            "{}:{}: {}",
+            self.line.file,
+            self.line.line_number,
+            rule_text(self.rule)
+        )
     }
 }
 
@@ -90,7 +101,12 @@ fn per_line(
 ) {
     let hba = need!(ev, ev.hba());
     for l in accepted(hba).filter(|l| pred(l.rule)) {
-        ev.emit(l.object(), l.location(), format!("{} ({why})", l.at()), fix(l.rule));
+        ev.emit(
+            l.object(),
+            l.location(),
+            format!("{} ({why})", l.at()),
+            fix(l.rule),
+        );
     }
 }
 
@@ -141,7 +157,11 @@ pub(super) fn trust_network(ev: &mut Eval<'_>) {
 pub(super) fn trust_local(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| r.conn_type == ConnType::Local && r.method == AuthMethod::Trust && r.users.iter().any(|u| u.is_keyword("all")),
+        |r| {
+            r.conn_type == ConnType::Local
+                && r.method == AuthMethod::Trust
+                && r.users.iter().any(|u| u.is_keyword("all"))
+        },
         "every local OS user connects as any role",
         |r| with_method(r, None, "peer"),
     );
@@ -163,7 +183,10 @@ pub(super) fn md5(ev: &mut Eval<'_>) {
         ev,
         |r| r.method == AuthMethod::Md5,
         "md5 authentication",
-        |r| with_method(r, None, "scram-sha-256") + "\n# first: password_encryption = 'scram-sha-256' and reset the roles' passwords",
+        |r| {
+            with_method(r, None, "scram-sha-256")
+                + "\n# first: password_encryption = 'scram-sha-256' and reset the roles' passwords"
+        },
     );
 }
 
@@ -181,14 +204,20 @@ pub(super) fn ident_network(ev: &mut Eval<'_>) {
 pub(super) fn plaintext_allowed(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| matches!(r.conn_type, ConnType::Host | ConnType::HostNoSsl) && r.method != AuthMethod::Reject,
+        |r| {
+            matches!(r.conn_type, ConnType::Host | ConnType::HostNoSsl)
+                && r.method != AuthMethod::Reject
+        },
         "connections without TLS are accepted",
         |r| match r.conn_type {
             ConnType::HostNoSsl => with_method(r, None, "reject"),
             _ => {
                 // Do not suggest pasting a weak method back.
                 let method = match r.method {
-                    AuthMethod::Trust | AuthMethod::Password | AuthMethod::Md5 | AuthMethod::Ident => "scram-sha-256",
+                    AuthMethod::Trust
+                    | AuthMethod::Password
+                    | AuthMethod::Md5
+                    | AuthMethod::Ident => "scram-sha-256",
                     m => m.as_str(),
                 };
                 with_method(r, Some(ConnType::HostSsl), method)
@@ -205,8 +234,14 @@ fn is_wide(a: Option<&HbaAddress>) -> bool {
         Some(HbaAddress::Net(IpNet::V6(n))) => n.prefix_len() < 48,
         // A non-contiguous mask admits 2^(zero bits) addresses, like a prefix of as
         // many one bits.
-        Some(HbaAddress::Masked { mask: IpAddr::V4(m), .. }) => u32::from(*m).count_ones() < 16,
-        Some(HbaAddress::Masked { mask: IpAddr::V6(m), .. }) => u128::from(*m).count_ones() < 48,
+        Some(HbaAddress::Masked {
+            mask: IpAddr::V4(m),
+            ..
+        }) => u32::from(*m).count_ones() < 16,
+        Some(HbaAddress::Masked {
+            mask: IpAddr::V6(m),
+            ..
+        }) => u128::from(*m).count_ones() < 48,
         _ => false,
     }
 }
@@ -215,11 +250,17 @@ fn is_wide(a: Option<&HbaAddress>) -> bool {
 pub(super) fn wide_address(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| r.conn_type.is_network() && r.method != AuthMethod::Reject && is_wide(r.address.as_ref()),
+        |r| {
+            r.conn_type.is_network()
+                && r.method != AuthMethod::Reject
+                && is_wide(r.address.as_ref())
+        },
         "admits more than a /16 (IPv4) or /48 (IPv6)",
         |r| {
             let mut narrowed = r.clone();
-            narrowed.address = Some(HbaAddress::HostName("<application subnet, e.g. 10.0.1.0/24>".to_owned()));
+            narrowed.address = Some(HbaAddress::HostName(
+                "<application subnet, e.g. 10.0.1.0/24>".to_owned(),
+            ));
             rule_text(&narrowed)
         },
     );
@@ -238,8 +279,14 @@ pub(super) fn all_db_all_users(ev: &mut Eval<'_>) {
         "every role reaches every database from this address",
         |r| {
             let mut named = r.clone();
-            named.databases = vec![HbaToken { text: "<database>".into(), quoted: false }];
-            named.users = vec![HbaToken { text: "<role>".into(), quoted: false }];
+            named.databases = vec![HbaToken {
+                text: "<database>".into(),
+                quoted: false,
+            }];
+            named.users = vec![HbaToken {
+                text: "<role>".into(),
+                quoted: false,
+            }];
             rule_text(&named)
         },
     );
@@ -247,7 +294,12 @@ pub(super) fn all_db_all_users(ev: &mut Eval<'_>) {
 
 /// Whether a user column admits `role` (`all`, the name, `+group` of which the role is a
 /// member, or a `/regex`).
-fn users_admit(users: &[HbaToken], role: &str, member_of: &BTreeSet<String>, version: PgVersion) -> bool {
+fn users_admit(
+    users: &[HbaToken],
+    role: &str,
+    member_of: &BTreeSet<String>,
+    version: PgVersion,
+) -> bool {
     users.iter().any(|u| {
         if u.is_keyword("all") {
             return true;
@@ -271,7 +323,11 @@ fn users_admit(users: &[HbaToken], role: &str, member_of: &BTreeSet<String>, ver
 /// `hba.superuser_network`: a non-reject `host*` line whose users admit a superuser.
 pub(super) fn superuser_network(ev: &mut Eval<'_>) {
     let hba = need!(ev, ev.hba());
-    let roles = need!(ev, ev.roles().map_err(|r| format!("{r} (superusers are known only from a live server)")));
+    let roles = need!(
+        ev,
+        ev.roles()
+            .map_err(|r| format!("{r} (superusers are known only from a live server)"))
+    );
     let version = ev.hba_version();
     let supers: Vec<(&str, BTreeSet<String>)> = roles
         .iter()
@@ -291,8 +347,16 @@ pub(super) fn superuser_network(ev: &mut Eval<'_>) {
             ev.emit(
                 l.object(),
                 l.location(),
-                format!("{} admits superuser {} over the network", l.at(), admitted.join(", ")),
-                format!("hostssl all {} all reject  # insert before line {}", ident(first), l.line.line_number),
+                format!(
+                    "{} admits superuser {} over the network",
+                    l.at(),
+                    admitted.join(", ")
+                ),
+                format!(
+                    "hostssl all {} all reject  # insert before line {}",
+                    ident(first),
+                    l.line.line_number
+                ),
             );
         }
     }
@@ -331,7 +395,9 @@ fn conn_classes(t: ConnType) -> [bool; 3] {
 /// `hba.no_final_reject`: the last `host*` rules are not a catch-all reject.
 pub(super) fn no_final_reject(ev: &mut Eval<'_>) {
     let hba = need!(ev, ev.hba());
-    let network: Vec<Line<'_>> = accepted(hba).filter(|l| l.rule.conn_type.is_network()).collect();
+    let network: Vec<Line<'_>> = accepted(hba)
+        .filter(|l| l.rule.conn_type.is_network())
+        .collect();
     let Some(last) = network.last() else { return };
     // The trailing run of catch-all reject lines must cover every connection kind for
     // both address families.
@@ -363,7 +429,12 @@ pub(super) fn no_final_reject(ev: &mut Eval<'_>) {
     ev.emit(
         format!("{}: final reject", file_name(&file)),
         Location::file_line(file, last.line.line_number),
-        format!("the last host rule is {} ({}:{}), not a catch-all reject", rule_text(last.rule), last.line.file, last.line.line_number),
+        format!(
+            "the last host rule is {} ({}:{}), not a catch-all reject",
+            rule_text(last.rule),
+            last.line.file,
+            last.line.line_number
+        ),
         "host all all 0.0.0.0/0 reject\nhost all all ::/0 reject",
     );
 }
@@ -402,7 +473,8 @@ fn address_covers(a: Option<&HbaAddress>, b: Option<&HbaAddress>) -> bool {
         (Some(HbaAddress::All), Some(_)) => true,
         (Some(HbaAddress::Net(x)), Some(HbaAddress::Net(y))) => x.contains(y),
         (Some(HbaAddress::HostName(x)), Some(HbaAddress::HostName(y))) => {
-            x.eq_ignore_ascii_case(y) || (x.starts_with('.') && y.to_ascii_lowercase().ends_with(&x.to_ascii_lowercase()))
+            x.eq_ignore_ascii_case(y)
+                || (x.starts_with('.') && y.to_ascii_lowercase().ends_with(&x.to_ascii_lowercase()))
         }
         (Some(x), Some(y)) => x == y,
         _ => false,
@@ -490,12 +562,16 @@ fn covering_keys(a: Option<&HbaAddress>, prefixes: &[BTreeSet<u8>; 2]) -> Vec<Ad
     keys
 }
 
+/// (address key, user) → (first node, last node) of that key's list.
+type ListHeads<'a> =
+    HashMap<(AddrKey, Option<&'a HbaToken>), (usize, usize), BuildHasherDefault<Fnv>>;
+
 /// Earlier rules filed by (address key, user): `None` for rules for all users, else one
 /// entry per user token listed. Each entry is a list, in line order, kept in one arena
 /// so a 100,000-line file costs no allocation per line.
 #[derive(Default)]
 struct Index<'a> {
-    lists: HashMap<(AddrKey, Option<&'a HbaToken>), (usize, usize), BuildHasherDefault<Fnv>>,
+    lists: ListHeads<'a>,
     /// (line index, next node)
     nodes: Vec<(usize, Option<usize>)>,
 }
@@ -518,7 +594,12 @@ impl<'a> Index<'a> {
     }
 
     /// The first line of the list at `key` before `before` that satisfies `pred`.
-    fn first(&self, key: &(AddrKey, Option<&'a HbaToken>), before: Option<usize>, pred: impl Fn(usize) -> bool) -> Option<usize> {
+    fn first(
+        &self,
+        key: &(AddrKey, Option<&'a HbaToken>),
+        before: Option<usize>,
+        pred: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         let mut next = self.lists.get(key).map(|(head, _)| *head);
         while let Some(n) = next {
             let (line, after) = *self.nodes.get(n)?;
@@ -601,8 +682,15 @@ pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
         ev.emit(
             l.object(),
             l.location(),
-            format!("{} can never match: {} matches every connection it would", l.at(), earlier.at()),
-            format!("# delete line {} or move it above line {}", l.line.line_number, earlier.line.line_number),
+            format!(
+                "{} can never match: {} matches every connection it would",
+                l.at(),
+                earlier.at()
+            ),
+            format!(
+                "# delete line {} or move it above line {}",
+                l.line.line_number, earlier.line.line_number
+            ),
         );
     }
 }
@@ -620,58 +708,156 @@ mod tests {
 
     #[test]
     fn parse_errors_keep_their_line() {
-        let r = run(&hba_snapshot(&["local all all peer", "ERROR: invalid authentication method \"foo\""]));
+        let r = run(&hba_snapshot(&[
+            "local all all peer",
+            "ERROR: invalid authentication method \"foo\"",
+        ]));
         let f = of(&r, "hba.parse_error");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].location(), &Location::file_line("pg_hba.conf", 2));
         assert!(f[0].evidence().contains("foo"));
-        assert_quiet(&run(&hba_snapshot(&["local all all peer"])), "hba.parse_error");
+        assert_quiet(
+            &run(&hba_snapshot(&["local all all peer"])),
+            "hba.parse_error",
+        );
     }
 
     #[test]
     fn trust_network() {
-        assert_eq!(fires("hba.trust_network", &["host all all 10.0.0.0/8 trust"]), 1);
+        assert_eq!(
+            fires("hba.trust_network", &["host all all 10.0.0.0/8 trust"]),
+            1
+        );
         let r = run(&hba_snapshot(&["host all all 10.0.0.0/8 trust"]));
-        assert!(of(&r, "hba.trust_network")[0].remediation().starts_with("hostssl all all 10.0.0.0/8 scram-sha-256"));
-        assert_eq!(fires("hba.trust_network", &["local all all trust", "hostssl all app 10.0.0.0/8 scram-sha-256"]), 0);
+        assert!(of(&r, "hba.trust_network")[0]
+            .remediation()
+            .starts_with("hostssl all all 10.0.0.0/8 scram-sha-256"));
+        assert_eq!(
+            fires(
+                "hba.trust_network",
+                &[
+                    "local all all trust",
+                    "hostssl all app 10.0.0.0/8 scram-sha-256"
+                ]
+            ),
+            0
+        );
     }
 
     #[test]
     fn trust_local() {
         assert_eq!(fires("hba.trust_local", &["local all all trust"]), 1);
-        assert_eq!(fires("hba.trust_local", &["local all postgres trust", "local all all peer", "local all \"all\" trust"]), 0);
+        assert_eq!(
+            fires(
+                "hba.trust_local",
+                &[
+                    "local all postgres trust",
+                    "local all all peer",
+                    "local all \"all\" trust"
+                ]
+            ),
+            0
+        );
     }
 
     #[test]
     fn password_and_md5_and_ident() {
-        assert_eq!(fires("hba.password_cleartext", &["hostssl all all 10.0.0.0/8 password"]), 1);
-        assert_eq!(fires("hba.password_cleartext", &["hostssl all all 10.0.0.0/8 md5"]), 0);
-        assert_eq!(fires("hba.md5", &["hostssl all all 10.0.0.0/8 md5", "local all all md5"]), 2);
-        assert_eq!(fires("hba.md5", &["hostssl all all 10.0.0.0/8 scram-sha-256"]), 0);
-        assert_eq!(fires("hba.ident_network", &["host all all 10.0.0.0/8 ident"]), 1);
+        assert_eq!(
+            fires(
+                "hba.password_cleartext",
+                &["hostssl all all 10.0.0.0/8 password"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.password_cleartext",
+                &["hostssl all all 10.0.0.0/8 md5"]
+            ),
+            0
+        );
+        assert_eq!(
+            fires(
+                "hba.md5",
+                &["hostssl all all 10.0.0.0/8 md5", "local all all md5"]
+            ),
+            2
+        );
+        assert_eq!(
+            fires("hba.md5", &["hostssl all all 10.0.0.0/8 scram-sha-256"]),
+            0
+        );
+        assert_eq!(
+            fires("hba.ident_network", &["host all all 10.0.0.0/8 ident"]),
+            1
+        );
         assert_eq!(fires("hba.ident_network", &["local all all ident"]), 0);
     }
 
     #[test]
     fn plaintext_allowed() {
-        assert_eq!(fires("hba.plaintext_allowed", &["host all app 10.0.0.0/8 scram-sha-256", "hostnossl all app 10.0.0.0/8 scram-sha-256"]), 2);
         assert_eq!(
-            fires("hba.plaintext_allowed", &["hostssl all app 10.0.0.0/8 scram-sha-256", "hostnossl all all 0.0.0.0/0 reject", "host all all ::/0 reject"]),
+            fires(
+                "hba.plaintext_allowed",
+                &[
+                    "host all app 10.0.0.0/8 scram-sha-256",
+                    "hostnossl all app 10.0.0.0/8 scram-sha-256"
+                ]
+            ),
+            2
+        );
+        assert_eq!(
+            fires(
+                "hba.plaintext_allowed",
+                &[
+                    "hostssl all app 10.0.0.0/8 scram-sha-256",
+                    "hostnossl all all 0.0.0.0/0 reject",
+                    "host all all ::/0 reject"
+                ]
+            ),
             0
         );
     }
 
     #[test]
     fn wide_addresses() {
-        assert_eq!(fires("hba.wide_address", &["hostssl db app 0.0.0.0/0 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.wide_address", &["hostssl db app ::/0 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.wide_address", &["hostssl db app all scram-sha-256"]), 1);
-        assert_eq!(fires("hba.wide_address", &["hostssl db app 10.0.0.0/8 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.wide_address", &["hostssl db app 2001:db8::/32 scram-sha-256"]), 1);
         assert_eq!(
             fires(
                 "hba.wide_address",
-                &["hostssl db app 10.1.0.0/16 scram-sha-256", "hostssl db app 2001:db8::/48 scram-sha-256", "host all all 0.0.0.0/0 reject"]
+                &["hostssl db app 0.0.0.0/0 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires("hba.wide_address", &["hostssl db app ::/0 scram-sha-256"]),
+            1
+        );
+        assert_eq!(
+            fires("hba.wide_address", &["hostssl db app all scram-sha-256"]),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.wide_address",
+                &["hostssl db app 10.0.0.0/8 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.wide_address",
+                &["hostssl db app 2001:db8::/32 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.wide_address",
+                &[
+                    "hostssl db app 10.1.0.0/16 scram-sha-256",
+                    "hostssl db app 2001:db8::/48 scram-sha-256",
+                    "host all all 0.0.0.0/0 reject"
+                ]
             ),
             0
         );
@@ -679,13 +865,31 @@ mod tests {
 
     #[test]
     fn all_db_all_users() {
-        assert_eq!(fires("hba.all_db_all_users", &["hostssl all all 10.1.0.0/24 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.all_db_all_users", &["hostssl app all 10.1.0.0/24 scram-sha-256", "host all all all reject", "local all all peer"]), 0);
+        assert_eq!(
+            fires(
+                "hba.all_db_all_users",
+                &["hostssl all all 10.1.0.0/24 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.all_db_all_users",
+                &[
+                    "hostssl app all 10.1.0.0/24 scram-sha-256",
+                    "host all all all reject",
+                    "local all all peer"
+                ]
+            ),
+            0
+        );
     }
 
     #[test]
     fn superuser_network_needs_roles() {
-        let r = run(&hba_snapshot(&["hostssl all all 10.1.0.0/24 scram-sha-256"]));
+        let r = run(&hba_snapshot(&[
+            "hostssl all all 10.1.0.0/24 scram-sha-256",
+        ]));
         assert!(r.is_skipped("hba.superuser_network"));
         let mut admin = RoleFact::login("admin");
         admin.superuser = true;
@@ -697,19 +901,36 @@ mod tests {
             })
             .with_pg_version(PgVersion::new(16).unwrap())
         };
-        for line in ["hostssl all all 10.1.0.0/24 scram-sha-256", "hostssl all +ops 10.1.0.0/24 scram-sha-256", "hostssl all /^adm 10.1.0.0/24 scram-sha-256", "hostssl all app,admin 10.1.0.0/24 scram-sha-256"] {
-            assert_eq!(of(&run(&snap(&[line])), "hba.superuser_network").len(), 1, "{line}");
+        for line in [
+            "hostssl all all 10.1.0.0/24 scram-sha-256",
+            "hostssl all +ops 10.1.0.0/24 scram-sha-256",
+            "hostssl all /^adm 10.1.0.0/24 scram-sha-256",
+            "hostssl all app,admin 10.1.0.0/24 scram-sha-256",
+        ] {
+            assert_eq!(
+                of(&run(&snap(&[line])), "hba.superuser_network").len(),
+                1,
+                "{line}"
+            );
         }
-        let r = run(&snap(&["hostssl all app 10.1.0.0/24 scram-sha-256", "hostssl all admin 10.1.0.0/24 reject", "local all admin peer"]));
+        let r = run(&snap(&[
+            "hostssl all app 10.1.0.0/24 scram-sha-256",
+            "hostssl all admin 10.1.0.0/24 reject",
+            "local all admin peer",
+        ]));
         assert_quiet(&r, "hba.superuser_network");
         // Before PostgreSQL 16 a leading slash is a plain name.
-        let r = run(&snap(&["hostssl all /^adm 10.1.0.0/24 scram-sha-256"]).with_pg_version(PgVersion::new(15).unwrap()));
+        let r = run(&snap(&["hostssl all /^adm 10.1.0.0/24 scram-sha-256"])
+            .with_pg_version(PgVersion::new(15).unwrap()));
         assert_quiet(&r, "hba.superuser_network");
     }
 
     #[test]
     fn wide_masks() {
-        let masked = |m: &str| HbaAddress::Masked { addr: "10.0.0.0".parse().unwrap(), mask: m.parse().unwrap() };
+        let masked = |m: &str| HbaAddress::Masked {
+            addr: "10.0.0.0".parse().unwrap(),
+            mask: m.parse().unwrap(),
+        };
         assert!(is_wide(Some(&masked("255.0.0.254"))));
         assert!(!is_wide(Some(&masked("255.255.0.255"))));
         assert!(!is_wide(Some(&HbaAddress::HostName(".example.com".into()))));
@@ -718,19 +939,82 @@ mod tests {
 
     #[test]
     fn replication_wide() {
-        assert_eq!(fires("hba.replication_wide", &["hostssl replication all 10.1.0.5/32 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.replication_wide", &["hostssl replication replicator 0.0.0.0/0 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.replication_wide", &["hostssl replication replicator 10.1.0.5/32 scram-sha-256", "local replication all peer", "hostssl all all 0.0.0.0/0 reject"]), 0);
+        assert_eq!(
+            fires(
+                "hba.replication_wide",
+                &["hostssl replication all 10.1.0.5/32 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.replication_wide",
+                &["hostssl replication replicator 0.0.0.0/0 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.replication_wide",
+                &[
+                    "hostssl replication replicator 10.1.0.5/32 scram-sha-256",
+                    "local replication all peer",
+                    "hostssl all all 0.0.0.0/0 reject"
+                ]
+            ),
+            0
+        );
     }
 
     #[test]
     fn final_reject() {
-        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256"]), 1);
-        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "host all all 0.0.0.0/0 reject"]), 1);
-        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "hostssl all all all reject"]), 1);
-        assert_eq!(fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "host all all all reject"]), 0);
         assert_eq!(
-            fires("hba.no_final_reject", &["hostssl app app 10.1.0.0/24 scram-sha-256", "host all all 0.0.0.0/0 reject", "host all all ::/0 reject", "local all all peer"]),
+            fires(
+                "hba.no_final_reject",
+                &["hostssl app app 10.1.0.0/24 scram-sha-256"]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.no_final_reject",
+                &[
+                    "hostssl app app 10.1.0.0/24 scram-sha-256",
+                    "host all all 0.0.0.0/0 reject"
+                ]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.no_final_reject",
+                &[
+                    "hostssl app app 10.1.0.0/24 scram-sha-256",
+                    "hostssl all all all reject"
+                ]
+            ),
+            1
+        );
+        assert_eq!(
+            fires(
+                "hba.no_final_reject",
+                &[
+                    "hostssl app app 10.1.0.0/24 scram-sha-256",
+                    "host all all all reject"
+                ]
+            ),
+            0
+        );
+        assert_eq!(
+            fires(
+                "hba.no_final_reject",
+                &[
+                    "hostssl app app 10.1.0.0/24 scram-sha-256",
+                    "host all all 0.0.0.0/0 reject",
+                    "host all all ::/0 reject",
+                    "local all all peer"
+                ]
+            ),
             0
         );
         assert_eq!(fires("hba.no_final_reject", &["local all all peer"]), 0);
@@ -768,11 +1052,20 @@ mod tests {
             "hostssl replication all 10.0.0.0/8 scram-sha-256",
         ];
         assert_quiet(&run(&hba_snapshot(&lines)), "hba.shadowed_rule");
-        let r = run(&hba_snapshot(&["hostssl app +grp .example.com scram-sha-256", "hostssl app +grp db.example.com md5"]));
+        let r = run(&hba_snapshot(&[
+            "hostssl app +grp .example.com scram-sha-256",
+            "hostssl app +grp db.example.com md5",
+        ]));
         assert_eq!(of(&r, "hba.shadowed_rule").len(), 1);
-        let r = run(&hba_snapshot(&["host all all 10.0.0.0/8 scram-sha-256", "hostssl app app 10.0.0.0/8 md5"]));
+        let r = run(&hba_snapshot(&[
+            "host all all 10.0.0.0/8 scram-sha-256",
+            "hostssl app app 10.0.0.0/8 md5",
+        ]));
         assert_eq!(of(&r, "hba.shadowed_rule").len(), 1);
-        let r = run(&hba_snapshot(&["hostssl all all 10.0.0.0/8 scram-sha-256", "host app app 10.0.0.0/8 md5"]));
+        let r = run(&hba_snapshot(&[
+            "hostssl all all 10.0.0.0/8 scram-sha-256",
+            "host app app 10.0.0.0/8 md5",
+        ]));
         assert_quiet(&r, "hba.shadowed_rule");
     }
 
@@ -780,7 +1073,13 @@ mod tests {
     fn shadow_check_scales() {
         // 20,000 distinct lines: the index keeps this far from quadratic.
         let text: Vec<String> = (0..20_000)
-            .map(|i| format!("hostssl db{i} user{i} 10.{}.{}.0/24 scram-sha-256", i / 256 % 256, i % 256))
+            .map(|i| {
+                format!(
+                    "hostssl db{i} user{i} 10.{}.{}.0/24 scram-sha-256",
+                    i / 256 % 256,
+                    i % 256
+                )
+            })
             .collect();
         let lines: Vec<&str> = text.iter().map(String::as_str).collect();
         let r = run(&hba_snapshot(&lines));
