@@ -27,7 +27,9 @@ fn table_loc(db: &DatabaseFacts, t: &TableFact) -> (String, Location) {
 pub(super) fn disabled(ev: &mut Eval<'_>) {
     for (db, tables) in ev.per_db("tables", |d| &d.tables) {
         for t in tables {
-            let Some(col) = tenant_column(ev.policy, t) else { continue };
+            let Some(col) = tenant_column(ev.policy, t) else {
+                continue;
+            };
             if !t.rls_enabled {
                 let (obj, loc) = table_loc(db, t);
                 ev.emit(
@@ -81,7 +83,10 @@ fn tables_with_policies<'a>(
         let policies = match &db.policies {
             Collected::Present(p) => p,
             Collected::NotCollected(r) => {
-                ev.skip(format!("policies of database {} not collected: {r}", db.name));
+                ev.skip(format!(
+                    "policies of database {} not collected: {r}",
+                    db.name
+                ));
                 continue;
             }
         };
@@ -90,7 +95,9 @@ fn tables_with_policies<'a>(
             by_table.entry((&p.schema, &p.table)).or_default().push(p);
         }
         for t in tables {
-            let ps = by_table.remove(&(t.schema.as_str(), t.name.as_str())).unwrap_or_default();
+            let ps = by_table
+                .remove(&(t.schema.as_str(), t.name.as_str()))
+                .unwrap_or_default();
             out.push((db, t, ps));
         }
     }
@@ -146,13 +153,23 @@ pub(super) fn policy_without_rls(ev: &mut Eval<'_>) {
 
 /// True when a deparsed expression is the constant true.
 pub(crate) fn is_constant_true(expr: &str) -> bool {
-    let mut e: String = expr.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let mut e: String = expr
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
     while e.starts_with('(') && e.ends_with(')') && balanced(&e[1..e.len() - 1]) {
         e = e[1..e.len() - 1].to_owned();
     }
     matches!(
         e.as_str(),
-        "true" | "'t'::boolean" | "'true'::boolean" | "'on'::boolean" | "'yes'::boolean" | "1=1" | "notfalse"
+        "true"
+            | "'t'::boolean"
+            | "'true'::boolean"
+            | "'on'::boolean"
+            | "'yes'::boolean"
+            | "1=1"
+            | "notfalse"
     )
 }
 
@@ -198,6 +215,26 @@ pub(crate) fn mentions(expr: &str, name: &str) -> bool {
     false
 }
 
+fn is_ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '$'
+}
+
+/// True when `name` is made of identifier characters only, so that [`mentions`] of it
+/// is membership in [`identifier_words`].
+fn is_identifier_word(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(is_ident_char)
+}
+
+/// The maximal runs of identifier characters of `text`, ASCII-lower-cased: the words
+/// [`mentions`] can match.
+fn identifier_words(text: &str) -> std::collections::HashSet<String> {
+    text.to_ascii_lowercase()
+        .split(|c: char| !is_ident_char(c))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn policy_exprs(p: &PolicyFact) -> Vec<(&'static str, &str)> {
     let mut v = Vec::new();
     if let Some(u) = &p.using {
@@ -221,7 +258,10 @@ fn policy_loc(db: &DatabaseFacts, p: &PolicyFact) -> (String, Location) {
 pub(super) fn policy_always_true(ev: &mut Eval<'_>) {
     for (db, t, ps) in tables_with_policies(ev) {
         for p in ps.iter().filter(|p| p.permissive) {
-            let Some((clause, _)) = policy_exprs(p).into_iter().find(|(_, e)| is_constant_true(e)) else {
+            let Some((clause, _)) = policy_exprs(p)
+                .into_iter()
+                .find(|(_, e)| is_constant_true(e))
+            else {
                 continue;
             };
             let col = tenant_column(ev.policy, t).unwrap_or("<tenant column>");
@@ -250,7 +290,9 @@ pub(super) fn policy_always_true(ev: &mut Eval<'_>) {
 /// neither the tenant column nor `current_setting`.
 pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
     for (db, t, ps) in tables_with_policies(ev) {
-        let Some(col) = tenant_column(ev.policy, t) else { continue };
+        let Some(col) = tenant_column(ev.policy, t) else {
+            continue;
+        };
         for p in ps.iter().filter(|p| p.permissive) {
             let ignoring: Vec<&str> = policy_exprs(p)
                 .into_iter()
@@ -282,7 +324,10 @@ pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
 }
 
 /// Tenant tables of a database, with their owners.
-fn tenant_tables<'a>(policy: &Policy, tables: &'a [TableFact]) -> BTreeMap<QualifiedName, &'a TableFact> {
+fn tenant_tables<'a>(
+    policy: &Policy,
+    tables: &'a [TableFact],
+) -> BTreeMap<QualifiedName, &'a TableFact> {
     tables
         .iter()
         .filter(|t| tenant_column(policy, t).is_some())
@@ -301,8 +346,10 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
             }
         };
         let tenants = tenant_tables(ev.policy, tables);
-        let by_name: BTreeMap<QualifiedName, _> =
-            views.iter().map(|v| (QualifiedName::new(v.schema.clone(), v.name.clone()), v)).collect();
+        let by_name: BTreeMap<QualifiedName, _> = views
+            .iter()
+            .map(|v| (QualifiedName::new(v.schema.clone(), v.name.clone()), v))
+            .collect();
         for v in views.iter().filter(|v| !v.security_invoker) {
             // Tenant tables reached through the view, following views it reads.
             let mut reached = BTreeSet::new();
@@ -341,10 +388,12 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
 /// `rls.definer_function`: a SECURITY DEFINER function owned by a table owner or a
 /// superuser reads a tenant table.
 pub(super) fn definer_function(ev: &mut Eval<'_>) {
-    let superusers: Option<BTreeSet<&str>> = ev
-        .roles()
-        .ok()
-        .map(|rs| rs.iter().filter(|r| r.superuser).map(|r| r.name.as_str()).collect());
+    let superusers: Option<BTreeSet<&str>> = ev.roles().ok().map(|rs| {
+        rs.iter()
+            .filter(|r| r.superuser)
+            .map(|r| r.name.as_str())
+            .collect()
+    });
     if superusers.is_none() {
         ev.skip("roles not collected: functions owned by superusers cannot be recognised");
     }
@@ -352,21 +401,51 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
         let functions = match &db.functions {
             Collected::Present(f) => f,
             Collected::NotCollected(r) => {
-                ev.skip(format!("functions of database {} not collected: {r}", db.name));
+                ev.skip(format!(
+                    "functions of database {} not collected: {r}",
+                    db.name
+                ));
                 continue;
             }
         };
         let tenants = tenant_tables(ev.policy, tables);
+        // Tenant tables by lower-cased name, for bodies searched word by word.
+        let mut by_word: std::collections::HashMap<String, Vec<&TableFact>> = std::collections::HashMap::new();
+        let mut odd_names: Vec<&TableFact> = Vec::new();
+        for t in tenants.values().copied() {
+            if is_identifier_word(&t.name) {
+                by_word.entry(t.name.to_ascii_lowercase()).or_default().push(t);
+            } else {
+                odd_names.push(t);
+            }
+        }
         for f in functions.iter().filter(|f| f.security_definer) {
             let read: Vec<&TableFact> = match (&f.referenced_tables, &f.body) {
-                (Some(refs), _) => refs.iter().filter_map(|q| tenants.get(q).copied()).collect(),
-                (None, Some(body)) => tenants.values().copied().filter(|t| mentions(body, &t.name)).collect(),
+                (Some(refs), _) => refs
+                    .iter()
+                    .filter_map(|q| tenants.get(q).copied())
+                    .collect(),
+                (None, Some(body)) => {
+                    // One pass over the body, not one per tenant table (10,000 tables).
+                    let mut found: BTreeMap<QualifiedName, &TableFact> = BTreeMap::new();
+                    for w in identifier_words(body) {
+                        for t in by_word.get(&w).into_iter().flatten() {
+                            found.insert(t.qualified(), t);
+                        }
+                    }
+                    for t in odd_names.iter().filter(|t| mentions(body, &t.name)) {
+                        found.insert(t.qualified(), t);
+                    }
+                    found.into_values().collect()
+                }
                 (None, None) => {
                     ev.skip(format!("body of function {} not collected", f.signature()));
                     continue;
                 }
             };
-            let owner_super = superusers.as_ref().is_some_and(|s| s.contains(f.owner.as_str()));
+            let owner_super = superusers
+                .as_ref()
+                .is_some_and(|s| s.contains(f.owner.as_str()));
             let bypassing: Vec<String> = read
                 .iter()
                 .filter(|t| owner_super || t.owner == f.owner)
@@ -375,7 +454,11 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
             if bypassing.is_empty() {
                 continue;
             }
-            let who = if owner_super { "a superuser" } else { "the table owner" };
+            let who = if owner_super {
+                "a superuser"
+            } else {
+                "the table owner"
+            };
             let sig = f.signature();
             ev.emit(
                 format!("{}/{sig}", db.name),
@@ -424,12 +507,24 @@ mod tests {
 
     #[test]
     fn disabled_fires_on_tenant_tables_only() {
-        let r = run(&snap(vec![tenant("orders", false, false), TableFact::new("public", "plans", "owner")], vec![]));
+        let r = run(&snap(
+            vec![
+                tenant("orders", false, false),
+                TableFact::new("public", "plans", "owner"),
+            ],
+            vec![],
+        ));
         let f = of(&r, "rls.disabled");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity(), Severity::Critical);
         assert!(f[0].evidence().contains("public.orders"));
-        assert_quiet(&run(&snap(vec![tenant("orders", true, true)], vec![good_policy("orders")])), "rls.disabled");
+        assert_quiet(
+            &run(&snap(
+                vec![tenant("orders", true, true)],
+                vec![good_policy("orders")],
+            )),
+            "rls.disabled",
+        );
     }
 
     #[test]
@@ -443,29 +538,48 @@ mod tests {
 
     #[test]
     fn not_forced() {
-        let r = run(&snap(vec![tenant("orders", true, false)], vec![good_policy("orders")]));
+        let r = run(&snap(
+            vec![tenant("orders", true, false)],
+            vec![good_policy("orders")],
+        ));
         assert_eq!(of(&r, "rls.not_forced").len(), 1);
-        let r = run(&snap(vec![tenant("orders", true, true), tenant("x", false, false)], vec![good_policy("orders")]));
+        let r = run(&snap(
+            vec![tenant("orders", true, true), tenant("x", false, false)],
+            vec![good_policy("orders")],
+        ));
         assert_quiet(&r, "rls.not_forced");
     }
 
     #[test]
     fn tables_not_collected_skip_with_the_reason() {
-        let s = live_snapshot(|l| l.databases[0].tables = Collected::not_collected("permission denied for pg_class"));
+        let s = live_snapshot(|l| {
+            l.databases[0].tables = Collected::not_collected("permission denied for pg_class")
+        });
         let r = run(&s);
-        assert!(r.skipped().iter().any(|x| x.id == "rls.disabled" && x.reason.contains("permission denied")));
+        assert!(r
+            .skipped()
+            .iter()
+            .any(|x| x.id == "rls.disabled" && x.reason.contains("permission denied")));
         let r = run(&live_snapshot(|l| l.databases.clear()));
         assert!(r.is_skipped("rls.disabled"));
-        assert!(run(&conf_snapshot(&["ssl = on"])).skipped().iter().any(|x| x.id == "rls.disabled" && x.reason == "needs a live connection"));
+        assert!(run(&conf_snapshot(&["ssl = on"]))
+            .skipped()
+            .iter()
+            .any(|x| x.id == "rls.disabled" && x.reason == "needs a live connection"));
     }
 
     #[test]
     fn no_policy_and_policy_without_rls() {
-        let r = run(&snap(vec![tenant("a", true, true), tenant("b", false, false)], vec![good_policy("b")]));
+        let r = run(&snap(
+            vec![tenant("a", true, true), tenant("b", false, false)],
+            vec![good_policy("b")],
+        ));
         assert_eq!(of(&r, "rls.no_policy").len(), 1);
         assert!(of(&r, "rls.no_policy")[0].evidence().contains("public.a"));
         assert_eq!(of(&r, "rls.policy_without_rls").len(), 1);
-        assert!(of(&r, "rls.policy_without_rls")[0].evidence().contains("public.b"));
+        assert!(of(&r, "rls.policy_without_rls")[0]
+            .evidence()
+            .contains("public.b"));
         let r = run(&snap(vec![tenant("a", true, true)], vec![good_policy("a")]));
         assert_quiet(&r, "rls.no_policy");
         assert_quiet(&r, "rls.policy_without_rls");
@@ -483,7 +597,10 @@ mod tests {
         assert_eq!(of(&r, "rls.policy_always_true").len(), 1);
         let mut restrictive = PolicyFact::new("public", "a", "r", Some("true"), None);
         restrictive.permissive = false;
-        let r = run(&snap(vec![tenant("a", true, true)], vec![good_policy("a"), restrictive]));
+        let r = run(&snap(
+            vec![tenant("a", true, true)],
+            vec![good_policy("a"), restrictive],
+        ));
         assert_quiet(&r, "rls.policy_always_true");
     }
 
@@ -492,22 +609,91 @@ mod tests {
         assert!(mentions("(tenant_id = 1)", "tenant_id"));
         assert!(mentions("(\"tenant_id\" = 1)", "tenant_id"));
         assert!(!mentions("(other_tenant_id = 1)", "tenant_id"));
-        let p = PolicyFact::new("public", "a", "owner_only", Some("(owner = CURRENT_USER)"), None);
+        let p = PolicyFact::new(
+            "public",
+            "a",
+            "owner_only",
+            Some("(owner = CURRENT_USER)"),
+            None,
+        );
         let r = run(&snap(vec![tenant("a", true, true)], vec![p.clone()]));
         assert_eq!(of(&r, "rls.policy_ignores_tenant").len(), 1);
-        let other = PolicyFact::new("public", "plans", "owner_only", Some("(owner = CURRENT_USER)"), None);
-        let r = run(&snap(vec![tenant("a", true, true), TableFact::new("public", "plans", "o")], vec![good_policy("a"), other]));
+        let other = PolicyFact::new(
+            "public",
+            "plans",
+            "owner_only",
+            Some("(owner = CURRENT_USER)"),
+            None,
+        );
+        let r = run(&snap(
+            vec![
+                tenant("a", true, true),
+                TableFact::new("public", "plans", "o"),
+            ],
+            vec![good_policy("a"), other],
+        ));
         assert_quiet(&r, "rls.policy_ignores_tenant");
     }
 
     #[test]
+    fn identifier_words_agree_with_mentions() {
+        let body = "select * from Orders o join \"order_items\" i on i.id=o.id; -- tenant$x";
+        let words = identifier_words(body);
+        for name in [
+            "orders",
+            "ORDERS",
+            "order_items",
+            "o",
+            "tenant$x",
+            "items",
+            "order",
+            "id",
+            "from",
+        ] {
+            assert_eq!(
+                words.contains(&name.to_ascii_lowercase()),
+                mentions(body, name),
+                "{name}"
+            );
+        }
+        assert!(!is_identifier_word("a b") && is_identifier_word("t_1"));
+    }
+
+    #[test]
     fn views_without_security_invoker_over_tenant_tables() {
-        let direct = ViewFact::new("public", "v1", "owner", false, vec![QualifiedName::new("public", "orders")]);
-        let nested = ViewFact::new("public", "v2", "owner", false, vec![QualifiedName::new("public", "v3")]);
-        let inner = ViewFact::new("public", "v3", "owner", true, vec![QualifiedName::new("public", "orders")]);
-        let safe = ViewFact::new("public", "v4", "owner", false, vec![QualifiedName::new("public", "plans")]);
+        let direct = ViewFact::new(
+            "public",
+            "v1",
+            "owner",
+            false,
+            vec![QualifiedName::new("public", "orders")],
+        );
+        let nested = ViewFact::new(
+            "public",
+            "v2",
+            "owner",
+            false,
+            vec![QualifiedName::new("public", "v3")],
+        );
+        let inner = ViewFact::new(
+            "public",
+            "v3",
+            "owner",
+            true,
+            vec![QualifiedName::new("public", "orders")],
+        );
+        let safe = ViewFact::new(
+            "public",
+            "v4",
+            "owner",
+            false,
+            vec![QualifiedName::new("public", "plans")],
+        );
         let s = live_snapshot(|l| {
-            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true), TableFact::new("public", "plans", "o")]);
+            l.databases[0].tables = Collected::Present(vec![
+                tenant("orders", true, true),
+                TableFact::new("public", "plans", "o"),
+            ]);
             l.databases[0].views = Collected::Present(vec![direct, nested, inner, safe]);
         });
         let r = run(&s);
@@ -515,7 +701,13 @@ mod tests {
         assert_eq!(f.len(), 2, "{f:?}");
         let s = live_snapshot(|l| {
             l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
-            l.databases[0].views = Collected::Present(vec![ViewFact::new("public", "v", "o", true, vec![QualifiedName::new("public", "orders")])]);
+            l.databases[0].views = Collected::Present(vec![ViewFact::new(
+                "public",
+                "v",
+                "o",
+                true,
+                vec![QualifiedName::new("public", "orders")],
+            )]);
         });
         assert_quiet(&run(&s), "rls.view_bypass");
     }
@@ -529,7 +721,10 @@ mod tests {
         g.security_definer = true;
         g.referenced_tables = Some(vec![QualifiedName::new("public", "plans")]);
         let s = live_snapshot(|l| {
-            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true), TableFact::new("public", "plans", "owner")]);
+            l.databases[0].tables = Collected::Present(vec![
+                tenant("orders", true, true),
+                TableFact::new("public", "plans", "owner"),
+            ]);
             l.databases[0].functions = Collected::Present(vec![f.clone(), g]);
         });
         let r = run(&s);
