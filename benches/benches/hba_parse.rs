@@ -22,7 +22,12 @@ const LINES: usize = 100_000;
 const SEED: u64 = 0x5eed;
 
 fn parse(text: &str, version: PgVersion) -> HbaFile {
-    HbaFile::parse(text, Path::new("pg_hba.conf"), version, &MemoryLoader::new())
+    HbaFile::parse(
+        text,
+        Path::new("pg_hba.conf"),
+        version,
+        &MemoryLoader::new(),
+    )
 }
 
 fn lint(file: HbaFile, version: PgVersion, policy: &Policy) -> Report {
@@ -43,10 +48,17 @@ fn main() {
     // Check once that the benchmark measures real work: every record parses, and the
     // generated file gives the linter something to report.
     let parsed = parse(&text, version);
-    assert_eq!(parsed.errors().count(), 0, "the generated file parses cleanly");
+    assert_eq!(
+        parsed.errors().count(),
+        0,
+        "the generated file parses cleanly"
+    );
     let records = parsed.rules().count();
     let findings = lint(parsed.clone(), version, &policy).findings().len();
-    assert!(findings > 0, "the linter finds something in the generated file");
+    assert!(
+        findings > 0,
+        "the linter finds something in the generated file"
+    );
 
     let mut group = criterion.benchmark_group("hba");
     group
@@ -63,9 +75,13 @@ fn main() {
             criterion::BatchSize::LargeInput,
         );
     });
-    group.bench_with_input(BenchmarkId::new("parse_and_lint", LINES), &text, |b, text| {
-        b.iter(|| lint(parse(black_box(text), version), version, &policy));
-    });
+    group.bench_with_input(
+        BenchmarkId::new("parse_and_lint", LINES),
+        &text,
+        |b, text| {
+            b.iter(|| lint(parse(black_box(text), version), version, &policy));
+        },
+    );
     group.finish();
 
     if mode.measuring {

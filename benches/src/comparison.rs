@@ -141,7 +141,10 @@ impl Goal {
                 self.limit,
                 if self.met() { "met" } else { "MISSED" }
             ),
-            None => format!("{}: not measured in this run (goal {op} {:.2})", self.what, self.limit),
+            None => format!(
+                "{}: not measured in this run (goal {op} {:.2})",
+                self.what, self.limit
+            ),
         }
     }
 }
@@ -177,7 +180,11 @@ fn ratio(value: f64, base: f64) -> Option<f64> {
 impl Comparison {
     /// An empty comparison against the variant named `baseline`.
     #[must_use]
-    pub fn new(title: impl Into<String>, baseline: impl Into<String>, environment: Environment) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        baseline: impl Into<String>,
+        environment: Environment,
+    ) -> Self {
         Comparison {
             title: title.into(),
             baseline: baseline.into(),
@@ -195,8 +202,15 @@ impl Comparison {
             .find(|(c, v, _)| *c == concurrency && v == variant)
         {
             Some((_, _, existing)) => existing.merge(samples),
-            None => self.measured.push((concurrency, variant.to_owned(), samples)),
+            None => self
+                .measured
+                .push((concurrency, variant.to_owned(), samples)),
         }
+    }
+
+    /// Adds a set-up fact to the environment's notes.
+    pub fn add_note(&mut self, note: impl Into<String>) {
+        self.environment.notes.push(note.into());
     }
 
     /// Adds a goal to report.
@@ -379,6 +393,7 @@ mod tests {
     #[test]
     fn markdown_and_json_carry_rows_and_goals() {
         let mut c = Comparison::new("tenant switching", "base", env());
+        c.add_note("pools of 16");
         c.add(1, "base", samples(2, 100, 1000));
         c.add(1, "pool", samples(2, 99, 1000));
         let tps = c.row(1, "pool").and_then(|r| r.tps_ratio);
@@ -389,9 +404,16 @@ mod tests {
         assert!(!c.goals()[1].met());
         assert!(!c.goals()[2].met());
         let md = c.to_markdown();
-        assert!(md.contains("| 1 | pool | 99 | 2.00 | 2.00 | 0.99 | 1.00 | 1.00 |"), "{md}");
-        assert!(md.contains("pool p50 ÷ base: 1.200 (goal ≤ 1.05): MISSED"), "{md}");
+        assert!(
+            md.contains("| 1 | pool | 99 | 2.00 | 2.00 | 0.99 | 1.00 | 1.00 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("pool p50 ÷ base: 1.200 (goal ≤ 1.05): MISSED"),
+            "{md}"
+        );
         assert!(md.contains("never measured: not measured"), "{md}");
+        assert!(md.contains("- pools of 16\n"), "{md}");
         let json: serde_json::Value = serde_json::from_str(&c.to_json().unwrap()).unwrap();
         assert_eq!(json["rows"][1]["variant"], "pool");
         assert_eq!(json["goals"][0]["at_most"], false);
@@ -400,13 +422,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pgsec-bench-test-{}", std::process::id()));
         let (md_path, json_path) = c.write(&dir, "x").unwrap();
         assert_eq!(std::fs::read_to_string(md_path).unwrap(), md);
-        assert!(std::fs::read_to_string(json_path).unwrap().contains("\"tps\""));
+        assert!(std::fs::read_to_string(json_path)
+            .unwrap()
+            .contains("\"tps\""));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn cpu_model_is_the_first_model_name() {
-        let text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: other\n";
+        let text =
+            "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: other\n";
         assert_eq!(cpu_model(text).as_deref(), Some("AMD EPYC 7B13"));
         assert_eq!(cpu_model("flags: x"), None);
     }

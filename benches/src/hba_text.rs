@@ -34,7 +34,9 @@ pub fn hba_text(lines: usize, seed: u64) -> String {
     let mut out = String::with_capacity(lines * 64);
     for i in 0..lines {
         if i + 1 == lines {
-            out.push_str("host    all             all             0.0.0.0/0               reject\n");
+            out.push_str(
+                "host    all             all             0.0.0.0/0               reject\n",
+            );
             break;
         }
         let a = mix.below(500);
@@ -121,8 +123,16 @@ mod tests {
     fn every_record_parses_on_16() {
         let text = hba_text(5000, 42);
         let version = PgVersion::new(16).unwrap();
-        let file = HbaFile::parse(&text, Path::new("pg_hba.conf"), version, &MemoryLoader::new());
-        let errors: Vec<_> = file.errors().map(|(l, e)| (l.line_number, e.to_owned())).collect();
+        let file = HbaFile::parse(
+            &text,
+            Path::new("pg_hba.conf"),
+            version,
+            &MemoryLoader::new(),
+        );
+        let errors: Vec<_> = file
+            .errors()
+            .map(|(l, e)| (l.line_number, e.to_owned()))
+            .collect();
         assert!(errors.is_empty(), "{:?}", &errors[..errors.len().min(5)]);
         let records = text
             .lines()
@@ -130,7 +140,14 @@ mod tests {
             .count();
         assert_eq!(file.rules().count(), records);
         // The mix is there: regular expressions, IPv6, host names, LDAP, cert.
-        for needle in ["\"/^tenant_", "2001:db8:", ".example.com", "ldapserver=", " cert ", "samenet"] {
+        for needle in [
+            "\"/^tenant_",
+            "2001:db8:",
+            ".example.com",
+            "ldapserver=",
+            " cert ",
+            "samenet",
+        ] {
             assert!(text.contains(needle), "{needle}");
         }
     }

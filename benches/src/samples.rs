@@ -77,7 +77,9 @@ impl Samples {
         // Nearest rank: the smallest value with at least q·n values at or below it.
         let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
         let index = rank.clamp(1, n) - 1;
-        self.latencies_ns.get(index).map(|&ns| Duration::from_nanos(ns))
+        self.latencies_ns
+            .get(index)
+            .map(|&ns| Duration::from_nanos(ns))
     }
 }
 
