@@ -56,8 +56,18 @@ async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestRes
             &[&FRAGMENT],
         )
         .await?;
-    assert!(errors.is_empty(), "{:?}", errors.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect::<Vec<_>>());
-    let timeout: String = admin.query_one("SHOW authentication_timeout", &[]).await?.get(0);
+    assert!(
+        errors.is_empty(),
+        "{:?}",
+        errors
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect::<Vec<_>>()
+    );
+    let timeout: String = admin
+        .query_one("SHOW authentication_timeout", &[])
+        .await?
+        .get(0);
     assert_eq!(timeout, "30s", "the fragment is in force");
 
     // roles.sql twice, the migrations (as the schema owner), roles.sql and rls.sql again,
@@ -78,7 +88,10 @@ async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestRes
     shop.batch_execute(&files.rls_sql).await?;
     shop.batch_execute(&files.rls_sql).await?;
     let policies: i64 = shop
-        .query_one("SELECT count(*) FROM pg_policy WHERE polname = 'pgsec_tenant_isolation'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_policy WHERE polname = 'pgsec_tenant_isolation'",
+            &[],
+        )
         .await?
         .get(0);
     assert_eq!(policies, 2, "one policy per tenant table after two runs");
@@ -88,7 +101,8 @@ async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestRes
     let monitor = Credentials::new("shop_monitor", "monitor-Secret-1");
     for c in [&app, &monitor] {
         let escaped = c.password().replace('\'', "''");
-        shop.batch_execute(&format!("ALTER ROLE {} PASSWORD '{escaped}'", c.user)).await?;
+        shop.batch_execute(&format!("ALTER ROLE {} PASSWORD '{escaped}'", c.user))
+            .await?;
     }
 
     // The generated pg_hba.conf replaces the kit's.
@@ -111,23 +125,41 @@ async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestRes
              COMMIT;",
         )
         .await?;
-    let visible_unset: i64 = app_client.query_one("SELECT count(*) FROM orders", &[]).await?.get(0);
+    let visible_unset: i64 = app_client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await?
+        .get(0);
     assert_eq!(visible_unset, 0, "no tenant set: no row visible");
     let tx = "BEGIN; SELECT set_config('app.current_tenant_id', '', true);
               INSERT INTO orders (tenant_id, total) VALUES ('00000000-0000-0000-0000-00000000000a', 1); COMMIT;";
-    assert!(app_client.batch_execute(tx).await.is_err(), "an empty tenant may not write");
+    assert!(
+        app_client.batch_execute(tx).await.is_err(),
+        "an empty tenant may not write"
+    );
     app_client.batch_execute("ROLLBACK").await?;
     app_client
         .batch_execute("SELECT set_config('app.current_tenant_id', '00000000-0000-0000-0000-00000000000b', false)")
         .await?;
-    let other: i64 = app_client.query_one("SELECT count(*) FROM orders", &[]).await?.get(0);
+    let other: i64 = app_client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await?
+        .get(0);
     app_client
         .batch_execute("SELECT set_config('app.current_tenant_id', '00000000-0000-0000-0000-00000000000a', false)")
         .await?;
-    let own: i64 = app_client.query_one("SELECT count(*) FROM orders", &[]).await?.get(0);
+    let own: i64 = app_client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await?
+        .get(0);
     assert_eq!(own, 1, "the tenant sees its row");
     assert_eq!(other, 0, "another tenant sees nothing");
-    assert!(app_client.batch_execute("CREATE TABLE app.x (id int)").await.is_err(), "no DDL for the app");
+    assert!(
+        app_client
+            .batch_execute("CREATE TABLE app.x (id int)")
+            .await
+            .is_err(),
+        "no DDL for the app"
+    );
 
     // The audit, through the generated monitoring role, of every database it may reach.
     let monitor_client = server.connect("shop", &monitor).await?;
@@ -137,8 +169,14 @@ async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestRes
         let c = server.connect(db, &monitor).await?;
         collection.add_database(collect_database(&c).await?);
     }
-    assert!(collection.facts().hba.is_present(), "the monitoring role reads pg_hba_file_rules");
-    assert!(collection.facts().settings.is_present(), "and every setting");
+    assert!(
+        collection.facts().hba.is_present(),
+        "the monitoring role reads pg_hba_file_rules"
+    );
+    assert!(
+        collection.facts().settings.is_present(),
+        "and every setting"
+    );
     let snapshot = collection.into_snapshot("hardened", now());
     let mut policy = Policy::default()
         .with_app_role("shop_app")
@@ -165,8 +203,19 @@ async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestRes
         .collect();
     assert!(serious.is_empty(), "{serious:#?}");
     // The rules ran on the hardened facts rather than skipping.
-    for id in ["tls.ssl_off", "hba.trust_network", "hba.superuser_network", "rls.disabled", "rls.not_forced", "priv.app_owns_tables"] {
-        assert!(!report.is_skipped(id), "{id} skipped: {:?}", report.skipped());
+    for id in [
+        "tls.ssl_off",
+        "hba.trust_network",
+        "hba.superuser_network",
+        "rls.disabled",
+        "rls.not_forced",
+        "priv.app_owns_tables",
+    ] {
+        assert!(
+            !report.is_skipped(id),
+            "{id} skipped: {:?}",
+            report.skipped()
+        );
     }
     Ok(())
 }

@@ -115,75 +115,128 @@ async fn a_superuser_collects_every_family_in_one_round_trip() -> TestResult {
 
     let f = c.facts();
     assert_eq!(f.server_version.get()?.major(), server.major_version());
-    assert_eq!(f.current_user.as_deref(), Some(server.info().admin.user.as_str()));
+    assert_eq!(
+        f.current_user.as_deref(),
+        Some(server.info().admin.user.as_str())
+    );
     assert_eq!(c.current_database(), fresh.name());
 
     // Settings with their files.
     let settings = f.settings.get()?;
     assert_eq!(settings["ssl"].value, "on");
     assert_eq!(settings["password_encryption"].value, "scram-sha-256");
-    assert!(settings["ssl"].sourcefile.as_deref().is_some_and(|p| p.ends_with("postgresql.conf")));
+    assert!(settings["ssl"]
+        .sourcefile
+        .as_deref()
+        .is_some_and(|p| p.ends_with("postgresql.conf")));
     assert!(settings["authentication_timeout"].unit.as_deref() == Some("s"));
 
     // The kit's hba, as the server loaded it.
     let hba = f.hba.get()?;
     let rules: Vec<_> = hba.rules().map(|(_, r)| r).collect();
-    assert!(rules.iter().any(|r| r.conn_type == ConnType::HostSsl && r.method == AuthMethod::ScramSha256));
+    assert!(rules
+        .iter()
+        .any(|r| r.conn_type == ConnType::HostSsl && r.method == AuthMethod::ScramSha256));
     let last = rules.last().expect("rules");
     assert_eq!(last.method, AuthMethod::Reject);
-    assert!(hba.lines.iter().all(|l| l.file.ends_with("pg_hba.conf") && l.line_number > 0));
+    assert!(hba
+        .lines
+        .iter()
+        .all(|l| l.file.ends_with("pg_hba.conf") && l.line_number > 0));
 
     // Roles, memberships and stored password kinds (classified on the server).
     let roles = f.roles.get()?;
     let app = roles.iter().find(|r| r.name == APP_USER).expect("app role");
     assert!(app.login && !app.superuser);
-    assert!(roles.iter().any(|r| r.name == "pg_monitor" && r.member_of.contains(&"pg_read_all_settings".to_owned())));
-    assert_eq!(f.stored_passwords.get()?.get(APP_USER), Some(&PasswordKind::Scram));
+    assert!(roles.iter().any(
+        |r| r.name == "pg_monitor" && r.member_of.contains(&"pg_read_all_settings".to_owned())
+    ));
+    assert_eq!(
+        f.stored_passwords.get()?.get(APP_USER),
+        Some(&PasswordKind::Scram)
+    );
 
     let d = db(&c, fresh.name());
     let schemas = d.schemas.get()?;
-    assert!(schemas.iter().any(|s| s.name == "app" && s.owner == server.info().admin.user));
+    assert!(schemas
+        .iter()
+        .any(|s| s.name == "app" && s.owner == server.info().admin.user));
     let public = schemas.iter().find(|s| s.name == "public").expect("public");
-    assert!(public.acl.iter().flatten().any(|a| a.grantee == APP_USER && a.has('C')));
+    assert!(public
+        .acl
+        .iter()
+        .flatten()
+        .any(|a| a.grantee == APP_USER && a.has('C')));
 
     let tables = d.tables.get()?;
     let orders = tables.iter().find(|t| t.name == "orders").expect("orders");
     assert_eq!(orders.columns, ["id", "tenant_id", "total"]);
     assert!(orders.rls_enabled && orders.rls_forced);
     let plans = tables.iter().find(|t| t.name == "plans").expect("plans");
-    assert!(plans.acl.iter().flatten().any(|a| a.is_public() && a.has('r')));
-    assert!(tables.iter().all(|t| t.schema != "pg_catalog" && t.schema != "information_schema"));
+    assert!(plans
+        .acl
+        .iter()
+        .flatten()
+        .any(|a| a.is_public() && a.has('r')));
+    assert!(tables
+        .iter()
+        .all(|t| t.schema != "pg_catalog" && t.schema != "information_schema"));
 
     let policies = d.policies.get()?;
     let iso = policies.iter().find(|p| p.name == "iso").expect("iso");
     assert!(iso.permissive && iso.roles == ["public"]);
-    assert!(iso.using.as_deref().is_some_and(|u| u.contains("current_setting('app.current_tenant_id'")));
+    assert!(iso
+        .using
+        .as_deref()
+        .is_some_and(|u| u.contains("current_setting('app.current_tenant_id'")));
     assert!(iso.with_check.is_some());
-    let reader = policies.iter().find(|p| p.name == "reader").expect("reader");
+    let reader = policies
+        .iter()
+        .find(|p| p.name == "reader")
+        .expect("reader");
     assert!(!reader.permissive && reader.roles == [APP_USER] && reader.with_check.is_none());
 
     let views = d.views.get()?;
-    let totals = views.iter().find(|v| v.name == "order_totals").expect("view");
+    let totals = views
+        .iter()
+        .find(|v| v.name == "order_totals")
+        .expect("view");
     assert!(!totals.security_invoker);
     assert_eq!(totals.referenced, [QualifiedName::new("app", "orders")]);
-    let safe = views.iter().find(|v| v.name == "safe_orders").expect("view");
+    let safe = views
+        .iter()
+        .find(|v| v.name == "safe_orders")
+        .expect("view");
     assert!(safe.security_invoker);
     assert_eq!(safe.referenced.len(), 2, "{:?}", safe.referenced);
 
     let functions = d.functions.get()?;
-    let all = functions.iter().find(|f| f.name == "all_orders").expect("fn");
+    let all = functions
+        .iter()
+        .find(|f| f.name == "all_orders")
+        .expect("fn");
     assert!(all.security_definer && all.config.is_empty());
-    assert!(all.body.as_deref().is_some_and(|b| b.contains("app.orders")));
+    assert!(all
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains("app.orders")));
     let pinned = functions.iter().find(|f| f.name == "pinned").expect("fn");
     assert_eq!(pinned.args, "a integer, b text");
     assert_eq!(pinned.config, ["search_path=pg_catalog, pg_temp"]);
     let plain = functions.iter().find(|f| f.name == "plain").expect("fn");
     assert!(!plain.security_definer && plain.body.is_none());
 
-    assert!(d.languages.get()?.iter().any(|l| l.name == "plpgsql" && l.trusted));
+    assert!(d
+        .languages
+        .get()?
+        .iter()
+        .any(|l| l.name == "plpgsql" && l.trusted));
     let exts = d.extensions.get()?;
     assert!(exts.iter().any(|e| e.name == "plpgsql"));
-    assert_eq!(exts.iter().any(|e| e.name == "pgaudit"), server.has_pgaudit());
+    assert_eq!(
+        exts.iter().any(|e| e.name == "pgaudit"),
+        server.has_pgaudit()
+    );
 
     // The rules see those facts.
     let snapshot = c.into_snapshot("test", 1_750_000_000);
@@ -199,9 +252,22 @@ async fn a_superuser_collects_every_family_in_one_round_trip() -> TestResult {
         assert!(fired.contains(id), "{id} did not fire: {fired:?}");
     }
     let view_findings: Vec<_> = report.findings_of("rls.view_bypass").collect();
-    assert_eq!(view_findings.len(), 1, "only the view without security_invoker");
-    assert_eq!(report.findings_of("fn.definer_search_path").count(), 1, "pinned has a fixed path");
-    for id in ["tls.ssl_off", "hba.trust_network", "auth.md5_stored", "rls.not_forced"] {
+    assert_eq!(
+        view_findings.len(),
+        1,
+        "only the view without security_invoker"
+    );
+    assert_eq!(
+        report.findings_of("fn.definer_search_path").count(),
+        1,
+        "pinned has a fixed path"
+    );
+    for id in [
+        "tls.ssl_off",
+        "hba.trust_network",
+        "auth.md5_stored",
+        "rls.not_forced",
+    ] {
         assert!(!fired.contains(id), "{id} fired on the hardened server");
         assert!(!report.is_skipped(id), "{id} skipped for a superuser");
     }
@@ -221,7 +287,10 @@ async fn an_unprivileged_role_gets_skips_that_name_the_privilege() -> TestResult
         Collected::Present(_) => None,
     };
     let hba = hba.expect("pg_hba_file_rules refused");
-    assert!(hba.contains("GRANT SELECT ON pg_hba_file_rules TO pgsec_app"), "{hba}");
+    assert!(
+        hba.contains("GRANT SELECT ON pg_hba_file_rules TO pgsec_app"),
+        "{hba}"
+    );
     let pw = match &f.stored_passwords {
         Collected::NotCollected(r) => r.clone(),
         Collected::Present(_) => panic!("pg_authid readable by the app role"),
@@ -240,11 +309,31 @@ async fn an_unprivileged_role_gets_skips_that_name_the_privilege() -> TestResult
     let snapshot = c.into_snapshot("test", 1_750_000_000);
     assert_eq!(snapshot.app_role.as_deref(), Some(APP_USER));
     let report = evaluate(&snapshot, &Policy::default());
-    let skipped = |id: &str| report.skipped().iter().filter(|s| s.id == id).map(|s| s.reason.clone()).collect::<Vec<_>>();
-    assert!(skipped("hba.trust_network").iter().any(|r| r.contains("pg_hba_file_rules")), "{:?}", skipped("hba.trust_network"));
-    assert!(skipped("auth.md5_stored").iter().any(|r| r.contains("superuser")));
-    assert!(skipped("tls.ssl_off").iter().any(|r| r.contains("pg_read_all_settings")));
-    assert!(report.findings_of("rls.disabled").count() == 1, "the RLS rules still run");
+    let skipped = |id: &str| {
+        report
+            .skipped()
+            .iter()
+            .filter(|s| s.id == id)
+            .map(|s| s.reason.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        skipped("hba.trust_network")
+            .iter()
+            .any(|r| r.contains("pg_hba_file_rules")),
+        "{:?}",
+        skipped("hba.trust_network")
+    );
+    assert!(skipped("auth.md5_stored")
+        .iter()
+        .any(|r| r.contains("superuser")));
+    assert!(skipped("tls.ssl_off")
+        .iter()
+        .any(|r| r.contains("pg_read_all_settings")));
+    assert!(
+        report.findings_of("rls.disabled").count() == 1,
+        "the RLS rules still run"
+    );
     Ok(())
 }
 
@@ -255,15 +344,20 @@ async fn a_revoked_catalog_costs_one_family_and_one_round_trip() -> TestResult {
     let admin = fresh.admin_client().await?;
     admin.batch_execute(SCHEMA).await?;
     // Catalog privileges are per database: only this database is affected.
-    admin.batch_execute("REVOKE SELECT ON pg_catalog.pg_proc FROM PUBLIC").await?;
+    admin
+        .batch_execute("REVOKE SELECT ON pg_catalog.pg_proc FROM PUBLIC")
+        .await?;
     let app = fresh.app_client().await?;
     let counting = Counting::new(&app);
     let c = collect(&counting, &CollectOptions::default()).await?;
     assert_eq!(counting.flights(), 2);
     assert_eq!(c.stats().round_trips, 2);
     let d = db(&c, fresh.name());
-    let why = d.functions.get().err().expect("functions refused");
-    assert!(why.contains("pg_proc") && why.contains("permission denied"), "{why}");
+    let why = d.functions.get().expect_err("functions refused");
+    assert!(
+        why.contains("pg_proc") && why.contains("permission denied"),
+        "{why}"
+    );
     assert!(d.tables.is_present() && d.policies.is_present() && d.views.is_present());
     assert!(c.facts().roles.is_present());
 
@@ -279,7 +373,10 @@ async fn every_database_the_role_may_connect_to() -> TestResult {
     let server = pgsec_testkit::shared().await?;
     let a = server.fresh_database().await?;
     let b = server.fresh_database().await?;
-    b.admin_client().await?.batch_execute("CREATE TABLE t (tenant_id int)").await?;
+    b.admin_client()
+        .await?
+        .batch_execute("CREATE TABLE t (tenant_id int)")
+        .await?;
     let admin = a.admin_client().await?;
     let mut c = collect(&admin, &CollectOptions::default()).await?;
     let others: Vec<String> = c.other_databases().map(str::to_owned).collect();
@@ -297,11 +394,13 @@ async fn every_database_the_role_may_connect_to() -> TestResult {
     assert_eq!(c.stats().round_trips, 1 + others.len());
     let report = evaluate(&c.into_snapshot("all", 1_750_000_000), &Policy::default());
     let disabled: Vec<_> = report.findings_of("rls.disabled").collect();
-    assert!(disabled.iter().any(|f| f.evidence().contains(b.name())), "{disabled:?}");
-    assert!(report
-        .skipped()
-        .iter()
-        .any(|s| s.id == "rls.disabled" && s.reason.contains("gone") && s.reason.contains("refused by pg_hba.conf")));
+    assert!(
+        disabled.iter().any(|f| f.evidence().contains(b.name())),
+        "{disabled:?}"
+    );
+    assert!(report.skipped().iter().any(|s| s.id == "rls.disabled"
+        && s.reason.contains("gone")
+        && s.reason.contains("refused by pg_hba.conf")));
     Ok(())
 }
 
@@ -332,16 +431,26 @@ async fn round_trips_do_not_grow_with_the_catalog() -> TestResult {
     let server = pgsec_testkit::shared().await?;
     let fresh = server.fresh_database().await?;
     let admin = fresh.admin_client().await?;
-    admin.batch_execute(&bulk_catalog(10_000, 2_000, 1_000)).await?;
+    admin
+        .batch_execute(&bulk_catalog(10_000, 2_000, 1_000))
+        .await?;
 
     let counting = Counting::new(&admin);
     let c = collect(&counting, &CollectOptions::default()).await?;
-    assert_eq!(counting.flights(), 1, "round trips on a 10,000-table catalog");
+    assert_eq!(
+        counting.flights(),
+        1,
+        "round trips on a 10,000-table catalog"
+    );
     assert_eq!(counting.statements(), 4);
     let d = db(&c, fresh.name());
     assert_eq!(d.tables.get()?.len(), 10_000);
     assert_eq!(d.policies.get()?.len(), 2_000);
-    let bulk_fns = d.functions.get()?.iter().filter(|f| f.security_definer && f.name.starts_with('f'));
+    let bulk_fns = d
+        .functions
+        .get()?
+        .iter()
+        .filter(|f| f.security_definer && f.name.starts_with('f'));
     assert_eq!(bulk_fns.count(), 1_000);
 
     let counting = Counting::new(&admin);
@@ -371,7 +480,8 @@ async fn the_tutorial_setup_fires_every_rule_it_should() -> TestResult {
         .await?;
     let fresh = server.fresh_database().await?;
     let app = fresh.app_client().await?;
-    app.batch_execute("CREATE TABLE orders (id bigint, tenant_id uuid, total numeric)").await?;
+    app.batch_execute("CREATE TABLE orders (id bigint, tenant_id uuid, total numeric)")
+        .await?;
     let admin = fresh.admin_client().await?;
     let c = collect(&admin, &CollectOptions::default()).await?;
     let snapshot: Snapshot = c.into_snapshot("tutorial", 1_750_000_000);
@@ -406,16 +516,34 @@ async fn the_tutorial_setup_fires_every_rule_it_should() -> TestResult {
         assert!(fired.contains(*id), "{id} did not fire; fired: {fired:?}");
     }
     let listen = report.findings_of("net.listen_all").next().expect("listen");
-    assert_eq!(listen.severity(), Severity::High, "raised: the hba trusts the network");
-    let su = report.findings_of("hba.superuser_network").next().expect("su");
-    assert!(su.evidence().contains(APP_USER) || su.evidence().contains("pgsec_admin"), "{}", su.evidence());
-    let pw = report.findings_of("auth.md5_stored").map(|f| f.object().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        listen.severity(),
+        Severity::High,
+        "raised: the hba trusts the network"
+    );
+    let su = report
+        .findings_of("hba.superuser_network")
+        .next()
+        .expect("su");
+    assert!(
+        su.evidence().contains(APP_USER) || su.evidence().contains("pgsec_admin"),
+        "{}",
+        su.evidence()
+    );
+    let pw = report
+        .findings_of("auth.md5_stored")
+        .map(|f| f.object().to_owned())
+        .collect::<Vec<_>>();
     assert!(pw.contains(&APP_USER.to_owned()), "{pw:?}");
     assert!(report.fails(Severity::Critical));
     println!("tutorial server: fired {fired:?}");
     println!(
         "tutorial server: skipped {:?}",
-        report.skipped().iter().map(|s| format!("{}: {}", s.id, s.reason)).collect::<Vec<_>>()
+        report
+            .skipped()
+            .iter()
+            .map(|s| format!("{}: {}", s.id, s.reason))
+            .collect::<Vec<_>>()
     );
     Ok(())
 }

@@ -18,7 +18,10 @@ use tokio_postgres::error::SqlState;
 use super::audit::{now, print_report, AuditArgs};
 
 pub(crate) fn run(args: &AuditArgs, url: &str, policy: Policy) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
     };
@@ -36,15 +39,25 @@ pub(crate) fn run(args: &AuditArgs, url: &str, policy: Policy) -> u8 {
     }
 }
 
-async fn audit(args: &AuditArgs, url: &str) -> Result<(LiveCollection, ConnectionDetails, String), String> {
-    let config = Config::parse_with_env(url, &Environment::current()).map_err(|e| format!("--url: {e}"))?;
-    let (client, details) = connect(&config).await.map_err(|e| connect_failure(&config, None, &e))?;
+async fn audit(
+    args: &AuditArgs,
+    url: &str,
+) -> Result<(LiveCollection, ConnectionDetails, String), String> {
+    let config =
+        Config::parse_with_env(url, &Environment::current()).map_err(|e| format!("--url: {e}"))?;
+    let (client, details) = connect(&config)
+        .await
+        .map_err(|e| connect_failure(&config, None, &e))?;
     let options = CollectOptions::default().current_user_is_app(args.as_app);
     let mut collection = collect(&client, &options)
         .await
         .map_err(|e| format!("{e}; try again as a superuser or a role with pg_monitor"))?;
     drop(client);
-    let mut target = describe(&config, collection.current_user(), collection.current_database());
+    let mut target = describe(
+        &config,
+        collection.current_user(),
+        collection.current_database(),
+    );
     if args.all_databases {
         let others: Vec<String> = collection.other_databases().map(str::to_owned).collect();
         for db in &others {
@@ -63,7 +76,11 @@ async fn audit(args: &AuditArgs, url: &str) -> Result<(LiveCollection, Connectio
         }
         let mut names = vec![collection.current_database().to_owned()];
         names.extend(others);
-        target = format!("{target} and {} more ({})", names.len() - 1, names.join(", "));
+        target = format!(
+            "{target} and {} more ({})",
+            names.len() - 1,
+            names.join(", ")
+        );
     }
     Ok((collection, details, target))
 }
@@ -72,7 +89,11 @@ async fn audit(args: &AuditArgs, url: &str) -> Result<(LiveCollection, Connectio
 fn describe(config: &Config, user: Option<&str>, db: &str) -> String {
     let host = match config.hosts().ok().and_then(|h| h.into_iter().next()) {
         Some(Host::Tcp { name, addr, port }) => {
-            let shown = if name.is_empty() { addr.map(|a| a.to_string()).unwrap_or_default() } else { name };
+            let shown = if name.is_empty() {
+                addr.map(|a| a.to_string()).unwrap_or_default()
+            } else {
+                name
+            };
             format!("{shown}:{port}")
         }
         Some(Host::Unix { dir, port }) => format!("{}/.s.PGSQL.{port}", dir.display()),
@@ -87,14 +108,10 @@ fn connect_failure(config: &Config, db: Option<&str>, e: &pgsec_client::Error) -
     let db = db.or(config.get_dbname()).unwrap_or("the database");
     let user = config.get_user().unwrap_or("the user");
     let hint: String = match e {
-        pgsec_client::Error::Certificate { .. } => {
-            "check that sslrootcert names the CA that issued the server's certificate and that host is a name in it".into()
-        }
+        // These already say what to do.
+        pgsec_client::Error::Certificate { .. } | pgsec_client::Error::WeakSslMode { .. } => return what,
         pgsec_client::Error::Tls { .. } => {
             "the TLS handshake failed: check that the server has ssl = on; pgsec connects over TCP only with verified TLS (or use the Unix socket: host=/path/to/socket/dir)".into()
-        }
-        pgsec_client::Error::WeakSslMode { .. } => {
-            "connect with sslmode=verify-full and sslrootcert=/path/to/ca.crt".into()
         }
         pgsec_client::Error::Connect(pg) => match pg.code() {
             Some(c) if *c == SqlState::INVALID_PASSWORD => {
@@ -132,7 +149,11 @@ fn client_facts(d: &ConnectionDetails) -> ClientFacts {
     } else {
         (Transport::Tcp, TlsVerification::None)
     };
-    let host = d.tls.as_ref().map(|t| t.server_name.clone()).unwrap_or_else(|| "local socket".to_owned());
+    let host = d
+        .tls
+        .as_ref()
+        .map(|t| t.server_name.clone())
+        .unwrap_or_else(|| "local socket".to_owned());
     let mut facts = ClientFacts::new(host, transport, d.ssl_mode.as_str(), verification);
     if let Some(tls) = &d.tls {
         facts = facts.with_tls(tls.protocol_version.clone(), tls.cipher_suite.clone());
@@ -142,7 +163,11 @@ fn client_facts(d: &ConnectionDetails) -> ClientFacts {
                     .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
                     .unwrap_or(0)
             };
-            let mut c = CertificateFacts::new(cert.subject.clone(), secs(cert.not_before), secs(cert.not_after));
+            let mut c = CertificateFacts::new(
+                cert.subject.clone(),
+                secs(cert.not_before),
+                secs(cert.not_after),
+            );
             c.issuer = cert.issuer.clone();
             c.dns_sans = cert.dns_names.clone();
             c.ip_sans = cert.ip_addresses.clone();

@@ -22,7 +22,10 @@ impl Ident {
     /// [`Error::Profile`] naming `field` when the name is empty, longer than 63 bytes or
     /// uses other characters.
     pub fn new(field: &str, name: &str) -> Result<Ident, Error> {
-        let ok_start = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let ok_start = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok_start || !ok_chars || name.len() > 63 {
             return Err(invalid(
@@ -42,7 +45,14 @@ impl Ident {
     pub fn role(field: &str, name: &str) -> Result<Ident, Error> {
         let id = Ident::new(field, name)?;
         let lower = name.to_ascii_lowercase();
-        let reserved = ["public", "none", "current_user", "session_user", "current_role", "all"];
+        let reserved = [
+            "public",
+            "none",
+            "current_user",
+            "session_user",
+            "current_role",
+            "all",
+        ];
         if lower.starts_with("pg_") || reserved.contains(&lower.as_str()) {
             return Err(invalid(field, format!("{name:?} is a reserved role name")));
         }
@@ -90,30 +100,173 @@ impl fmt::Display for Ident {
 /// PostgreSQL keywords that cannot be used as bare identifiers in every position
 /// (reserved, and the column-name and type-function-name categories).
 const KEYWORDS: &[&str] = &[
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization",
-    "between", "bigint", "binary", "bit", "boolean", "both", "case", "cast", "char", "character",
-    "check", "coalesce", "collate", "collation", "column", "concurrently", "constraint", "create",
-    "cross", "current_catalog", "current_date", "current_role", "current_schema", "current_time",
-    "current_timestamp", "current_user", "dec", "decimal", "default", "deferrable", "desc",
-    "distinct", "do", "else", "end", "except", "exists", "extract", "false", "fetch", "float",
-    "for", "foreign", "freeze", "from", "full", "grant", "greatest", "group", "grouping",
-    "having", "ilike", "in", "initially", "inner", "inout", "int", "integer", "intersect",
-    "interval", "into", "is", "isnull", "join", "json", "json_array", "json_arrayagg",
-    "json_object", "json_objectagg", "lateral", "leading", "least", "left", "like", "limit",
-    "localtime", "localtimestamp", "merge_action", "national", "natural", "nchar", "none",
-    "normalize", "not", "notnull", "null", "nullif", "numeric", "offset", "on", "only", "or",
-    "order", "out", "outer", "overlaps", "overlay", "placing", "position", "precision",
-    "primary", "real", "references", "returning", "right", "row", "select", "session_user",
-    "setof", "similar", "smallint", "some", "substring", "symmetric", "system_user", "table",
-    "tablesample", "then", "time", "timestamp", "to", "trailing", "treat", "trim", "true",
-    "union", "unique", "user", "using", "values", "varchar", "variadic", "verbose", "when",
-    "where", "window", "with", "xmlattributes", "xmlconcat", "xmlelement", "xmlexists",
-    "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize", "xmltable",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "json",
+    "json_array",
+    "json_arrayagg",
+    "json_object",
+    "json_objectagg",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "merge_action",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
 ];
 
 fn is_plain(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !KEYWORDS.contains(&name)
 }
 
@@ -158,7 +311,9 @@ impl Network {
         if too_wide {
             return Err(invalid(
                 "allowed_networks",
-                format!("{text} is wider than /16 (IPv4) or /48 (IPv6): name the application subnets"),
+                format!(
+                    "{text} is wider than /16 (IPv4) or /48 (IPv6): name the application subnets"
+                ),
             ));
         }
         Ok(Network::Cidr(net.trunc()))
@@ -197,7 +352,10 @@ impl TenantTable {
             None => (spec, column.clone()),
         };
         let (s, t) = match name.split_once('.') {
-            Some((s, t)) => (Ident::new("tenant_tables.table", s)?, Ident::new("tenant_tables.table", t)?),
+            Some((s, t)) => (
+                Ident::new("tenant_tables.table", s)?,
+                Ident::new("tenant_tables.table", t)?,
+            ),
             None => (schema.clone(), Ident::new("tenant_tables.table", name)?),
         };
         Ok(TenantTable {
@@ -372,15 +530,24 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
 /// A value written inside single quotes in `postgresql.conf`: no quotes, backslashes,
 /// control characters or `#`.
 fn conf_value(field: &str, v: &str) -> Result<String, Error> {
-    if v.is_empty() || v.chars().any(|c| c.is_control() || matches!(c, '\'' | '\\' | '#' | '"')) {
-        return Err(invalid(field, format!("{v:?} is empty or holds quotes, backslashes, # or control characters")));
+    if v.is_empty()
+        || v.chars()
+            .any(|c| c.is_control() || matches!(c, '\'' | '\\' | '#' | '"'))
+    {
+        return Err(invalid(
+            field,
+            format!("{v:?} is empty or holds quotes, backslashes, # or control characters"),
+        ));
     }
     Ok(v.to_owned())
 }
 
 fn limit(field: &str, v: u32) -> Result<u32, Error> {
     if v == 0 || v > 10_000 {
-        return Err(invalid(field, format!("{v} is not a connection limit between 1 and 10000")));
+        return Err(invalid(
+            field,
+            format!("{v} is not a connection limit between 1 and 10000"),
+        ));
     }
     Ok(v)
 }
@@ -399,7 +566,8 @@ impl Profile {
     /// will not write (names outside the identifier alphabet, networks wider than /16,
     /// duplicate role names, ...).
     pub fn from_toml(text: &str) -> Result<Profile, Error> {
-        let raw: RawProfile = toml::from_str(text).map_err(|e| invalid("syntax", e.message().to_owned()))?;
+        let raw: RawProfile =
+            toml::from_str(text).map_err(|e| invalid("syntax", e.message().to_owned()))?;
         Profile::from_raw(raw)
     }
 
@@ -414,16 +582,25 @@ impl Profile {
             app: Ident::role("roles.app", &or(r.app, "app"))?,
             reporting: Ident::role("roles.reporting", &or(r.reporting, "reporting"))?,
             monitoring: Ident::role("roles.monitoring", &or(r.monitoring, "monitoring"))?,
-            app_connection_limit: limit("roles.app_connection_limit", r.app_connection_limit.unwrap_or(50))?,
-            migrator_connection_limit: limit("roles.migrator_connection_limit", r.migrator_connection_limit.unwrap_or(2))?,
-            reporting_connection_limit: limit("roles.reporting_connection_limit", r.reporting_connection_limit.unwrap_or(5))?,
+            app_connection_limit: limit(
+                "roles.app_connection_limit",
+                r.app_connection_limit.unwrap_or(50),
+            )?,
+            migrator_connection_limit: limit(
+                "roles.migrator_connection_limit",
+                r.migrator_connection_limit.unwrap_or(2),
+            )?,
+            reporting_connection_limit: limit(
+                "roles.reporting_connection_limit",
+                r.reporting_connection_limit.unwrap_or(5),
+            )?,
             monitoring_connection_limit: limit(
                 "roles.monitoring_connection_limit",
                 r.monitoring_connection_limit.unwrap_or(3),
             )?,
         };
         let admin_role = Ident::new("admin_role", &or(raw.admin_role, "postgres"))?;
-        let mut names = vec![
+        let mut names = [
             &roles.schema_owner,
             &roles.migrator,
             &roles.app,
@@ -433,7 +610,13 @@ impl Profile {
         ];
         names.sort();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(invalid("roles", format!("{} is used for two roles; every role needs its own name", w[0])));
+            return Err(invalid(
+                "roles",
+                format!(
+                    "{} is used for two roles; every role needs its own name",
+                    w[0]
+                ),
+            ));
         }
         let listen_addresses = raw
             .listen_addresses
@@ -441,15 +624,24 @@ impl Profile {
             .iter()
             .map(|a| {
                 let a = a.trim();
-                if a.is_empty() || a.chars().any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '*'))) {
-                    Err(invalid("listen_addresses", format!("{a:?} is not a host name or address")))
+                if a.is_empty()
+                    || a.chars()
+                        .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '*')))
+                {
+                    Err(invalid(
+                        "listen_addresses",
+                        format!("{a:?} is not a host name or address"),
+                    ))
                 } else {
                     Ok(a.to_owned())
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
         if listen_addresses.is_empty() {
-            return Err(invalid("listen_addresses", "give at least one address (localhost for sockets and loopback only)"));
+            return Err(invalid(
+                "listen_addresses",
+                "give at least one address (localhost for sockets and loopback only)",
+            ));
         }
         let allowed_networks = raw
             .allowed_networks
@@ -459,22 +651,32 @@ impl Profile {
             .collect::<Result<Vec<_>, _>>()?;
         let admin_local_method = or(raw.admin_local_method, "peer");
         if !matches!(admin_local_method.as_str(), "peer" | "scram-sha-256") {
-            return Err(invalid("admin_local_method", format!("{admin_local_method:?}: use peer or scram-sha-256")));
+            return Err(invalid(
+                "admin_local_method",
+                format!("{admin_local_method:?}: use peer or scram-sha-256"),
+            ));
         }
         let ssl_min_protocol_version = or(raw.ssl_min_protocol_version, "TLSv1.2");
         if !matches!(ssl_min_protocol_version.as_str(), "TLSv1.2" | "TLSv1.3") {
-            return Err(invalid("ssl_min_protocol_version", format!("{ssl_min_protocol_version:?}: use TLSv1.2 or TLSv1.3")));
+            return Err(invalid(
+                "ssl_min_protocol_version",
+                format!("{ssl_min_protocol_version:?}: use TLSv1.2 or TLSv1.3"),
+            ));
         }
         let tenant_setting = or(raw.tenant_setting, "app.current_tenant_id");
         let valid_setting = tenant_setting
             .split_once('.')
             .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-            && tenant_setting.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && tenant_setting
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             && tenant_setting.len() <= 63;
         if !valid_setting {
             return Err(invalid(
                 "tenant_setting",
-                format!("{tenant_setting:?} is not a custom setting name such as app.current_tenant_id"),
+                format!(
+                    "{tenant_setting:?} is not a custom setting name such as app.current_tenant_id"
+                ),
             ));
         }
         let tenant_tables = raw
@@ -493,7 +695,10 @@ impl Profile {
             admin_local_method,
             ssl_cert_file: conf_value("ssl_cert_file", &or(raw.ssl_cert_file, "server.crt"))?,
             ssl_key_file: conf_value("ssl_key_file", &or(raw.ssl_key_file, "server.key"))?,
-            ssl_ca_file: raw.ssl_ca_file.map(|f| conf_value("ssl_ca_file", &f)).transpose()?,
+            ssl_ca_file: raw
+                .ssl_ca_file
+                .map(|f| conf_value("ssl_ca_file", &f))
+                .transpose()?,
             ssl_min_protocol_version,
             pgaudit: raw.pgaudit.unwrap_or(true),
             tenant_setting,
@@ -519,8 +724,19 @@ impl Profile {
     pub fn with_app_role(mut self, name: &str) -> Result<Self, Error> {
         let app = Ident::role("roles.app", name)?;
         let r = &self.roles;
-        if [&r.schema_owner, &r.migrator, &r.reporting, &r.monitoring, &self.admin_role].contains(&&app) {
-            return Err(invalid("roles.app", format!("{name} is already another role of the profile")));
+        if [
+            &r.schema_owner,
+            &r.migrator,
+            &r.reporting,
+            &r.monitoring,
+            &self.admin_role,
+        ]
+        .contains(&&app)
+        {
+            return Err(invalid(
+                "roles.app",
+                format!("{name} is already another role of the profile"),
+            ));
         }
         self.roles.app = app;
         Ok(self)
@@ -601,13 +817,19 @@ mod tests {
 
     #[test]
     fn the_preset_is_the_empty_file() {
-        assert_eq!(Profile::from_raw(RawProfile::default()).unwrap(), unreachable_preset());
+        assert_eq!(
+            Profile::from_raw(RawProfile::default()).unwrap(),
+            unreachable_preset()
+        );
         assert_eq!(Profile::strict(), Profile::from_toml("").unwrap());
     }
 
     #[test]
     fn the_template_is_the_preset() {
-        assert_eq!(Profile::from_toml(PROFILE_TEMPLATE).unwrap(), Profile::strict());
+        assert_eq!(
+            Profile::from_toml(PROFILE_TEMPLATE).unwrap(),
+            Profile::strict()
+        );
     }
 
     #[test]
@@ -621,7 +843,10 @@ mod tests {
         assert_eq!(Ident::new("x", "Orders").unwrap().sql(), "\"Orders\"");
         assert_eq!(Ident::new("x", "user").unwrap().sql(), "\"user\"");
         assert_eq!(Ident::new("x", "orders").unwrap().sql(), "orders");
-        assert_eq!(Ident::new("x", "replication").unwrap().hba(), "\"replication\"");
+        assert_eq!(
+            Ident::new("x", "replication").unwrap().hba(),
+            "\"replication\""
+        );
     }
 
     #[test]
@@ -638,15 +863,25 @@ mod tests {
 
     #[test]
     fn profile_errors_name_the_key() {
-        let e = Profile::from_toml("databse = \"x\"").unwrap_err().to_string();
+        let e = Profile::from_toml("databse = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("syntax") && e.contains("databse"), "{e}");
-        let e = Profile::from_toml("[roles]\napp = \"migrator\"").unwrap_err().to_string();
+        let e = Profile::from_toml("[roles]\napp = \"migrator\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("migrator is used for two roles"), "{e}");
-        let e = Profile::from_toml("ssl_cert_file = \"a'b\"").unwrap_err().to_string();
+        let e = Profile::from_toml("ssl_cert_file = \"a'b\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ssl_cert_file"), "{e}");
-        let e = Profile::from_toml("tenant_setting = \"tenant\"").unwrap_err().to_string();
+        let e = Profile::from_toml("tenant_setting = \"tenant\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("tenant_setting"), "{e}");
-        let e = Profile::from_toml("[roles]\napp_connection_limit = 0").unwrap_err().to_string();
+        let e = Profile::from_toml("[roles]\napp_connection_limit = 0")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("app_connection_limit"), "{e}");
         assert!(Profile::strict().with_app_role("migrator").is_err());
     }

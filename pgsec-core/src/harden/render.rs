@@ -102,7 +102,13 @@ pub(super) fn hba(p: &Profile) -> String {
             String::new(),
             p.admin_local_method.clone(),
         ],
-        ["local".into(), "all".into(), "all".into(), String::new(), "reject".into()],
+        [
+            "local".into(),
+            "all".into(),
+            "all".into(),
+            String::new(),
+            "reject".into(),
+        ],
     ];
     let logins: [(&Ident, String); 4] = [
         (&r.app, db.clone()),
@@ -122,8 +128,20 @@ pub(super) fn hba(p: &Profile) -> String {
             ]);
         }
     }
-    rows.push(["host".into(), "all".into(), "all".into(), "0.0.0.0/0".into(), "reject".into()]);
-    rows.push(["host".into(), "all".into(), "all".into(), "::/0".into(), "reject".into()]);
+    rows.push([
+        "host".into(),
+        "all".into(),
+        "all".into(),
+        "0.0.0.0/0".into(),
+        "reject".into(),
+    ]);
+    rows.push([
+        "host".into(),
+        "all".into(),
+        "all".into(),
+        "::/0".into(),
+        "reject".into(),
+    ]);
     let mut widths = [0usize; 5];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -196,7 +214,13 @@ BEGIN
         monitoring = r.monitoring,
         app_limit = r.app_connection_limit,
     );
-    for role in [&r.schema_owner, &r.migrator, &r.app, &r.reporting, &r.monitoring] {
+    for role in [
+        &r.schema_owner,
+        &r.migrator,
+        &r.app,
+        &r.reporting,
+        &r.monitoring,
+    ] {
         let _ = write!(
             out,
             "  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit}) THEN
@@ -366,13 +390,13 @@ BEGIN
     RAISE EXCEPTION 'table % has no column %', tbl, {column_lit};
   END IF;
   cond := pg_catalog.format('%I = NULLIF(pg_catalog.current_setting(%L, true), '''')::%s',
-                            {column_lit}, {setting_lit}, col_type);
+                            {column_lit}, '{setting}', col_type);
   EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
-  EXECUTE pg_catalog.format('DROP POLICY IF EXISTS %I ON %s', {policy_lit}, tbl);
+  EXECUTE pg_catalog.format('DROP POLICY IF EXISTS %I ON %s', '{policy}', tbl);
   EXECUTE pg_catalog.format(
     'CREATE POLICY %I ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
-    {policy_lit}, tbl, cond, cond);
+    '{policy}', tbl, cond, cond);
 END
 $pgsec$;
 ",
@@ -382,8 +406,8 @@ $pgsec$;
             schema_lit = t.schema.literal(),
             table_lit = t.table.literal(),
             column_lit = t.column.literal(),
-            setting_lit = format!("'{}'", p.tenant_setting),
-            policy_lit = format!("'{POLICY}'"),
+            setting = p.tenant_setting,
+            policy = POLICY,
         );
     }
     out.push_str("\nCOMMIT;\n");
@@ -419,10 +443,24 @@ mod tests {
     fn the_files_pass_the_file_audit() {
         let h = generate(&profile());
         let loader = MemoryLoader::new();
-        let conf = ConfFile::parse(&h.postgresql_conf, Path::new("90-pgsec-hardening.conf"), &loader);
+        let conf = ConfFile::parse(
+            &h.postgresql_conf,
+            Path::new("90-pgsec-hardening.conf"),
+            &loader,
+        );
         assert!(conf.errors.is_empty(), "{:?}", conf.errors);
-        let hba = HbaFile::parse(&h.pg_hba_conf, Path::new("pg_hba.conf"), PgVersion::V15, &loader);
-        assert_eq!(hba.errors().count(), 0, "{:?}", hba.errors().collect::<Vec<_>>());
+        let hba = HbaFile::parse(
+            &h.pg_hba_conf,
+            Path::new("pg_hba.conf"),
+            PgVersion::V15,
+            &loader,
+        );
+        assert_eq!(
+            hba.errors().count(),
+            0,
+            "{:?}",
+            hba.errors().collect::<Vec<_>>()
+        );
         let snapshot = Snapshot::new("generated", 0).with_conf(conf).with_hba(hba);
         let report = evaluate(&snapshot, &Policy::default());
         let bad: Vec<_> = report
@@ -446,10 +484,27 @@ mod tests {
             .collect();
         assert_eq!(lines[0], ["local", "all", "postgres", "peer"]);
         assert_eq!(lines[1], ["local", "all", "all", "reject"]);
-        assert!(lines.contains(&vec!["hostssl", "shop", "shop_app", "fd00:1::/64", "scram-sha-256"]));
-        assert!(lines.contains(&vec!["hostssl", "all", "monitoring", "10.0.2.0/24", "scram-sha-256"]));
-        assert_eq!(lines[lines.len() - 1], ["host", "all", "all", "::/0", "reject"]);
-        assert!(lines.iter().all(|l| l[0] != "host" || l.last() == Some(&"reject")));
+        assert!(lines.contains(&vec![
+            "hostssl",
+            "shop",
+            "shop_app",
+            "fd00:1::/64",
+            "scram-sha-256"
+        ]));
+        assert!(lines.contains(&vec![
+            "hostssl",
+            "all",
+            "monitoring",
+            "10.0.2.0/24",
+            "scram-sha-256"
+        ]));
+        assert_eq!(
+            lines[lines.len() - 1],
+            ["host", "all", "all", "::/0", "reject"]
+        );
+        assert!(lines
+            .iter()
+            .all(|l| l[0] != "host" || l.last() == Some(&"reject")));
     }
 
     #[test]
@@ -459,10 +514,17 @@ mod tests {
         assert!(!upper.contains("PASSWORD '") && !upper.contains("SUPERUSER;"));
         assert!(upper.contains("NOINHERIT CONNECTION LIMIT 50"));
         assert!(h.roles_sql.contains("\\password shop_app"));
-        assert!(h.rls_sql.contains("pg_catalog.format('%I.%I', 'app', 'orders')"));
-        assert!(h.rls_sql.contains("pg_catalog.format('%I.%I', 'billing', 'invoices')"));
+        assert!(h
+            .rls_sql
+            .contains("pg_catalog.format('%I.%I', 'app', 'orders')"));
+        assert!(h
+            .rls_sql
+            .contains("pg_catalog.format('%I.%I', 'billing', 'invoices')"));
         assert!(h.rls_sql.contains("'org_id'"));
-        assert_eq!(h.rls_sql.matches("FORCE ROW LEVEL SECURITY', tbl").count(), 2);
+        assert_eq!(
+            h.rls_sql.matches("FORCE ROW LEVEL SECURITY', tbl").count(),
+            2
+        );
         let no_pgaudit = generate(&profile().with_pgaudit(false));
         assert!(!no_pgaudit.postgresql_conf.contains("pgaudit"));
         assert!(!no_pgaudit.roles_sql.contains("pgaudit"));
@@ -470,10 +532,15 @@ mod tests {
 
     #[test]
     fn quoted_names_stay_quoted() {
-        let p = Profile::from_toml("database = \"Shop\"\nschema = \"user\"\ntenant_tables = [\"Orders\"]").unwrap();
+        let p = Profile::from_toml(
+            "database = \"Shop\"\nschema = \"user\"\ntenant_tables = [\"Orders\"]",
+        )
+        .unwrap();
         let h = generate(&p);
         assert!(h.roles_sql.contains("GRANT CONNECT ON DATABASE \"Shop\""));
-        assert!(h.roles_sql.contains("CREATE SCHEMA IF NOT EXISTS \"user\" AUTHORIZATION app_owner"));
+        assert!(h
+            .roles_sql
+            .contains("CREATE SCHEMA IF NOT EXISTS \"user\" AUTHORIZATION app_owner"));
         assert!(h.pg_hba_conf.contains(" Shop "));
         assert!(h.rls_sql.contains("format('%I.%I', 'user', 'Orders')"));
     }

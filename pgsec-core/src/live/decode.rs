@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 
 use crate::snapshot::{
-    AclItem, Collected, DatabaseFacts, DbRoleSetting, ExtensionFact, FunctionFact,
-    LanguageFact, LiveSetting, PasswordKind, PolicyCommand, PolicyFact, QualifiedName, RoleFact,
-    SchemaFact, TableFact, ViewFact,
+    AclItem, Collected, DatabaseFacts, DbRoleSetting, ExtensionFact, FunctionFact, LanguageFact,
+    LiveSetting, PasswordKind, PolicyCommand, PolicyFact, QualifiedName, RoleFact, SchemaFact,
+    TableFact, ViewFact,
 };
 
 /// A family's text: its JSON, or why it is missing.
@@ -51,7 +51,11 @@ pub(super) fn settings(text: &FamilyText) -> Collected<BTreeMap<String, LiveSett
         rows.into_iter()
             .map(|(name, value, unit, source, file, line)| {
                 let name = name.to_ascii_lowercase();
-                let mut s = LiveSetting::new(name.clone(), value.unwrap_or_default(), source.unwrap_or_default());
+                let mut s = LiveSetting::new(
+                    name.clone(),
+                    value.unwrap_or_default(),
+                    source.unwrap_or_default(),
+                );
                 if let Some(u) = unit {
                     s = s.with_unit(u);
                 }
@@ -66,22 +70,38 @@ pub(super) fn settings(text: &FamilyText) -> Collected<BTreeMap<String, LiveSett
 
 /// Roles: name, super, login, bypassrls, createrole, createdb, inherit, connlimit,
 /// member_of.
-type RoleRow = (String, bool, bool, bool, bool, bool, bool, i32, Option<Vec<String>>);
+type RoleRow = (
+    String,
+    bool,
+    bool,
+    bool,
+    bool,
+    bool,
+    bool,
+    i32,
+    Option<Vec<String>>,
+);
 
 pub(super) fn roles(text: &FamilyText) -> Collected<Vec<RoleFact>> {
     collected(rows::<RoleRow>("roles", text).map(|rows| {
         rows.into_iter()
-            .map(|(name, su, login, bypass, createrole, createdb, inherit, connlimit, member_of)| {
-                let mut r = if login { RoleFact::login(name) } else { RoleFact::group(name) };
-                r.superuser = su;
-                r.bypassrls = bypass;
-                r.createrole = createrole;
-                r.createdb = createdb;
-                r.inherit = inherit;
-                r.connlimit = connlimit;
-                r.member_of = member_of.unwrap_or_default();
-                r
-            })
+            .map(
+                |(name, su, login, bypass, createrole, createdb, inherit, connlimit, member_of)| {
+                    let mut r = if login {
+                        RoleFact::login(name)
+                    } else {
+                        RoleFact::group(name)
+                    };
+                    r.superuser = su;
+                    r.bypassrls = bypass;
+                    r.createrole = createrole;
+                    r.createdb = createdb;
+                    r.inherit = inherit;
+                    r.connlimit = connlimit;
+                    r.member_of = member_of.unwrap_or_default();
+                    r
+                },
+            )
             .collect()
     }))
 }
@@ -94,7 +114,10 @@ pub(super) fn db_role_settings(text: &FamilyText) -> Collected<Vec<DbRoleSetting
                 let settings = config
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                    .filter_map(|kv| {
+                        kv.split_once('=')
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    })
                     .collect();
                 DbRoleSetting::new(db, role, settings)
             })
@@ -127,12 +150,22 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
     let missing = Err("not read".to_owned());
     let get = |i: usize| texts.get(i).unwrap_or(&missing);
     let mut db = DatabaseFacts::new(name);
-    db.schemas = collected(rows::<(String, String, Option<Vec<String>>)>("schemas", get(0)).map(|rows| {
-        rows.into_iter()
-            .map(|(name, owner, a)| SchemaFact::new(name, owner, acl(a)))
-            .collect()
-    }));
-    type TableRow = (String, String, String, bool, bool, Option<Vec<String>>, Option<Vec<String>>);
+    db.schemas = collected(
+        rows::<(String, String, Option<Vec<String>>)>("schemas", get(0)).map(|rows| {
+            rows.into_iter()
+                .map(|(name, owner, a)| SchemaFact::new(name, owner, acl(a)))
+                .collect()
+        }),
+    );
+    type TableRow = (
+        String,
+        String,
+        String,
+        bool,
+        bool,
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+    );
     db.tables = collected(rows::<TableRow>("tables", get(1)).map(|rows| {
         rows.into_iter()
             .map(|(schema, name, owner, rls, force, a, cols)| {
@@ -156,20 +189,29 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
     );
     db.policies = collected(rows::<PolicyRow>("policies", get(2)).map(|rows| {
         rows.into_iter()
-            .map(|(schema, table, name, permissive, cmd, roles, using, check)| {
-                let mut p = PolicyFact::new(schema, table, name, using.as_deref(), check.as_deref());
-                p.permissive = permissive;
-                p.command = cmd
-                    .chars()
-                    .next()
-                    .and_then(PolicyCommand::from_polcmd)
-                    .unwrap_or(PolicyCommand::All);
-                p.roles = roles.unwrap_or_default();
-                p
-            })
+            .map(
+                |(schema, table, name, permissive, cmd, roles, using, check)| {
+                    let mut p =
+                        PolicyFact::new(schema, table, name, using.as_deref(), check.as_deref());
+                    p.permissive = permissive;
+                    p.command = cmd
+                        .chars()
+                        .next()
+                        .and_then(PolicyCommand::from_polcmd)
+                        .unwrap_or(PolicyCommand::All);
+                    p.roles = roles.unwrap_or_default();
+                    p
+                },
+            )
             .collect()
     }));
-    type ViewRow = (String, String, String, Option<Vec<String>>, Option<Vec<(String, String)>>);
+    type ViewRow = (
+        String,
+        String,
+        String,
+        Option<Vec<String>>,
+        Option<Vec<(String, String)>>,
+    );
     db.views = collected(rows::<ViewRow>("views", get(3)).map(|rows| {
         rows.into_iter()
             .map(|(schema, name, owner, options, refs)| {
@@ -178,7 +220,13 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
                     .into_iter()
                     .map(|(s, n)| QualifiedName::new(s, n))
                     .collect();
-                ViewFact::new(schema, name, owner, security_invoker(options.as_deref()), refs)
+                ViewFact::new(
+                    schema,
+                    name,
+                    owner,
+                    security_invoker(options.as_deref()),
+                    refs,
+                )
             })
             .collect()
     }));
@@ -194,24 +242,30 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
     );
     db.functions = collected(rows::<FunctionRow>("functions", get(4)).map(|rows| {
         rows.into_iter()
-            .map(|(schema, name, args, owner, language, secdef, config, body)| {
-                let mut f = FunctionFact::new(schema, name, owner);
-                f.args = args;
-                f.language = language;
-                f.security_definer = secdef;
-                f.config = config.unwrap_or_default();
-                f.body = body;
-                f
-            })
+            .map(
+                |(schema, name, args, owner, language, secdef, config, body)| {
+                    let mut f = FunctionFact::new(schema, name, owner);
+                    f.args = args;
+                    f.language = language;
+                    f.security_definer = secdef;
+                    f.config = config.unwrap_or_default();
+                    f.body = body;
+                    f
+                },
+            )
             .collect()
     }));
-    db.extensions = collected(rows::<(String, String, String)>("extensions", get(5)).map(|rows| {
-        rows.into_iter()
-            .map(|(n, s, v)| ExtensionFact::new(n, s, v))
-            .collect()
-    }));
+    db.extensions = collected(
+        rows::<(String, String, String)>("extensions", get(5)).map(|rows| {
+            rows.into_iter()
+                .map(|(n, s, v)| ExtensionFact::new(n, s, v))
+                .collect()
+        }),
+    );
     db.languages = collected(rows::<(String, bool)>("languages", get(6)).map(|rows| {
-        rows.into_iter().map(|(n, t)| LanguageFact::new(n, t)).collect()
+        rows.into_iter()
+            .map(|(n, t)| LanguageFact::new(n, t))
+            .collect()
     }));
     db
 }
@@ -225,7 +279,7 @@ pub(super) fn security_invoker(options: Option<&[String]>) -> bool {
         .filter_map(|o| o.split_once('='))
         .filter(|(k, _)| k.eq_ignore_ascii_case("security_invoker"))
         .filter_map(|(_, v)| parse_bool(v))
-        .last()
+        .next_back()
         .unwrap_or(false)
 }
 
@@ -268,7 +322,10 @@ mod tests {
     #[test]
     fn security_invoker_options() {
         let o = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(security_invoker(Some(&o(&["check_option=local", "security_invoker=on"]))));
+        assert!(security_invoker(Some(&o(&[
+            "check_option=local",
+            "security_invoker=on"
+        ]))));
         assert!(!security_invoker(Some(&o(&["security_invoker=false"]))));
         assert!(!security_invoker(Some(&o(&["security_barrier=true"]))));
         assert!(!security_invoker(None));
@@ -292,7 +349,15 @@ mod tests {
                 .to_owned(),
         ));
         let missing: FamilyText = Err("x".into());
-        let texts = vec![Ok(None), t, missing.clone(), missing.clone(), missing.clone(), missing.clone(), missing];
+        let texts = vec![
+            Ok(None),
+            t,
+            missing.clone(),
+            missing.clone(),
+            missing.clone(),
+            missing.clone(),
+            missing,
+        ];
         let db = database("appdb".into(), &texts);
         let tables = db.tables.get().unwrap();
         assert_eq!(tables[0].columns, vec!["id", "tenant_id"]);

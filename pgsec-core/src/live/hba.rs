@@ -40,7 +40,10 @@ pub(super) fn hba_file(rows: Vec<HbaRow>, hba_file: Option<&str>) -> HbaFile {
     let lines = rows
         .into_iter()
         .map(|row| {
-            let file = row.file_name.clone().unwrap_or_else(|| default_file.to_owned());
+            let file = row
+                .file_name
+                .clone()
+                .unwrap_or_else(|| default_file.to_owned());
             let line = row
                 .line_number
                 .and_then(|n| usize::try_from(n).ok())
@@ -95,13 +98,24 @@ fn rule(row: HbaRow) -> Result<HbaRule, String> {
         Some("bsd") => AuthMethod::Bsd,
         other => return Err(format!("authentication method {other:?}")),
     };
-    let tokens = |v: Option<Vec<String>>| v.unwrap_or_default().into_iter().map(HbaToken::plain).collect();
+    let tokens = |v: Option<Vec<String>>| {
+        v.unwrap_or_default()
+            .into_iter()
+            .map(HbaToken::plain)
+            .collect()
+    };
     let address = if conn_type == ConnType::Local {
         None
     } else {
         Some(address(row.address.as_deref(), row.netmask.as_deref())?)
     };
-    let mut r = HbaRule::new(conn_type, tokens(row.database), tokens(row.user_name), address, method);
+    let mut r = HbaRule::new(
+        conn_type,
+        tokens(row.database),
+        tokens(row.user_name),
+        address,
+        method,
+    );
     r.options = row
         .options
         .unwrap_or_default()
@@ -149,7 +163,9 @@ fn contiguous_prefix(mask: IpAddr) -> Option<u8> {
         IpAddr::V6(m) => (u128::from(m), 128u32),
     };
     let ones = bits.leading_ones();
-    (bits.count_ones() == ones && ones <= width).then(|| u8::try_from(ones).ok()).flatten()
+    (bits.count_ones() == ones && ones <= width)
+        .then(|| u8::try_from(ones).ok())
+        .flatten()
 }
 
 /// One row of `pg_ident_file_mappings`.
@@ -170,7 +186,10 @@ pub(super) fn ident_mappings(rows: Vec<IdentRow>, ident_file: Option<&str>) -> V
             file: r
                 .file_name
                 .unwrap_or_else(|| ident_file.unwrap_or("pg_ident.conf").to_owned()),
-            line_number: r.line_number.and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
+            line_number: r
+                .line_number
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0),
             map_name: r.map_name,
             system_user: r.sys_name,
             pg_user: r.pg_username,
@@ -208,14 +227,26 @@ mod tests {
         let rules: Vec<&HbaRule> = file.rules().map(|(_, r)| r).collect();
         assert_eq!(rules.len(), 6);
         assert_eq!(rules[0].address, None);
-        assert_eq!(rules[1].address, Some(HbaAddress::Net("0.0.0.0/0".parse().unwrap())));
+        assert_eq!(
+            rules[1].address,
+            Some(HbaAddress::Net("0.0.0.0/0".parse().unwrap()))
+        );
         assert_eq!(rules[1].method, AuthMethod::Trust);
-        assert_eq!(rules[2].address, Some(HbaAddress::Net("10.1.0.0/16".parse().unwrap())));
+        assert_eq!(
+            rules[2].address,
+            Some(HbaAddress::Net("10.1.0.0/16".parse().unwrap()))
+        );
         assert_eq!(rules[2].users[0].text, "+staff");
         assert_eq!(rules[2].option("clientcert"), Some("verify-ca"));
         assert!(matches!(rules[3].address, Some(HbaAddress::Masked { .. })));
-        assert_eq!(rules[4].address, Some(HbaAddress::HostName(".example.com".into())));
-        assert_eq!(rules[5].address, Some(HbaAddress::Net("::/0".parse().unwrap())));
+        assert_eq!(
+            rules[4].address,
+            Some(HbaAddress::HostName(".example.com".into()))
+        );
+        assert_eq!(
+            rules[5].address,
+            Some(HbaAddress::Net("::/0".parse().unwrap()))
+        );
         let (line, err) = file.errors().next().unwrap();
         assert_eq!(line.line_number, 6);
         assert!(err.contains("bogus"));
@@ -226,18 +257,29 @@ mod tests {
     #[test]
     fn file_names_of_newer_servers_win() {
         let file = hba_file(
-            rows(r#"[{"rule_number":1,"file_name":"/d/inc.conf","line_number":3,"type":"host","database":["all"],"user_name":["all"],"address":"samenet","netmask":null,"auth_method":"scram-sha-256","options":null,"error":null}]"#),
+            rows(
+                r#"[{"rule_number":1,"file_name":"/d/inc.conf","line_number":3,"type":"host","database":["all"],"user_name":["all"],"address":"samenet","netmask":null,"auth_method":"scram-sha-256","options":null,"error":null}]"#,
+            ),
             None,
         );
         assert_eq!(file.lines[0].file, "/d/inc.conf");
-        assert_eq!(file.rules().next().unwrap().1.address, Some(HbaAddress::SameNet));
+        assert_eq!(
+            file.rules().next().unwrap().1.address,
+            Some(HbaAddress::SameNet)
+        );
     }
 
     #[test]
     fn masks() {
-        assert_eq!(contiguous_prefix("255.255.255.0".parse().unwrap()), Some(24));
+        assert_eq!(
+            contiguous_prefix("255.255.255.0".parse().unwrap()),
+            Some(24)
+        );
         assert_eq!(contiguous_prefix("0.0.0.0".parse().unwrap()), Some(0));
         assert_eq!(contiguous_prefix("255.0.255.0".parse().unwrap()), None);
-        assert_eq!(contiguous_prefix("ffff:ffff:ffff::".parse().unwrap()), Some(48));
+        assert_eq!(
+            contiguous_prefix("ffff:ffff:ffff::".parse().unwrap()),
+            Some(48)
+        );
     }
 }

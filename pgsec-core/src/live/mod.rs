@@ -166,7 +166,11 @@ impl LiveCollection {
     /// server decides how hba names are read; the connected role becomes the
     /// application's role when [`CollectOptions::current_user_is_app`] was set.
     pub fn into_snapshot(self, target: impl Into<String>, collected_at: i64) -> Snapshot {
-        let major = self.facts.server_version.as_option().map(ServerVersion::major);
+        let major = self
+            .facts
+            .server_version
+            .as_option()
+            .map(ServerVersion::major);
         let app = if self.current_user_is_app {
             self.facts.current_user.clone()
         } else {
@@ -217,12 +221,24 @@ pub async fn collect<R: QueryRunner + ?Sized>(
     let main = sql::main_statement();
     let mut families: Vec<Family> = sql::CLUSTER.to_vec();
     families.extend(sql::DATABASE);
-    let mut answers = flight(runner, &[&main, sql::HBA, sql::IDENT, sql::AUTHID], &mut stats).await;
+    let mut answers = flight(
+        runner,
+        &[&main, sql::HBA, sql::IDENT, sql::AUTHID],
+        &mut stats,
+    )
+    .await;
     let authid = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
     let ident = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
     let hba_answer = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
     let main_answer = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
-    let (head, texts) = columns(runner, main_answer, sql::HEAD_COLUMNS, &families, &mut stats).await?;
+    let (head, texts) = columns(
+        runner,
+        main_answer,
+        sql::HEAD_COLUMNS,
+        &families,
+        &mut stats,
+    )
+    .await?;
 
     let text = |i: usize| head.get(i).cloned().flatten();
     let version = match (text(0).and_then(|n| n.trim().parse::<u32>().ok()), text(1)) {
@@ -234,7 +250,12 @@ pub async fn collect<R: QueryRunner + ?Sized>(
     let all_settings = text(4).as_deref().map(decode::parse_bool) == Some(Some(true));
 
     let (cluster, per_db) = texts.split_at(sql::CLUSTER.len().min(texts.len()));
-    let cluster_text = |i: usize| cluster.get(i).cloned().unwrap_or_else(|| Err("not read".to_owned()));
+    let cluster_text = |i: usize| {
+        cluster
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| Err("not read".to_owned()))
+    };
 
     let settings = if all_settings {
         decode::settings(&cluster_text(0))
@@ -246,10 +267,12 @@ pub async fn collect<R: QueryRunner + ?Sized>(
         ))
     };
     let hba = privileged(hba_answer, &user, "pg_hba_file_rules")?.and_then(|(json, file)| {
-        rows_of::<hba::HbaRow>("pg_hba_file_rules", json).map(|rows| hba::hba_file(rows, file.as_deref()))
+        rows_of::<hba::HbaRow>("pg_hba_file_rules", json)
+            .map(|rows| hba::hba_file(rows, file.as_deref()))
     });
     let ident = privileged(ident, &user, "pg_ident_file_mappings")?.and_then(|(json, file)| {
-        rows_of::<hba::IdentRow>("pg_ident_file_mappings", json).map(|rows| hba::ident_mappings(rows, file.as_deref()))
+        rows_of::<hba::IdentRow>("pg_ident_file_mappings", json)
+            .map(|rows| hba::ident_mappings(rows, file.as_deref()))
     });
     let stored_passwords = match privileged(authid, &user, "pg_authid")? {
         Ok((json, _)) => decode::stored_passwords(&Ok(json)),
@@ -286,7 +309,9 @@ pub async fn collect<R: QueryRunner + ?Sized>(
 /// # Errors
 /// [`Error::Live`] when a statement fails for another reason than a privilege;
 /// [`Error::NoPrivileges`] when no catalog of the database is readable.
-pub async fn collect_database<R: QueryRunner + ?Sized>(runner: &R) -> Result<DatabaseCollection, Error> {
+pub async fn collect_database<R: QueryRunner + ?Sized>(
+    runner: &R,
+) -> Result<DatabaseCollection, Error> {
     let mut stats = CollectStats::default();
     let statement = sql::database_statement();
     let mut answers = flight(runner, &[&statement], &mut stats).await;
@@ -318,7 +343,11 @@ pub async fn collect_database<R: QueryRunner + ?Sized>(runner: &R) -> Result<Dat
 type Answer = Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>;
 
 /// Sends `statements` together (one round trip with a pipelining client).
-async fn flight<R: QueryRunner + ?Sized>(runner: &R, statements: &[&str], stats: &mut CollectStats) -> Vec<Answer> {
+async fn flight<R: QueryRunner + ?Sized>(
+    runner: &R,
+    statements: &[&str],
+    stats: &mut CollectStats,
+) -> Vec<Answer> {
     stats.round_trips += 1;
     stats.queries += statements.len();
     join_all(statements.iter().map(|s| runner.simple_query(s))).await
@@ -329,7 +358,11 @@ fn first_row(messages: &[SimpleQueryMessage]) -> Vec<Option<String>> {
     messages
         .iter()
         .find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect()),
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
             _ => None,
         })
         .unwrap_or_default()
@@ -450,10 +483,15 @@ fn to_collected<T>(r: Result<T, String>) -> Collected<T> {
     }
 }
 
-fn rows_of<T: serde::de::DeserializeOwned>(what: &str, json: Option<String>) -> Result<Vec<T>, String> {
+fn rows_of<T: serde::de::DeserializeOwned>(
+    what: &str,
+    json: Option<String>,
+) -> Result<Vec<T>, String> {
     match json {
         None => Ok(Vec::new()),
-        Some(j) => serde_json::from_str(&j).map_err(|e| format!("pgsec could not decode {what}: {e}")),
+        Some(j) => {
+            serde_json::from_str(&j).map_err(|e| format!("pgsec could not decode {what}: {e}"))
+        }
     }
 }
 

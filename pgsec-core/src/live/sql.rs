@@ -180,8 +180,9 @@ pub(super) const LANGUAGES: Family = Family {
 };
 
 /// The per-database families, in column order.
-pub(super) const DATABASE: [Family; 7] =
-    [SCHEMAS, TABLES, POLICIES, VIEWS, FUNCTIONS, EXTENSIONS, LANGUAGES];
+pub(super) const DATABASE: [Family; 7] = [
+    SCHEMAS, TABLES, POLICIES, VIEWS, FUNCTIONS, EXTENSIONS, LANGUAGES,
+];
 
 /// `pg_hba_file_rules` with the hba file's path (PostgreSQL 15 has no `file_name`
 /// column; `hba_file` is visible with pg_read_all_settings).
