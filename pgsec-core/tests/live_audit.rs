@@ -369,6 +369,34 @@ async fn a_revoked_catalog_costs_one_family_and_one_round_trip() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_role_that_may_read_no_catalog_is_an_error_not_a_report() -> TestResult {
+    let server = pgsec_testkit::shared().await?;
+    let fresh = server.fresh_database().await?;
+    fresh
+        .admin_client()
+        .await?
+        .batch_execute(
+            "REVOKE SELECT ON pg_catalog.pg_roles, pg_catalog.pg_namespace, pg_catalog.pg_class, \
+             pg_catalog.pg_proc, pg_catalog.pg_extension, pg_catalog.pg_language, \
+             pg_catalog.pg_policy FROM PUBLIC",
+        )
+        .await?;
+    let app = fresh.app_client().await?;
+    match collect(&app, &CollectOptions::default()).await {
+        Err(pgsec_core::Error::NoPrivileges { role, reason }) => {
+            assert_eq!(role, APP_USER);
+            assert!(reason.contains("permission denied"), "{reason}");
+        }
+        other => panic!("expected NoPrivileges, got {other:?}"),
+    }
+    match collect_database(&app).await {
+        Err(pgsec_core::Error::NoPrivileges { role, .. }) => assert_eq!(role, APP_USER),
+        other => panic!("expected NoPrivileges, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn every_database_the_role_may_connect_to() -> TestResult {
     let server = pgsec_testkit::shared().await?;
     let a = server.fresh_database().await?;

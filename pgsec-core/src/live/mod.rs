@@ -234,7 +234,7 @@ pub async fn collect<R: QueryRunner + ?Sized>(
     let (head, texts) = columns(
         runner,
         main_answer,
-        sql::HEAD_COLUMNS,
+        (sql::HEAD, sql::HEAD_COLUMNS),
         &families,
         &mut stats,
     )
@@ -316,8 +316,16 @@ pub async fn collect_database<R: QueryRunner + ?Sized>(
     let statement = sql::database_statement();
     let mut answers = flight(runner, &[&statement], &mut stats).await;
     let answer = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
-    let (head, texts) = columns(runner, answer, 1, &sql::DATABASE, &mut stats).await?;
+    let (head, texts) = columns(
+        runner,
+        answer,
+        (sql::DB_HEAD, sql::DB_HEAD_COLUMNS),
+        &sql::DATABASE,
+        &mut stats,
+    )
+    .await?;
     let name = head.first().cloned().flatten().unwrap_or_default();
+    let user = head.get(1).cloned().flatten().unwrap_or_default();
     let db = decode::database(name.clone(), &texts);
     let all_refused = [
         db.schemas.is_present(),
@@ -333,7 +341,7 @@ pub async fn collect_database<R: QueryRunner + ?Sized>(
     if all_refused {
         let reason = db.tables.get().err().unwrap_or("refused").to_owned();
         return Err(Error::NoPrivileges {
-            role: String::from("the connected role"),
+            role: user,
             reason: format!("database {name}: {reason}"),
         });
     }
@@ -375,7 +383,7 @@ fn first_row(messages: &[SimpleQueryMessage]) -> Vec<Option<String>> {
 async fn columns<R: QueryRunner + ?Sized>(
     runner: &R,
     answer: Answer,
-    lead: usize,
+    (lead_sql, lead): (&str, usize),
     families: &[Family],
     stats: &mut CollectStats,
 ) -> Result<(Vec<Option<String>>, Vec<FamilyText>), Error> {
@@ -397,12 +405,7 @@ async fn columns<R: QueryRunner + ?Sized>(
         }
         Err(e) if e.as_db_error().is_none() => Err(live_error("the catalog", e)),
         Err(_) => {
-            let lead_sql = if lead == 1 {
-                "SELECT pg_catalog.current_database()::text".to_owned()
-            } else {
-                sql::head_statement()
-            };
-            let mut statements: Vec<String> = vec![lead_sql];
+            let mut statements: Vec<String> = vec![sql::head_statement(lead_sql)];
             statements.extend(families.iter().map(sql::family_statement));
             let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
             let mut answers = flight(runner, &refs, stats).await.into_iter();

@@ -39,6 +39,12 @@ pub(super) const HEAD: &str = "pg_catalog.current_setting('server_version_num'),
 /// Number of columns of [`HEAD`].
 pub(super) const HEAD_COLUMNS: usize = 5;
 
+/// The leading columns of the per-database statement.
+pub(super) const DB_HEAD: &str = "pg_catalog.current_database()::text, current_user::text";
+
+/// Number of columns of [`DB_HEAD`].
+pub(super) const DB_HEAD_COLUMNS: usize = 2;
+
 /// Cluster-wide families (read once, on the first connection).
 pub(super) const SETTINGS: Family = Family {
     name: "pg_settings",
@@ -215,7 +221,7 @@ pub(super) fn main_statement() -> String {
 
 /// The statement reading `current_database()` and the database families.
 pub(super) fn database_statement() -> String {
-    let mut cols: Vec<&str> = vec!["pg_catalog.current_database()::text"];
+    let mut cols: Vec<&str> = vec![DB_HEAD];
     cols.extend(DATABASE.iter().map(|f| f.expr));
     format!("SELECT {}", cols.join(",\n "))
 }
@@ -225,7 +231,7 @@ pub(super) fn family_statement(f: &Family) -> String {
     format!("SELECT {}", f.expr)
 }
 
-/// [`HEAD`] on its own.
-pub(super) fn head_statement() -> String {
-    format!("SELECT {HEAD}")
+/// Leading columns on their own.
+pub(super) fn head_statement(head: &str) -> String {
+    format!("SELECT {head}")
 }
