@@ -1,4 +1,4 @@
--- expect: foreign_rows_visible
+-- expect: foreign_rows_visible | foreign_row_deleted | foreign_row_changed
 -- why: lower() on both sides makes 'acme' and 'ACME' one tenant
 create table items (
   id bigserial primary key,

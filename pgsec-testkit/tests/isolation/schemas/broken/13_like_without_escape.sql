@@ -1,4 +1,4 @@
--- expect: foreign_rows_visible
+-- expect: foreign_rows_visible | foreign_row_deleted | foreign_row_changed
 -- why: LIKE with the tenant id as the pattern: '_' in tenant 'ac_e' matches tenant 'acme'
 create table items (
   id bigserial primary key,
