@@ -90,7 +90,8 @@ pub(crate) fn run(args: HardenArgs) -> u8 {
 fn profile(args: &HardenArgs) -> Result<Profile, String> {
     let mut p = match (&args.profile, args.preset) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             Profile::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         (None, Some(Preset::Strict) | None) => Profile::strict(),
@@ -129,7 +130,8 @@ fn write(out: &Path, profile: &Profile, force: bool) -> Result<Vec<PathBuf>, Str
     let mut written = Vec::with_capacity(files.len());
     for (name, contents) in files {
         let path = out.join(name);
-        std::fs::write(&path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, contents)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         written.push(path);
     }
     Ok(written)
