@@ -27,7 +27,8 @@ fn stderr(o: &Output) -> String {
 }
 
 const WEAK_CONF: &str = "listen_addresses = '*'\nssl = off\npassword_encryption = md5\n";
-const WEAK_HBA: &str = "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all 10.0.0.0/8 md5\n";
+const WEAK_HBA: &str =
+    "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all 10.0.0.0/8 md5\n";
 const STRONG_CONF: &str = "\
 ssl = on
 ssl_ciphers = 'HIGH:!MEDIUM:!3DES:!aNULL'
@@ -35,14 +36,24 @@ shared_preload_libraries = 'pgaudit'
 pgaudit.log = 'ddl, role'
 log_connections = on
 ";
-const STRONG_HBA: &str = "local all all peer\nhostssl app app 10.1.0.0/24 scram-sha-256\nhost all all all reject\n";
+const STRONG_HBA: &str =
+    "local all all peer\nhostssl app app 10.1.0.0/24 scram-sha-256\nhost all all all reject\n";
 
 #[test]
 fn weak_files_exit_1_with_findings_on_their_lines() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "postgresql.conf", WEAK_CONF);
     write(d.path(), "pg_hba.conf", WEAK_HBA);
-    let o = pgsec(&["audit", "--config", "postgresql.conf", "--hba", "pg_hba.conf"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--config",
+            "postgresql.conf",
+            "--hba",
+            "pg_hba.conf",
+        ],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("hba.trust_network"), "{out}");
@@ -56,10 +67,30 @@ fn strong_files_exit_0() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "postgresql.conf", STRONG_CONF);
     write(d.path(), "pg_hba.conf", STRONG_HBA);
-    let o = pgsec(&["audit", "--config", "postgresql.conf", "--hba", "pg_hba.conf"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--config",
+            "postgresql.conf",
+            "--hba",
+            "pg_hba.conf",
+        ],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     // Lower the threshold: the low findings (e.g. log.disconnections) now fail.
-    let o = pgsec(&["audit", "--config", "postgresql.conf", "--hba", "pg_hba.conf", "--fail-on", "low"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--config",
+            "postgresql.conf",
+            "--hba",
+            "pg_hba.conf",
+            "--fail-on",
+            "low",
+        ],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -70,9 +101,23 @@ fn fail_on_threshold_decides_the_exit_code() {
     write(d.path(), "pg_hba.conf", "hostssl app app 10.1.0.0/24 md5\n");
     let o = pgsec(&["audit", "--hba", "pg_hba.conf"], d.path());
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let o = pgsec(&["audit", "--hba", "pg_hba.conf", "--fail-on", "medium"], d.path());
+    let o = pgsec(
+        &["audit", "--hba", "pg_hba.conf", "--fail-on", "medium"],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    let o = pgsec(&["audit", "--hba", "pg_hba.conf", "--fail-on", "medium", "--suppress", "hba.md5"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--hba",
+            "pg_hba.conf",
+            "--fail-on",
+            "medium",
+            "--suppress",
+            "hba.md5",
+        ],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -81,12 +126,38 @@ fn json_and_sarif_outputs_parse() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "postgresql.conf", WEAK_CONF);
     write(d.path(), "pg_hba.conf", WEAK_HBA);
-    let o = pgsec(&["audit", "--config", "postgresql.conf", "--hba", "pg_hba.conf", "--format", "json"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--config",
+            "postgresql.conf",
+            "--hba",
+            "pg_hba.conf",
+            "--format",
+            "json",
+        ],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["id"] == "tls.ssl_off" && f["location"]["line"] == 2));
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "tls.ssl_off" && f["location"]["line"] == 2));
     assert!(v["summary"]["critical"].as_u64().unwrap() >= 2);
-    let o = pgsec(&["audit", "--config", "postgresql.conf", "--hba", "pg_hba.conf", "--format", "sarif"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--config",
+            "postgresql.conf",
+            "--hba",
+            "pg_hba.conf",
+            "--format",
+            "sarif",
+        ],
+        d.path(),
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let results = v["runs"][0]["results"].as_array().unwrap();
@@ -121,16 +192,31 @@ fn read_and_usage_errors_exit_2_with_one_line() {
 #[test]
 fn hba_lint_reports_only_hba_findings_with_line_numbers() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "pg_hba.conf", "# comment\nhost all all 0.0.0.0/0 trust\nhost all all 10.0.0.0/8 bogus\n");
-    let o = pgsec(&["hba", "lint", "pg_hba.conf", "--format", "json"], d.path());
+    write(
+        d.path(),
+        "pg_hba.conf",
+        "# comment\nhost all all 0.0.0.0/0 trust\nhost all all 10.0.0.0/8 bogus\n",
+    );
+    let o = pgsec(
+        &["hba", "lint", "pg_hba.conf", "--format", "json"],
+        d.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let findings = v["findings"].as_array().unwrap();
-    assert!(findings.iter().all(|f| f["id"].as_str().unwrap().starts_with("hba.")));
-    assert!(findings.iter().any(|f| f["id"] == "hba.trust_network" && f["location"]["line"] == 2));
-    assert!(findings.iter().any(|f| f["id"] == "hba.parse_error" && f["location"]["line"] == 3));
+    assert!(findings
+        .iter()
+        .all(|f| f["id"].as_str().unwrap().starts_with("hba.")));
+    assert!(findings
+        .iter()
+        .any(|f| f["id"] == "hba.trust_network" && f["location"]["line"] == 2));
+    assert!(findings
+        .iter()
+        .any(|f| f["id"] == "hba.parse_error" && f["location"]["line"] == 3));
     let skipped = v["skipped"].as_array().unwrap();
-    assert!(skipped.iter().all(|s| s["id"].as_str().unwrap().starts_with("hba.")));
+    assert!(skipped
+        .iter()
+        .all(|s| s["id"].as_str().unwrap().starts_with("hba.")));
     let o = pgsec(&["hba", "lint", "pg_hba.conf"], d.path());
     assert!(stdout(&o).contains("pg_hba.conf:2"));
 }
@@ -152,16 +238,49 @@ fn data_dir_key_permissions_and_auto_conf() {
     let data = d.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("server.key"), "not really a key").unwrap();
-    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     // ALTER SYSTEM turned ssl off: postgresql.auto.conf wins over postgresql.conf.
     std::fs::write(data.join("postgresql.auto.conf"), "ssl = 'off'\n").unwrap();
     write(d.path(), "postgresql.conf", "ssl = on\n");
-    let o = pgsec(&["audit", "--config", "postgresql.conf", "--data-dir", "data", "--format", "json"], d.path());
+    let o = pgsec(
+        &[
+            "audit",
+            "--config",
+            "postgresql.conf",
+            "--data-dir",
+            "data",
+            "--format",
+            "json",
+        ],
+        d.path(),
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ids: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"tls.key_permissions"), "{ids:?}");
-    let ssl = v["findings"].as_array().unwrap().iter().find(|f| f["id"] == "tls.ssl_off").unwrap();
-    assert!(ssl["location"]["path"].as_str().unwrap().ends_with("postgresql.auto.conf"));
+    let ssl = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "tls.ssl_off")
+        .unwrap();
+    assert!(ssl["location"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("postgresql.auto.conf"));
     // No certificate in the data dir: the certificate rules say so.
-    assert!(v["skipped"].as_array().unwrap().iter().any(|s| s["id"] == "tls.cert_expiry" && s["reason"].as_str().unwrap().contains("server.crt")));
+    assert!(v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == "tls.cert_expiry"
+            && s["reason"].as_str().unwrap().contains("server.crt")));
 }

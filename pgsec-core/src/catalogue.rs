@@ -32,7 +32,11 @@ impl Rule {
 
     /// The sources as RULES.md writes them (`L F`).
     pub fn sources_letters(&self) -> String {
-        let letters: Vec<String> = self.sources.iter().map(|s| s.letter().to_string()).collect();
+        let letters: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| s.letter().to_string())
+            .collect();
         letters.join(" ")
     }
 

@@ -114,7 +114,11 @@ impl ServerTlsFiles {
 fn key_facts(path: &Path) -> Collected<KeyFileFacts> {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(path) {
-        Ok(m) => Collected::Present(KeyFileFacts::new(path.display().to_string(), m.mode() & 0o7777, m.uid())),
+        Ok(m) => Collected::Present(KeyFileFacts::new(
+            path.display().to_string(),
+            m.mode() & 0o7777,
+            m.uid(),
+        )),
         Err(e) => Collected::not_collected(format!("cannot read {}: {e}", path.display())),
     }
 }
@@ -134,7 +138,9 @@ mod tests {
     fn self_signed(sans: Vec<String>) -> (String, String) {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(sans).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, "db.example.com");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "db.example.com");
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2025, 1, 1);
         let cert = params.self_signed(&key).unwrap();
@@ -155,7 +161,11 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(CertificateFacts::from_pem_or_der(b"not a cert", "x").is_err());
-        assert!(CertificateFacts::from_pem_or_der(b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n", "x").is_err());
+        assert!(CertificateFacts::from_pem_or_der(
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+            "x"
+        )
+        .is_err());
     }
 
     #[cfg(unix)]
@@ -166,7 +176,11 @@ mod tests {
         let (pem, key) = self_signed(vec![]);
         std::fs::write(dir.path().join("server.crt"), pem).unwrap();
         std::fs::write(dir.path().join("server.key"), key).unwrap();
-        std::fs::set_permissions(dir.path().join("server.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("server.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
         let f = ServerTlsFiles::read_from_data_dir(dir.path(), None);
         let cert = f.cert.get().unwrap();
         assert!(!cert.certificate.has_san());

@@ -45,13 +45,13 @@ mod cert;
 mod error;
 mod evaluate;
 pub mod harden;
+#[cfg(feature = "live")]
+pub mod live;
 mod policy;
 pub mod render;
 mod report;
 mod severity;
 pub mod snapshot;
-#[cfg(feature = "live")]
-pub mod live;
 
 pub use source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
 

@@ -59,7 +59,10 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::File { path, line: Some(l) } => write!(f, "{path}:{l}"),
+            Location::File {
+                path,
+                line: Some(l),
+            } => write!(f, "{path}:{l}"),
             Location::File { path, line: None } => f.write_str(path),
             Location::Object { object_type, name } => write!(f, "{object_type} {name}"),
         }
@@ -340,19 +343,39 @@ mod tests {
     #[test]
     fn fingerprints_depend_on_id_and_object_only() {
         let a = f("role.bypassrls", Severity::High, "app");
-        let b = Finding::new("role.bypassrls", Severity::Low, "x", "app", Location::file("f"), "y", "z");
+        let b = Finding::new(
+            "role.bypassrls",
+            Severity::Low,
+            "x",
+            "app",
+            Location::file("f"),
+            "y",
+            "z",
+        );
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint().len(), 16);
-        assert_ne!(a.fingerprint(), f("role.bypassrls", Severity::High, "app2").fingerprint());
-        assert_ne!(a.fingerprint(), f("role.superusers", Severity::High, "app").fingerprint());
+        assert_ne!(
+            a.fingerprint(),
+            f("role.bypassrls", Severity::High, "app2").fingerprint()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            f("role.superusers", Severity::High, "app").fingerprint()
+        );
     }
 
     #[test]
     fn summary_and_threshold() {
         let r = Report::new(
             "t",
-            vec![f("a.b", Severity::Low, "x"), f("c.d", Severity::Critical, "y")],
-            vec![Skipped { id: "e.f".into(), reason: "r".into() }],
+            vec![
+                f("a.b", Severity::Low, "x"),
+                f("c.d", Severity::Critical, "y"),
+            ],
+            vec![Skipped {
+                id: "e.f".into(),
+                reason: "r".into(),
+            }],
             vec![],
         );
         assert_eq!(r.findings()[0].severity(), Severity::Critical);

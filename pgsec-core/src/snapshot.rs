@@ -362,7 +362,11 @@ pub struct LiveSetting {
 
 impl LiveSetting {
     /// A setting with its value and source, without unit or file.
-    pub fn new(name: impl Into<String>, value: impl Into<String>, source: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        value: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Self {
         LiveSetting {
             name: name.into(),
             value: value.into(),
@@ -476,7 +480,11 @@ pub struct DbRoleSetting {
 
 impl DbRoleSetting {
     /// A row.
-    pub fn new(database: Option<String>, role: Option<String>, settings: Vec<(String, String)>) -> Self {
+    pub fn new(
+        database: Option<String>,
+        role: Option<String>,
+        settings: Vec<(String, String)>,
+    ) -> Self {
         DbRoleSetting {
             database,
             role,
@@ -629,7 +637,11 @@ pub struct SchemaFact {
 
 impl SchemaFact {
     /// A schema with its owner and ACL.
-    pub fn new(name: impl Into<String>, owner: impl Into<String>, acl: Option<Vec<AclItem>>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        owner: impl Into<String>,
+        acl: Option<Vec<AclItem>>,
+    ) -> Self {
         SchemaFact {
             name: name.into(),
             owner: owner.into(),
@@ -660,7 +672,11 @@ pub struct TableFact {
 
 impl TableFact {
     /// A table without RLS and with the default ACL.
-    pub fn new(schema: impl Into<String>, name: impl Into<String>, owner: impl Into<String>) -> Self {
+    pub fn new(
+        schema: impl Into<String>,
+        name: impl Into<String>,
+        owner: impl Into<String>,
+    ) -> Self {
         TableFact {
             schema: schema.into(),
             name: name.into(),
@@ -837,7 +853,11 @@ pub struct FunctionFact {
 
 impl FunctionFact {
     /// A SECURITY INVOKER SQL function with no config.
-    pub fn new(schema: impl Into<String>, name: impl Into<String>, owner: impl Into<String>) -> Self {
+    pub fn new(
+        schema: impl Into<String>,
+        name: impl Into<String>,
+        owner: impl Into<String>,
+    ) -> Self {
         FunctionFact {
             schema: schema.into(),
             name: name.into(),
@@ -867,7 +887,11 @@ pub struct ExtensionFact {
 
 impl ExtensionFact {
     /// An extension.
-    pub fn new(name: impl Into<String>, schema: impl Into<String>, version: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        schema: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Self {
         ExtensionFact {
             name: name.into(),
             schema: schema.into(),
@@ -1029,8 +1053,14 @@ mod tests {
 
     #[test]
     fn password_kinds() {
-        assert_eq!(PasswordKind::classify("SCRAM-SHA-256$4096:abc$def:ghi"), PasswordKind::Scram);
-        assert_eq!(PasswordKind::classify("md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), PasswordKind::Md5);
+        assert_eq!(
+            PasswordKind::classify("SCRAM-SHA-256$4096:abc$def:ghi"),
+            PasswordKind::Scram
+        );
+        assert_eq!(
+            PasswordKind::classify("md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            PasswordKind::Md5
+        );
         assert_eq!(PasswordKind::classify("hunter2"), PasswordKind::Other);
     }
 

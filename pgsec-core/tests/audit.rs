@@ -64,26 +64,58 @@ fn weak_report() -> Report {
 #[test]
 fn weak_files_fire_the_expected_rules_on_their_lines() {
     let r = weak_report();
-    let at = |id: &str| -> Vec<Location> { r.findings_of(id).map(|f| f.location().clone()).collect() };
-    assert_eq!(at("hba.trust_network"), [Location::file_line("pg_hba.conf", 3)]);
-    assert_eq!(at("hba.trust_local"), [Location::file_line("pg_hba.conf", 2)]);
+    let at =
+        |id: &str| -> Vec<Location> { r.findings_of(id).map(|f| f.location().clone()).collect() };
+    assert_eq!(
+        at("hba.trust_network"),
+        [Location::file_line("pg_hba.conf", 3)]
+    );
+    assert_eq!(
+        at("hba.trust_local"),
+        [Location::file_line("pg_hba.conf", 2)]
+    );
     assert_eq!(at("hba.md5"), [Location::file_line("pg_hba.conf", 4)]);
-    assert_eq!(at("tls.ssl_off"), [Location::file_line("postgresql.conf", 2)]);
-    assert_eq!(at("auth.password_encryption"), [Location::file_line("postgresql.conf", 3)]);
-    assert_eq!(at("hba.shadowed_rule"), [Location::file_line("pg_hba.conf", 4), Location::file_line("pg_hba.conf", 5)]);
+    assert_eq!(
+        at("tls.ssl_off"),
+        [Location::file_line("postgresql.conf", 2)]
+    );
+    assert_eq!(
+        at("auth.password_encryption"),
+        [Location::file_line("postgresql.conf", 3)]
+    );
+    assert_eq!(
+        at("hba.shadowed_rule"),
+        [
+            Location::file_line("pg_hba.conf", 4),
+            Location::file_line("pg_hba.conf", 5)
+        ]
+    );
     let listen: Vec<_> = r.findings_of("net.listen_all").collect();
-    assert_eq!(listen[0].severity(), Severity::High, "raised by the trust line");
+    assert_eq!(
+        listen[0].severity(),
+        Severity::High,
+        "raised by the trust line"
+    );
     assert!(r.fails(Severity::Critical));
     // Live-only rules are skipped with the reason, never passed.
     for id in ["rls.disabled", "role.superusers", "auth.md5_stored"] {
-        assert!(r.skipped().iter().any(|s| s.id == id && s.reason == "needs a live connection"), "{id}");
+        assert!(
+            r.skipped()
+                .iter()
+                .any(|s| s.id == id && s.reason == "needs a live connection"),
+            "{id}"
+        );
     }
 }
 
 #[test]
 fn strong_files_have_nothing_at_medium_or_above() {
     let r = evaluate(&file_snapshot(STRONG_CONF, STRONG_HBA), &Policy::default());
-    let serious: Vec<_> = r.findings().iter().filter(|f| f.severity() >= Severity::Medium).collect();
+    let serious: Vec<_> = r
+        .findings()
+        .iter()
+        .filter(|f| f.severity() >= Severity::Medium)
+        .collect();
     assert!(serious.is_empty(), "{serious:#?}");
     assert!(!r.fails(Severity::Low), "{:#?}", r.findings());
 }
@@ -91,20 +123,38 @@ fn strong_files_have_nothing_at_medium_or_above() {
 #[test]
 fn file_rules_are_decided_in_a_file_audit() {
     let r = weak_report();
-    for rule in catalogue().iter().filter(|r| r.has_source(pgsec_core::RuleSource::File)) {
-        let skipped = r.skipped().iter().filter(|s| s.id == rule.id).collect::<Vec<_>>();
+    for rule in catalogue()
+        .iter()
+        .filter(|r| r.has_source(pgsec_core::RuleSource::File))
+    {
+        let skipped = r
+            .skipped()
+            .iter()
+            .filter(|s| s.id == rule.id)
+            .collect::<Vec<_>>();
         // Without a data directory only the key and certificate rules may skip, and
         // the pgaudit settings rules when pgaudit is not loaded.
-        let allowed = ["tls.key_permissions", "tls.cert_expiry", "tls.cert_no_san", "audit.pgaudit_classes", "audit.pgaudit_catalog", "audit.pgaudit_relation"];
-        assert!(skipped.is_empty() || allowed.contains(&rule.id), "{} skipped: {skipped:?}", rule.id);
+        let allowed = [
+            "tls.key_permissions",
+            "tls.cert_expiry",
+            "tls.cert_no_san",
+            "audit.pgaudit_classes",
+            "audit.pgaudit_catalog",
+            "audit.pgaudit_relation",
+        ];
+        assert!(
+            skipped.is_empty() || allowed.contains(&rule.id),
+            "{} skipped: {skipped:?}",
+            rule.id
+        );
     }
 }
 
 #[cfg(unix)]
 #[test]
 fn data_dir_certificate_and_key() {
-    use std::os::unix::fs::PermissionsExt;
     use pgsec_core::snapshot::ServerTlsFiles;
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -113,36 +163,69 @@ fn data_dir_certificate_and_key() {
     let cert = params.self_signed(&key).unwrap();
     std::fs::write(dir.path().join("server.crt"), cert.pem()).unwrap();
     std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
-    std::fs::set_permissions(dir.path().join("server.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("server.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let files = ServerTlsFiles::read_from_data_dir(dir.path(), None);
     let s = Snapshot::new("data dir", 1_700_000_000).with_server_tls_files(files);
     let r = evaluate(&s, &Policy::default());
     let expiry: Vec<_> = r.findings_of("tls.cert_expiry").collect();
     assert_eq!(expiry.len(), 1);
     assert_eq!(expiry[0].severity(), Severity::High);
-    assert!(expiry[0].evidence().contains("expired on 2021-01-01"), "{}", expiry[0].evidence());
+    assert!(
+        expiry[0].evidence().contains("expired on 2021-01-01"),
+        "{}",
+        expiry[0].evidence()
+    );
     assert_eq!(r.findings_of("tls.cert_no_san").count(), 1);
     assert_eq!(r.findings_of("tls.key_permissions").count(), 1);
 
-    std::fs::set_permissions(dir.path().join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let s = Snapshot::new("data dir", 1_600_000_000).with_server_tls_files(ServerTlsFiles::read_from_data_dir(dir.path(), None));
+    std::fs::set_permissions(
+        dir.path().join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let s = Snapshot::new("data dir", 1_600_000_000)
+        .with_server_tls_files(ServerTlsFiles::read_from_data_dir(dir.path(), None));
     let r = evaluate(&s, &Policy::default());
     assert_eq!(r.findings_of("tls.key_permissions").count(), 0);
-    assert_eq!(r.findings_of("tls.cert_expiry").count(), 0, "valid on 2020-09-13");
+    assert_eq!(
+        r.findings_of("tls.cert_expiry").count(),
+        0,
+        "valid on 2020-09-13"
+    );
 }
 
 #[test]
 fn suppressions_and_overrides() {
     let s = file_snapshot(WEAK_CONF, WEAK_HBA);
     let base = evaluate(&s, &Policy::default());
-    let fp = base.findings_of("hba.trust_local").next().unwrap().fingerprint().to_owned();
-    let r = evaluate(&s, &Policy::default().suppress(fp.clone()).suppress("tls.ssl_off"));
+    let fp = base
+        .findings_of("hba.trust_local")
+        .next()
+        .unwrap()
+        .fingerprint()
+        .to_owned();
+    let r = evaluate(
+        &s,
+        &Policy::default()
+            .suppress(fp.clone())
+            .suppress("tls.ssl_off"),
+    );
     assert!(r.findings_of("hba.trust_local").next().is_none());
     assert!(r.findings_of("tls.ssl_off").next().is_none());
     assert_eq!(r.suppressed().len(), 2);
     assert_eq!(r.summary().suppressed, 2);
-    let r = evaluate(&s, &Policy::default().with_severity("hba.md5", Severity::Critical));
-    assert_eq!(r.findings_of("hba.md5").next().unwrap().severity(), Severity::Critical);
+    let r = evaluate(
+        &s,
+        &Policy::default().with_severity("hba.md5", Severity::Critical),
+    );
+    assert_eq!(
+        r.findings_of("hba.md5").next().unwrap().severity(),
+        Severity::Critical
+    );
 }
 
 #[test]
@@ -160,13 +243,23 @@ fn fingerprints_survive_moving_lines() {
 // Report formats
 
 fn sarif_validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sarif-schema-2.1.0.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sarif-schema-2.1.0.json"
+    ))
+    .unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
 }
 
 fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
-    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "SARIF invalid: {errors:#?}");
 }
 
@@ -181,7 +274,10 @@ fn sarif_is_valid_and_points_at_lines() {
     assert_eq!(rules.len(), catalogue().len());
     let results = run["results"].as_array().unwrap();
     assert_eq!(results.len(), r.findings().len());
-    let trust = results.iter().find(|x| x["ruleId"] == "hba.trust_network").unwrap();
+    let trust = results
+        .iter()
+        .find(|x| x["ruleId"] == "hba.trust_network")
+        .unwrap();
     let phys = &trust["locations"][0]["physicalLocation"];
     assert_eq!(phys["artifactLocation"]["uri"], "pg_hba.conf");
     assert_eq!(phys["region"]["startLine"], 3);
@@ -189,7 +285,9 @@ fn sarif_is_valid_and_points_at_lines() {
     assert_eq!(rules[idx]["id"], "hba.trust_network");
     assert_eq!(trust["level"], "error");
     // Skipped rules are reported as notifications.
-    let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
+    let notes = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
     assert_eq!(notes.len(), r.skipped().len());
 }
 
@@ -212,12 +310,22 @@ fn sarif_for_objects_and_odd_paths_is_valid() {
     let mut live = LiveFacts::default();
     live.roles = Collected::Present(vec![app]);
     let loader = MemoryLoader::new();
-    let hba = HbaFile::parse("host all all 0.0.0.0/0 trust\n", Path::new("/etc/my configs/pg_hba#1.conf"), PgVersion::V15, &loader);
-    let s = Snapshot::new("mixed", 0).with_live(live).with_hba(hba).with_app_role("app");
+    let hba = HbaFile::parse(
+        "host all all 0.0.0.0/0 trust\n",
+        Path::new("/etc/my configs/pg_hba#1.conf"),
+        PgVersion::V15,
+        &loader,
+    );
+    let s = Snapshot::new("mixed", 0)
+        .with_live(live)
+        .with_hba(hba)
+        .with_app_role("app");
     let doc = sarif_value(&evaluate(&s, &Policy::default()));
     assert_valid(&sarif_validator(), &doc);
     let results = doc["runs"][0]["results"].as_array().unwrap();
-    assert!(results.iter().any(|r| r["locations"][0]["logicalLocations"][0]["name"] == "app"));
+    assert!(results
+        .iter()
+        .any(|r| r["locations"][0]["logicalLocations"][0]["name"] == "app"));
 }
 
 #[test]
@@ -235,7 +343,15 @@ fn json_has_the_documented_shape() {
         assert!(v.get(key).is_some(), "{key}");
     }
     let f = &v["findings"][0];
-    for key in ["id", "severity", "title", "evidence", "remediation", "fingerprint", "location"] {
+    for key in [
+        "id",
+        "severity",
+        "title",
+        "evidence",
+        "remediation",
+        "fingerprint",
+        "location",
+    ] {
         assert!(f.get(key).is_some(), "finding.{key}");
     }
     assert_eq!(v["findings"].as_array().unwrap().len(), r.findings().len());
@@ -262,7 +378,12 @@ fn text_groups_by_severity_and_colours_only_when_asked() {
     assert!(plain.contains("evidence: pg_hba.conf:3"));
     assert!(plain.contains("fix:"));
     assert!(plain.contains("SKIPPED"));
-    assert!(plain.trim_end().lines().last().unwrap().contains(&format!("{} critical", r.summary().critical)));
+    assert!(plain
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap()
+        .contains(&format!("{} critical", r.summary().critical)));
 }
 
 #[test]

@@ -12,14 +12,53 @@ use pgsec_core::{catalogue, evaluate, MemoryLoader, Policy, Severity, Snapshot};
 use proptest::prelude::*;
 
 fn hba_line() -> impl Strategy<Value = String> {
-    let conn = prop::sample::select(vec!["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc", "hosts"]);
-    let db = prop::sample::select(vec!["all", "replication", "app", "\"all\"", "sameuser", "app,other", "@dbs"]);
+    let conn = prop::sample::select(vec![
+        "local",
+        "host",
+        "hostssl",
+        "hostnossl",
+        "hostgssenc",
+        "hostnogssenc",
+        "hosts",
+    ]);
+    let db = prop::sample::select(vec![
+        "all",
+        "replication",
+        "app",
+        "\"all\"",
+        "sameuser",
+        "app,other",
+        "@dbs",
+    ]);
     let user = prop::sample::select(vec!["all", "app", "+grp", "/^a.*", "\"all\"", "app,admin"]);
     let addr = prop::sample::select(vec![
-        "0.0.0.0/0", "::/0", "all", "10.0.0.0/8", "10.1.2.0/24", "10.1.2.3/32", "samehost", "samenet",
-        ".example.com", "db.example.com", "10.0.0.0 255.0.0.0", "10.0.0.0 255.0.255.0", "300.1.1.1/8", "",
+        "0.0.0.0/0",
+        "::/0",
+        "all",
+        "10.0.0.0/8",
+        "10.1.2.0/24",
+        "10.1.2.3/32",
+        "samehost",
+        "samenet",
+        ".example.com",
+        "db.example.com",
+        "10.0.0.0 255.0.0.0",
+        "10.0.0.0 255.0.255.0",
+        "300.1.1.1/8",
+        "",
     ]);
-    let method = prop::sample::select(vec!["trust", "reject", "md5", "password", "scram-sha-256", "ident", "peer", "cert", "bogus", "ldap"]);
+    let method = prop::sample::select(vec![
+        "trust",
+        "reject",
+        "md5",
+        "password",
+        "scram-sha-256",
+        "ident",
+        "peer",
+        "cert",
+        "bogus",
+        "ldap",
+    ]);
     (conn, db, user, addr, method).prop_map(|(c, d, u, a, m)| {
         if c == "local" {
             format!("{c} {d} {u} {m}")
@@ -31,13 +70,37 @@ fn hba_line() -> impl Strategy<Value = String> {
 
 fn conf_line() -> impl Strategy<Value = String> {
     let name = prop::sample::select(vec![
-        "ssl", "listen_addresses", "password_encryption", "ssl_ciphers", "ssl_min_protocol_version",
-        "authentication_timeout", "shared_preload_libraries", "pgaudit.log", "pgaudit.log_catalog",
-        "log_connections", "log_line_prefix", "idle_in_transaction_session_timeout", "fsync", "search_path",
+        "ssl",
+        "listen_addresses",
+        "password_encryption",
+        "ssl_ciphers",
+        "ssl_min_protocol_version",
+        "authentication_timeout",
+        "shared_preload_libraries",
+        "pgaudit.log",
+        "pgaudit.log_catalog",
+        "log_connections",
+        "log_line_prefix",
+        "idle_in_transaction_session_timeout",
+        "fsync",
+        "search_path",
     ]);
     let value = prop::sample::select(vec![
-        "on", "off", "'*'", "md5", "'HIGH:MEDIUM:+3DES:!aNULL'", "''", "'TLSv1'", "2min", "'pgaudit'",
-        "'ddl, -role'", "'%m %p %u %d %r'", "0", "'\"$user\", public'", "maybe", "'unterminated",
+        "on",
+        "off",
+        "'*'",
+        "md5",
+        "'HIGH:MEDIUM:+3DES:!aNULL'",
+        "''",
+        "'TLSv1'",
+        "2min",
+        "'pgaudit'",
+        "'ddl, -role'",
+        "'%m %p %u %d %r'",
+        "0",
+        "'\"$user\", public'",
+        "maybe",
+        "'unterminated",
     ]);
     (name, value).prop_map(|(n, v)| format!("{n} = {v}"))
 }
@@ -47,12 +110,25 @@ fn snapshot(hba: &[String], conf: &[String], version: u32) -> Snapshot {
     let v = PgVersion::new(version).unwrap();
     Snapshot::new("prop", 1_700_000_000)
         .with_pg_version(v)
-        .with_hba(HbaFile::parse(&hba.join("\n"), Path::new("pg_hba.conf"), v, &loader))
-        .with_conf(ConfFile::parse(&conf.join("\n"), Path::new("postgresql.conf"), &loader))
+        .with_hba(HbaFile::parse(
+            &hba.join("\n"),
+            Path::new("pg_hba.conf"),
+            v,
+            &loader,
+        ))
+        .with_conf(ConfFile::parse(
+            &conf.join("\n"),
+            Path::new("postgresql.conf"),
+            &loader,
+        ))
 }
 
 fn sarif_validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sarif-schema-2.1.0.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sarif-schema-2.1.0.json"
+    ))
+    .unwrap();
     jsonschema::options()
         .should_validate_formats(true)
         .build(&serde_json::from_str(&text).unwrap())

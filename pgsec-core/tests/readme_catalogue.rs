@@ -9,8 +9,14 @@ const END: &str = "<!-- rules:end -->";
 fn readme_rule_table_matches_the_catalogue() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).expect("README.md");
-    let start = readme.find(BEGIN).expect("README lacks the rules:begin marker") + BEGIN.len();
-    let end = readme[start..].find(END).expect("README lacks the rules:end marker") + start;
+    let start = readme
+        .find(BEGIN)
+        .expect("README lacks the rules:begin marker")
+        + BEGIN.len();
+    let end = readme[start..]
+        .find(END)
+        .expect("README lacks the rules:end marker")
+        + start;
     let generated = pgsec_core::catalogue_markdown();
     if readme[start..end] != generated {
         if std::env::var("PGSEC_BLESS").is_ok_and(|v| v == "1") {

@@ -59,7 +59,9 @@ pub(crate) fn print_report(report: &Report, args: &ReportArgs) -> u8 {
 
 /// PostgreSQL major version from `--pg-version`.
 pub(crate) fn pg_version(n: u32) -> Result<PgVersion, String> {
-    PgVersion::new(n).map_err(|n| format!("--pg-version {n} is not supported; use a major version from 13 to 17"))
+    PgVersion::new(n).map_err(|n| {
+        format!("--pg-version {n} is not supported; use a major version from 13 to 17")
+    })
 }
 
 /// Seconds since the Unix epoch (certificate expiry is judged against it).
@@ -142,7 +144,10 @@ pub(crate) fn run(args: AuditArgs) -> u8 {
 fn read_conf(path: &Path) -> Result<ConfFile, String> {
     let conf = ConfFile::load(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     for e in &conf.errors {
-        eprintln!("pgsec: warning: {}:{}: {}", e.file, e.line_number, e.message);
+        eprintln!(
+            "pgsec: warning: {}:{}: {}",
+            e.file, e.line_number, e.message
+        );
     }
     Ok(conf)
 }
@@ -185,14 +190,16 @@ fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
                 None => extra,
             });
         }
-        snapshot = snapshot.with_server_tls_files(ServerTlsFiles::read_from_data_dir(dir, conf.as_ref()));
+        snapshot =
+            snapshot.with_server_tls_files(ServerTlsFiles::read_from_data_dir(dir, conf.as_ref()));
     }
     if let Some(c) = conf {
         snapshot = snapshot.with_conf(c);
     }
     if let Some(p) = &args.hba {
         target.push(p.display().to_string());
-        let hba = HbaFile::load(p, version).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let hba =
+            HbaFile::load(p, version).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         snapshot = snapshot.with_hba(hba);
     }
     snapshot.target = target.join(", ");

@@ -27,7 +27,11 @@ pub(super) fn sslmode_weak(ev: &mut Eval<'_>) {
 /// `client.channel_binding`: SCRAM without channel binding although the server offers it.
 pub(super) fn channel_binding(ev: &mut Eval<'_>) {
     let c = need!(ev, ev.snap.client.get().map_err(str::to_owned));
-    let cb = need!(ev, c.channel_binding.ok_or("channel binding facts not collected"));
+    let cb = need!(
+        ev,
+        c.channel_binding
+            .ok_or("channel binding facts not collected")
+    );
     if cb.scram_used && cb.offered && !cb.used {
         ev.emit(
             c.host.as_str(),
@@ -61,18 +65,50 @@ mod tests {
             let r = run(&client(Transport::Tcp, mode, v));
             assert_eq!(of(&r, "client.sslmode_weak").len(), 1, "{mode}");
         }
-        assert_quiet(&run(&client(Transport::Tcp, "verify-full", TlsVerification::ChainAndHost)), "client.sslmode_weak");
-        assert_quiet(&run(&client(Transport::UnixSocket, "disable", TlsVerification::None)), "client.sslmode_weak");
+        assert_quiet(
+            &run(&client(
+                Transport::Tcp,
+                "verify-full",
+                TlsVerification::ChainAndHost,
+            )),
+            "client.sslmode_weak",
+        );
+        assert_quiet(
+            &run(&client(
+                Transport::UnixSocket,
+                "disable",
+                TlsVerification::None,
+            )),
+            "client.sslmode_weak",
+        );
         assert!(run(&Snapshot::new("t", 0)).is_skipped("client.sslmode_weak"));
     }
 
     #[test]
     fn channel_binding() {
-        let base = ClientFacts::new("db", Transport::Tcp, "verify-full", TlsVerification::ChainAndHost);
+        let base = ClientFacts::new(
+            "db",
+            Transport::Tcp,
+            "verify-full",
+            TlsVerification::ChainAndHost,
+        );
         let s = |cb| Snapshot::new("t", 0).with_client(base.clone().with_channel_binding(cb));
-        assert_eq!(of(&run(&s(ChannelBindingFacts::new(true, true, false))), "client.channel_binding").len(), 1);
-        assert_quiet(&run(&s(ChannelBindingFacts::new(true, true, true))), "client.channel_binding");
-        assert_quiet(&run(&s(ChannelBindingFacts::new(true, false, false))), "client.channel_binding");
+        assert_eq!(
+            of(
+                &run(&s(ChannelBindingFacts::new(true, true, false))),
+                "client.channel_binding"
+            )
+            .len(),
+            1
+        );
+        assert_quiet(
+            &run(&s(ChannelBindingFacts::new(true, true, true))),
+            "client.channel_binding",
+        );
+        assert_quiet(
+            &run(&s(ChannelBindingFacts::new(true, false, false))),
+            "client.channel_binding",
+        );
         assert!(run(&Snapshot::new("t", 0).with_client(base)).is_skipped("client.channel_binding"));
     }
 }

@@ -11,7 +11,12 @@ use crate::report::Location;
 fn bool_rule(ev: &mut Eval<'_>, name: &str, bad: bool, fix: &str, why: &str) {
     let s = need!(ev, ev.setting(name));
     match s.as_bool() {
-        Some(v) if v == bad => ev.emit(name, s.location.clone(), format!("{}: {why}", s.describe()), fix),
+        Some(v) if v == bad => ev.emit(
+            name,
+            s.location.clone(),
+            format!("{}: {why}", s.describe()),
+            fix,
+        ),
         Some(_) => {}
         None => ev.skip(format!("{} is not a boolean", s.describe())),
     }
@@ -61,7 +66,10 @@ pub(super) fn pgaudit_not_loaded(ev: &mut Eval<'_>) {
         let fix = if s.value.trim().is_empty() {
             "shared_preload_libraries = 'pgaudit'  # restart required".to_owned()
         } else {
-            format!("shared_preload_libraries = '{}, pgaudit'  # restart required", s.value.trim())
+            format!(
+                "shared_preload_libraries = '{}, pgaudit'  # restart required",
+                s.value.trim()
+            )
         };
         ev.emit(
             "shared_preload_libraries",
@@ -91,7 +99,10 @@ pub(super) fn pgaudit_no_extension(ev: &mut Eval<'_>) {
             ev.emit(
                 db.name.as_str(),
                 Location::object("database", db.name.clone()),
-                format!("pgaudit is loaded but CREATE EXTENSION pgaudit was not run in database {}", db.name),
+                format!(
+                    "pgaudit is loaded but CREATE EXTENSION pgaudit was not run in database {}",
+                    db.name
+                ),
                 format!("\\c {}\nCREATE EXTENSION IF NOT EXISTS pgaudit;", db.name),
             );
         }
@@ -100,7 +111,9 @@ pub(super) fn pgaudit_no_extension(ev: &mut Eval<'_>) {
 
 /// The classes a `pgaudit.log` value logs (`all` expanded, `-class` removed).
 pub(crate) fn pgaudit_classes_of(value: &str) -> BTreeSet<String> {
-    const ALL: &[&str] = &["read", "write", "function", "role", "ddl", "misc", "misc_set"];
+    const ALL: &[&str] = &[
+        "read", "write", "function", "role", "ddl", "misc", "misc_set",
+    ];
     let mut set = BTreeSet::new();
     for item in value.split(',').map(|s| s.trim().to_ascii_lowercase()) {
         let (minus, name) = match item.strip_prefix('-') {
@@ -128,7 +141,10 @@ pub(super) fn pgaudit_classes(ev: &mut Eval<'_>) {
     need!(ev, need_pgaudit(ev));
     let s = need!(ev, ev.setting("pgaudit.log"));
     let classes = pgaudit_classes_of(&s.value);
-    let missing: Vec<&str> = ["ddl", "role"].into_iter().filter(|c| !classes.contains(*c)).collect();
+    let missing: Vec<&str> = ["ddl", "role"]
+        .into_iter()
+        .filter(|c| !classes.contains(*c))
+        .collect();
     if !missing.is_empty() {
         let mut fixed: Vec<String> = classes.into_iter().collect();
         fixed.extend(missing.iter().map(|m| (*m).to_owned()));
@@ -144,13 +160,25 @@ pub(super) fn pgaudit_classes(ev: &mut Eval<'_>) {
 /// `audit.pgaudit_catalog`: `pgaudit.log_catalog = on`.
 pub(super) fn pgaudit_catalog(ev: &mut Eval<'_>) {
     need!(ev, need_pgaudit(ev));
-    bool_rule(ev, "pgaudit.log_catalog", true, "pgaudit.log_catalog = off", "catalog queries flood the log");
+    bool_rule(
+        ev,
+        "pgaudit.log_catalog",
+        true,
+        "pgaudit.log_catalog = off",
+        "catalog queries flood the log",
+    );
 }
 
 /// `audit.pgaudit_relation`: `pgaudit.log_relation = off`.
 pub(super) fn pgaudit_relation(ev: &mut Eval<'_>) {
     need!(ev, need_pgaudit(ev));
-    bool_rule(ev, "pgaudit.log_relation", false, "pgaudit.log_relation = on", "relations are not logged separately");
+    bool_rule(
+        ev,
+        "pgaudit.log_relation",
+        false,
+        "pgaudit.log_relation = on",
+        "relations are not logged separately",
+    );
 }
 
 /// `log.connections`: `log_connections = off`.
@@ -170,7 +198,13 @@ pub(super) fn log_connections(ev: &mut Eval<'_>) {
 
 /// `log.disconnections`: `log_disconnections = off`.
 pub(super) fn log_disconnections(ev: &mut Eval<'_>) {
-    bool_rule(ev, "log_disconnections", false, "log_disconnections = on", "disconnections are not logged");
+    bool_rule(
+        ev,
+        "log_disconnections",
+        false,
+        "log_disconnections = on",
+        "disconnections are not logged",
+    );
 }
 
 /// The escapes (`m`, `t`, `p`, ...) a `log_line_prefix` uses.
@@ -230,7 +264,13 @@ pub(super) fn log_line_prefix(ev: &mut Eval<'_>) {
 
 /// `log.lock_waits`: `log_lock_waits = off`.
 pub(super) fn log_lock_waits(ev: &mut Eval<'_>) {
-    bool_rule(ev, "log_lock_waits", false, "log_lock_waits = on", "long lock waits are not logged");
+    bool_rule(
+        ev,
+        "log_lock_waits",
+        false,
+        "log_lock_waits = on",
+        "long lock waits are not logged",
+    );
 }
 
 /// `rt.idle_in_tx_timeout`: `idle_in_transaction_session_timeout = 0`.
@@ -255,7 +295,11 @@ pub(super) fn unsafe_setting(ev: &mut Eval<'_>) {
         ("fsync", false, "fsync = on"),
         ("full_page_writes", false, "full_page_writes = on"),
         ("ignore_system_indexes", true, "ignore_system_indexes = off"),
-        ("allow_system_table_mods", true, "allow_system_table_mods = off"),
+        (
+            "allow_system_table_mods",
+            true,
+            "allow_system_table_mods = off",
+        ),
     ] {
         bool_rule(ev, name, bad, fix, "unsafe outside an emergency");
     }
@@ -276,7 +320,12 @@ const EOL: &[(u32, i64)] = &[
 /// `rt.version_eol`: the major version is past its end of life.
 pub(super) fn version_eol(ev: &mut Eval<'_>) {
     let live = need!(ev, ev.needs_live());
-    let v = need!(ev, live.server_version.get().map_err(|r| format!("server version not collected: {r}")));
+    let v = need!(
+        ev,
+        live.server_version
+            .get()
+            .map_err(|r| format!("server version not collected: {r}"))
+    );
     let major = v.major();
     let eol = if major < 11 {
         Some(i64::MIN)
@@ -287,11 +336,16 @@ pub(super) fn version_eol(ev: &mut Eval<'_>) {
         Some(t) if ev.snap.collected_at >= t => ev.emit(
             format!("server/{major}"),
             Location::object("server", v.text.clone()),
-            format!("PostgreSQL {} (major {major}) is past its end of life", v.text),
+            format!(
+                "PostgreSQL {} (major {major}) is past its end of life",
+                v.text
+            ),
             "Upgrade to a supported major version (pg_upgrade or dump and restore).",
         ),
         Some(_) => {}
-        None => ev.skip(format!("end of life of PostgreSQL {major} is not known to this pgsec")),
+        None => ev.skip(format!(
+            "end of life of PostgreSQL {major} is not known to this pgsec"
+        )),
     }
 }
 
@@ -306,22 +360,60 @@ mod tests {
 
     #[test]
     fn password_encryption() {
-        assert_eq!(of(&run(&conf_snapshot(&["password_encryption = md5"])), "auth.password_encryption").len(), 1);
-        assert_quiet(&run(&conf_snapshot(&["ssl = on"])), "auth.password_encryption");
-        assert_quiet(&run(&conf_snapshot(&["password_encryption = 'SCRAM-SHA-256'"])), "auth.password_encryption");
+        assert_eq!(
+            of(
+                &run(&conf_snapshot(&["password_encryption = md5"])),
+                "auth.password_encryption"
+            )
+            .len(),
+            1
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&["ssl = on"])),
+            "auth.password_encryption",
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&["password_encryption = 'SCRAM-SHA-256'"])),
+            "auth.password_encryption",
+        );
     }
 
     #[test]
     fn authentication_timeout() {
-        assert_eq!(of(&run(&conf_snapshot(&["authentication_timeout = 2min"])), "auth.timeout_long").len(), 1);
-        assert_eq!(of(&run(&conf_snapshot(&["authentication_timeout = 61"])), "auth.timeout_long").len(), 1);
-        assert_quiet(&run(&conf_snapshot(&["authentication_timeout = 60s"])), "auth.timeout_long");
+        assert_eq!(
+            of(
+                &run(&conf_snapshot(&["authentication_timeout = 2min"])),
+                "auth.timeout_long"
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            of(
+                &run(&conf_snapshot(&["authentication_timeout = 61"])),
+                "auth.timeout_long"
+            )
+            .len(),
+            1
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&["authentication_timeout = 60s"])),
+            "auth.timeout_long",
+        );
         assert_quiet(&run(&conf_snapshot(&["ssl = on"])), "auth.timeout_long");
         let r = run(&live_snapshot(|l| {
             l.settings = Collected::Present(
-                [("authentication_timeout".to_owned(), crate::snapshot::LiveSetting::new("authentication_timeout", "120", "configuration file").with_unit("s"))]
-                    .into_iter()
-                    .collect(),
+                [(
+                    "authentication_timeout".to_owned(),
+                    crate::snapshot::LiveSetting::new(
+                        "authentication_timeout",
+                        "120",
+                        "configuration file",
+                    )
+                    .with_unit("s"),
+                )]
+                .into_iter()
+                .collect(),
             )
         }));
         assert_eq!(of(&r, "auth.timeout_long").len(), 1);
@@ -329,19 +421,37 @@ mod tests {
 
     #[test]
     fn pgaudit_not_loaded() {
-        let r = run(&conf_snapshot(&["shared_preload_libraries = 'pg_stat_statements'"]));
+        let r = run(&conf_snapshot(&[
+            "shared_preload_libraries = 'pg_stat_statements'",
+        ]));
         let f = of(&r, "audit.pgaudit_not_loaded");
         assert_eq!(f.len(), 1);
         assert!(f[0].remediation().contains("pg_stat_statements, pgaudit"));
-        assert_eq!(of(&run(&conf_snapshot(&["ssl = on"])), "audit.pgaudit_not_loaded").len(), 1);
+        assert_eq!(
+            of(
+                &run(&conf_snapshot(&["ssl = on"])),
+                "audit.pgaudit_not_loaded"
+            )
+            .len(),
+            1
+        );
         assert_quiet(&run(&conf_snapshot(&[LOADED])), "audit.pgaudit_not_loaded");
     }
 
     #[test]
     fn pgaudit_settings_skip_when_not_loaded() {
         let r = run(&conf_snapshot(&["pgaudit.log = 'read'"]));
-        for id in ["audit.pgaudit_classes", "audit.pgaudit_catalog", "audit.pgaudit_relation"] {
-            assert!(r.skipped().iter().any(|s| s.id == id && s.reason.contains("not loaded")), "{id}");
+        for id in [
+            "audit.pgaudit_classes",
+            "audit.pgaudit_catalog",
+            "audit.pgaudit_relation",
+        ] {
+            assert!(
+                r.skipped()
+                    .iter()
+                    .any(|s| s.id == id && s.reason.contains("not loaded")),
+                "{id}"
+            );
         }
     }
 
@@ -353,9 +463,18 @@ mod tests {
         let f = of(&r, "audit.pgaudit_classes");
         assert_eq!(f.len(), 1);
         assert!(f[0].evidence().contains("role") && !f[0].evidence().contains("ddl or"));
-        assert_eq!(of(&run(&conf_snapshot(&[LOADED])), "audit.pgaudit_classes").len(), 1);
-        assert_quiet(&run(&conf_snapshot(&[LOADED, "pgaudit.log = 'ddl,role'"])), "audit.pgaudit_classes");
-        assert_quiet(&run(&conf_snapshot(&[LOADED, "pgaudit.log = 'all, -misc'"])), "audit.pgaudit_classes");
+        assert_eq!(
+            of(&run(&conf_snapshot(&[LOADED])), "audit.pgaudit_classes").len(),
+            1
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&[LOADED, "pgaudit.log = 'ddl,role'"])),
+            "audit.pgaudit_classes",
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&[LOADED, "pgaudit.log = 'all, -misc'"])),
+            "audit.pgaudit_classes",
+        );
     }
 
     #[test]
@@ -363,7 +482,11 @@ mod tests {
         let r = run(&conf_snapshot(&[LOADED]));
         assert_eq!(of(&r, "audit.pgaudit_catalog").len(), 1);
         assert_eq!(of(&r, "audit.pgaudit_relation").len(), 1);
-        let r = run(&conf_snapshot(&[LOADED, "pgaudit.log_catalog = off", "pgaudit.log_relation = on"]));
+        let r = run(&conf_snapshot(&[
+            LOADED,
+            "pgaudit.log_catalog = off",
+            "pgaudit.log_relation = on",
+        ]));
         assert_quiet(&r, "audit.pgaudit_catalog");
         assert_quiet(&r, "audit.pgaudit_relation");
     }
@@ -374,7 +497,8 @@ mod tests {
         assert_eq!(of(&run(&s), "audit.pgaudit_no_extension").len(), 1);
         let s = live_snapshot(|l| {
             set(l, "shared_preload_libraries", "pgaudit");
-            l.databases[0].extensions = Collected::Present(vec![ExtensionFact::new("pgaudit", "public", "1.7")]);
+            l.databases[0].extensions =
+                Collected::Present(vec![ExtensionFact::new("pgaudit", "public", "1.7")]);
         });
         assert_quiet(&run(&s), "audit.pgaudit_no_extension");
         assert!(run(&live_snapshot(|_| {})).is_skipped("audit.pgaudit_no_extension"));
@@ -387,46 +511,85 @@ mod tests {
             assert_eq!(of(&r, id).len(), 1, "{id}");
             assert!(of(&r, id)[0].evidence().contains("default"), "{id}");
         }
-        let r = run(&conf_snapshot(&["log_connections = on", "log_disconnections = yes", "log_lock_waits = true"]));
+        let r = run(&conf_snapshot(&[
+            "log_connections = on",
+            "log_disconnections = yes",
+            "log_lock_waits = true",
+        ]));
         for id in ["log.connections", "log.disconnections", "log.lock_waits"] {
             assert_quiet(&r, id);
         }
-        assert_quiet(&run(&conf_snapshot(&["log_connections = 'receipt,authentication'"])), "log.connections");
+        assert_quiet(
+            &run(&conf_snapshot(&[
+                "log_connections = 'receipt,authentication'",
+            ])),
+            "log.connections",
+        );
     }
 
     #[test]
     fn line_prefix() {
-        assert_eq!(prefix_escapes("%m [%p] %%u %-10d"), ['d', 'm', 'p'].into_iter().collect());
+        assert_eq!(
+            prefix_escapes("%m [%p] %%u %-10d"),
+            ['d', 'm', 'p'].into_iter().collect()
+        );
         let r = run(&conf_snapshot(&["ssl = on"]));
         let f = of(&r, "log.line_prefix");
-        assert!(f[0].evidence().contains("%u") && !f[0].evidence().contains("%p)"), "{}", f[0].evidence());
-        assert_quiet(&run(&conf_snapshot(&["log_line_prefix = '%m [%p] %q%u@%d %r '"])), "log.line_prefix");
-        assert_quiet(&run(&conf_snapshot(&["log_line_prefix = '%t %p %u %d %h'"])), "log.line_prefix");
+        assert!(
+            f[0].evidence().contains("%u") && !f[0].evidence().contains("%p)"),
+            "{}",
+            f[0].evidence()
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&["log_line_prefix = '%m [%p] %q%u@%d %r '"])),
+            "log.line_prefix",
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&["log_line_prefix = '%t %p %u %d %h'"])),
+            "log.line_prefix",
+        );
     }
 
     #[test]
     fn idle_in_transaction() {
-        assert_eq!(of(&run(&conf_snapshot(&["ssl = on"])), "rt.idle_in_tx_timeout").len(), 1);
-        assert_quiet(&run(&conf_snapshot(&["idle_in_transaction_session_timeout = '5min'"])), "rt.idle_in_tx_timeout");
+        assert_eq!(
+            of(&run(&conf_snapshot(&["ssl = on"])), "rt.idle_in_tx_timeout").len(),
+            1
+        );
+        assert_quiet(
+            &run(&conf_snapshot(&[
+                "idle_in_transaction_session_timeout = '5min'",
+            ])),
+            "rt.idle_in_tx_timeout",
+        );
     }
 
     #[test]
     fn unsafe_settings_one_finding_each() {
-        let r = run(&conf_snapshot(&["fsync = off", "allow_system_table_mods = on"]));
+        let r = run(&conf_snapshot(&[
+            "fsync = off",
+            "allow_system_table_mods = on",
+        ]));
         assert_eq!(of(&r, "rt.unsafe_setting").len(), 2);
         assert_quiet(&run(&conf_snapshot(&["fsync = on"])), "rt.unsafe_setting");
     }
 
     #[test]
     fn version_eol_uses_the_collection_time() {
-        let mut s = live_snapshot(|l| l.server_version = Collected::Present(ServerVersion::new(120_020, "12.20")));
+        let mut s = live_snapshot(|l| {
+            l.server_version = Collected::Present(ServerVersion::new(120_020, "12.20"))
+        });
         s.collected_at = 1_735_689_600; // 2025-01-01
         let r = run(&s);
         assert_eq!(of(&r, "rt.version_eol")[0].severity(), Severity::Medium);
-        let mut s = live_snapshot(|l| l.server_version = Collected::Present(ServerVersion::new(150_004, "15.4")));
+        let mut s = live_snapshot(|l| {
+            l.server_version = Collected::Present(ServerVersion::new(150_004, "15.4"))
+        });
         s.collected_at = 1_735_689_600;
         assert_quiet(&run(&s), "rt.version_eol");
-        let mut s = live_snapshot(|l| l.server_version = Collected::Present(ServerVersion::new(960_024, "96")));
+        let mut s = live_snapshot(|l| {
+            l.server_version = Collected::Present(ServerVersion::new(960_024, "96"))
+        });
         s.collected_at = 0;
         assert!(run(&s).is_skipped("rt.version_eol"));
     }

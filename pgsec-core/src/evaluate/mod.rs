@@ -61,7 +61,10 @@ const RULE_FNS: &[(&str, RuleFn)] = &[
     ("role.connlimit_unlimited", roles::connlimit_unlimited),
     ("role.dangerous_membership", roles::dangerous_membership),
     ("role.stats_visibility", roles::stats_visibility),
-    ("priv.public_schema_create", privileges::public_schema_create),
+    (
+        "priv.public_schema_create",
+        privileges::public_schema_create,
+    ),
     ("priv.public_table_grants", privileges::public_table_grants),
     ("priv.app_owns_tables", privileges::app_owns_tables),
     ("priv.search_path_public", privileges::search_path_public),
@@ -110,7 +113,11 @@ pub fn evaluate(snapshot: &Snapshot, policy: &Policy) -> Report {
 /// Evaluates only the rules whose id satisfies `select` (e.g. the hba rules for
 /// `pgsec hba lint`, or the start-up guard's rules). Rules not selected appear neither
 /// as findings nor as skipped.
-pub fn evaluate_rules(snapshot: &Snapshot, policy: &Policy, select: impl Fn(&str) -> bool) -> Report {
+pub fn evaluate_rules(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    select: impl Fn(&str) -> bool,
+) -> Report {
     let mut ev = Eval {
         snap: snapshot,
         policy,
@@ -130,7 +137,12 @@ pub fn evaluate_rules(snapshot: &Snapshot, policy: &Policy, select: impl Fn(&str
             None => ev.skip("not implemented yet"),
         }
     }
-    Report::new(snapshot.target.clone(), ev.findings, ev.skipped, ev.suppressed)
+    Report::new(
+        snapshot.target.clone(),
+        ev.findings,
+        ev.skipped,
+        ev.suppressed,
+    )
 }
 
 /// The evaluation context handed to each rule function.
@@ -201,7 +213,11 @@ impl<'a> Eval<'a> {
     /// Records the current rule (or a part of it) as skipped.
     pub(crate) fn skip(&mut self, reason: impl Into<String>) {
         let reason = reason.into();
-        if !self.skipped.iter().any(|s| s.id == self.rule.id && s.reason == reason) {
+        if !self
+            .skipped
+            .iter()
+            .any(|s| s.id == self.rule.id && s.reason == reason)
+        {
             self.skipped.push(Skipped {
                 id: self.rule.id.to_owned(),
                 reason,
@@ -342,17 +358,69 @@ fn file_setting(conf: &ConfFile, name: &str) -> Setting {
     }
 }
 
-
 /// Quotes an SQL identifier for remediation text when it is not a plain lower-case name.
 pub(crate) fn ident(name: &str) -> String {
     const RESERVED: &[&str] = &[
-        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "both", "case", "cast",
-        "check", "collate", "column", "constraint", "create", "current_role", "current_user",
-        "default", "desc", "distinct", "do", "else", "end", "except", "false", "for", "foreign",
-        "from", "grant", "group", "having", "in", "into", "leading", "limit", "not", "null",
-        "offset", "on", "only", "or", "order", "primary", "references", "select", "session_user",
-        "some", "table", "then", "to", "trailing", "true", "union", "unique", "user", "using",
-        "when", "where", "with",
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_role",
+        "current_user",
+        "default",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "into",
+        "leading",
+        "limit",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "primary",
+        "references",
+        "select",
+        "session_user",
+        "some",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "when",
+        "where",
+        "with",
     ];
     let plain = name
         .chars()
@@ -455,7 +523,11 @@ mod tests {
     #[test]
     fn every_catalogue_rule_has_a_function() {
         for r in catalogue() {
-            assert!(RULE_FNS.iter().any(|(id, _)| *id == r.id), "{} has no function", r.id);
+            assert!(
+                RULE_FNS.iter().any(|(id, _)| *id == r.id),
+                "{} has no function",
+                r.id
+            );
         }
         assert_eq!(RULE_FNS.len(), catalogue().len());
     }

@@ -22,7 +22,9 @@ fn creators(db: &DatabaseFacts, name: &str) -> Vec<String> {
 fn fixed_search_path(f: &FunctionFact) -> Option<Vec<String>> {
     f.config.iter().find_map(|c| {
         let (k, v) = c.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("search_path").then(|| split_list(v))
+        k.trim()
+            .eq_ignore_ascii_case("search_path")
+            .then(|| split_list(v))
     })
 }
 
@@ -33,10 +35,16 @@ pub(super) fn definer_search_path(ev: &mut Eval<'_>) {
         for f in functions.iter().filter(|f| f.security_definer) {
             let sig = f.signature();
             let problem = match fixed_search_path(f) {
-                None => Some("has no search_path setting: it resolves names with the caller's search_path".to_owned()),
+                None => Some(
+                    "has no search_path setting: it resolves names with the caller's search_path"
+                        .to_owned(),
+                ),
                 Some(path) => {
                     if let Collected::NotCollected(r) = &db.schemas {
-                        ev.skip(format!("schemas of database {} not collected: {r}", db.name));
+                        ev.skip(format!(
+                            "schemas of database {} not collected: {r}",
+                            db.name
+                        ));
                     }
                     path.iter()
                         .take_while(|s| s.as_str() != "pg_temp")
@@ -55,7 +63,10 @@ pub(super) fn definer_search_path(ev: &mut Eval<'_>) {
                 ev.emit(
                     format!("{}/{sig}", db.name),
                     Location::object("function", in_db(&db.name, &sig)),
-                    format!("SECURITY DEFINER function {sig} (owner {}) {problem}", f.owner),
+                    format!(
+                        "SECURITY DEFINER function {sig} (owner {}) {problem}",
+                        f.owner
+                    ),
                     format!(
                         "ALTER FUNCTION {}({}) SET search_path = pg_catalog, {}, pg_temp;",
                         qident(&f.schema, &f.name),
@@ -73,14 +84,24 @@ pub(super) fn untrusted_language(ev: &mut Eval<'_>) {
     for (db, langs) in ev.per_db("languages", |d| &d.languages) {
         for l in langs {
             // c and internal are built in and always untrusted.
-            if l.trusted || l.name == "c" || l.name == "internal" || ev.policy.allowed_extensions.contains(&l.name) {
+            if l.trusted
+                || l.name == "c"
+                || l.name == "internal"
+                || ev.policy.allowed_extensions.contains(&l.name)
+            {
                 continue;
             }
             ev.emit(
                 format!("{}/{}", db.name, l.name),
                 Location::object("language", in_db(&db.name, &l.name)),
-                format!("untrusted language {} is installed in database {}", l.name, db.name),
-                format!("DROP EXTENSION IF EXISTS {0};  -- or DROP LANGUAGE {0};", ident(&l.name)),
+                format!(
+                    "untrusted language {} is installed in database {}",
+                    l.name, db.name
+                ),
+                format!(
+                    "DROP EXTENSION IF EXISTS {0};  -- or DROP LANGUAGE {0};",
+                    ident(&l.name)
+                ),
             );
         }
     }
@@ -97,15 +118,23 @@ const RISKY: &[(&str, &str)] = &[
 pub(super) fn risky_extension(ev: &mut Eval<'_>) {
     for (db, exts) in ev.per_db("extensions", |d| &d.extensions) {
         for e in exts {
-            let Some((_, why)) = RISKY.iter().find(|(n, _)| *n == e.name) else { continue };
+            let Some((_, why)) = RISKY.iter().find(|(n, _)| *n == e.name) else {
+                continue;
+            };
             if ev.policy.allowed_extensions.contains(&e.name) {
                 continue;
             }
             ev.emit(
                 format!("{}/{}", db.name, e.name),
                 Location::object("extension", in_db(&db.name, &e.name)),
-                format!("extension {} ({why}) is installed in database {}", e.name, db.name),
-                format!("DROP EXTENSION {};  -- or allow-list it in the policy", ident(&e.name)),
+                format!(
+                    "extension {} ({why}) is installed in database {}",
+                    e.name, db.name
+                ),
+                format!(
+                    "DROP EXTENSION {};  -- or allow-list it in the policy",
+                    ident(&e.name)
+                ),
             );
         }
     }
@@ -115,7 +144,10 @@ pub(super) fn risky_extension(ev: &mut Eval<'_>) {
 pub(super) fn in_public(ev: &mut Eval<'_>) {
     for (db, exts) in ev.per_db("extensions", |d| &d.extensions) {
         if let Collected::NotCollected(r) = &db.schemas {
-            ev.skip(format!("schemas of database {} not collected: {r}", db.name));
+            ev.skip(format!(
+                "schemas of database {} not collected: {r}",
+                db.name
+            ));
             continue;
         }
         for e in exts {
@@ -146,12 +178,18 @@ pub(super) fn in_public(ev: &mut Eval<'_>) {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
-    use crate::snapshot::{AclItem, Collected, ExtensionFact, FunctionFact, LanguageFact, SchemaFact};
+    use crate::snapshot::{
+        AclItem, Collected, ExtensionFact, FunctionFact, LanguageFact, SchemaFact,
+    };
     use crate::{evaluate, Policy};
 
     fn schemas() -> Vec<SchemaFact> {
         vec![
-            SchemaFact::new("public", "postgres", Some(vec![AclItem::parse("=UC/postgres").unwrap()])),
+            SchemaFact::new(
+                "public",
+                "postgres",
+                Some(vec![AclItem::parse("=UC/postgres").unwrap()]),
+            ),
             SchemaFact::new("app", "owner", None),
         ]
     }
@@ -172,12 +210,19 @@ mod tests {
 
     #[test]
     fn definer_search_path() {
-        let r = run(&with_functions(vec![definer(&[]), definer(&["search_path=public, pg_temp"])]));
+        let r = run(&with_functions(vec![
+            definer(&[]),
+            definer(&["search_path=public, pg_temp"]),
+        ]));
         let f = of(&r, "fn.definer_search_path");
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f.iter().any(|f| f.evidence().contains("no search_path")));
-        let r = run(&with_functions(vec![definer(&["search_path=public, pg_temp"])]));
-        assert!(of(&r, "fn.definer_search_path")[0].evidence().contains("PUBLIC may CREATE"));
+        let r = run(&with_functions(vec![definer(&[
+            "search_path=public, pg_temp",
+        ])]));
+        assert!(of(&r, "fn.definer_search_path")[0]
+            .evidence()
+            .contains("PUBLIC may CREATE"));
         let r = run(&with_functions(vec![
             definer(&["search_path=pg_catalog, app, pg_temp"]),
             definer(&["search_path=pg_catalog, pg_temp, public"]),
@@ -197,7 +242,10 @@ mod tests {
             ])
         });
         assert_eq!(of(&run(&s), "ext.untrusted_language").len(), 1);
-        assert_quiet(&evaluate(&s, &Policy::default().allow_extension("plpython3u")), "ext.untrusted_language");
+        assert_quiet(
+            &evaluate(&s, &Policy::default().allow_extension("plpython3u")),
+            "ext.untrusted_language",
+        );
     }
 
     #[test]
@@ -210,7 +258,10 @@ mod tests {
             ])
         });
         assert_eq!(of(&run(&s), "ext.risky_extension").len(), 1);
-        assert_quiet(&evaluate(&s, &Policy::default().allow_extension("postgres_fdw")), "ext.risky_extension");
+        assert_quiet(
+            &evaluate(&s, &Policy::default().allow_extension("postgres_fdw")),
+            "ext.risky_extension",
+        );
         assert_quiet(&run(&s), "ext.in_public");
     }
 
@@ -218,7 +269,8 @@ mod tests {
     fn extensions_in_writable_schemas() {
         let s = live_snapshot(|l| {
             l.databases[0].schemas = Collected::Present(schemas());
-            l.databases[0].extensions = Collected::Present(vec![ExtensionFact::new("pgcrypto", "public", "1.3")])
+            l.databases[0].extensions =
+                Collected::Present(vec![ExtensionFact::new("pgcrypto", "public", "1.3")])
         });
         assert_eq!(of(&run(&s), "ext.in_public").len(), 1);
     }

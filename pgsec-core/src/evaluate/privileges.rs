@@ -15,7 +15,10 @@ pub(super) fn public_schema_create(ev: &mut Eval<'_>) {
                 ev.emit(
                     format!("{}/{}", db.name, s.name),
                     Location::object("schema", in_db(&db.name, &s.name)),
-                    format!("PUBLIC holds CREATE on schema {} in database {}", s.name, db.name),
+                    format!(
+                        "PUBLIC holds CREATE on schema {} in database {}",
+                        s.name, db.name
+                    ),
                     format!("REVOKE CREATE ON SCHEMA {} FROM PUBLIC;", ident(&s.name)),
                 );
             }
@@ -39,8 +42,14 @@ pub(super) fn public_table_grants(ev: &mut Eval<'_>) {
                 ev.emit(
                     format!("{}/{name}", db.name),
                     Location::object("table", in_db(&db.name, &name)),
-                    format!("PUBLIC holds privileges `{p}` on table {name} in database {}", db.name),
-                    format!("REVOKE ALL ON TABLE {} FROM PUBLIC;", qident(&t.schema, &t.name)),
+                    format!(
+                        "PUBLIC holds privileges `{p}` on table {name} in database {}",
+                        db.name
+                    ),
+                    format!(
+                        "REVOKE ALL ON TABLE {} FROM PUBLIC;",
+                        qident(&t.schema, &t.name)
+                    ),
                 );
             }
         }
@@ -52,7 +61,12 @@ pub(super) fn public_table_grants(ev: &mut Eval<'_>) {
 pub(super) fn app_owns_tables(ev: &mut Eval<'_>) {
     let app = need!(ev, ev.app_role());
     let inherited: BTreeSet<String> = match ev.roles() {
-        Ok(roles) if roles.iter().find(|r| r.name == app).is_some_and(|r| r.inherit) => {
+        Ok(roles)
+            if roles
+                .iter()
+                .find(|r| r.name == app)
+                .is_some_and(|r| r.inherit) =>
+        {
             member_closure(roles, app)
         }
         _ => BTreeSet::new(),
@@ -151,7 +165,11 @@ pub(super) fn search_path_public(ev: &mut Eval<'_>) {
                             let (level, fix) = match (&row.database, &row.role) {
                                 (Some(d), Some(r)) => (
                                     format!("search_path of role {r} in database {d}"),
-                                    format!("ALTER ROLE {} IN DATABASE {} RESET search_path;", ident(r), ident(d)),
+                                    format!(
+                                        "ALTER ROLE {} IN DATABASE {} RESET search_path;",
+                                        ident(r),
+                                        ident(d)
+                                    ),
                                 ),
                                 (Some(d), None) => (
                                     format!("search_path of database {d}"),
@@ -180,10 +198,9 @@ pub(super) fn search_path_public(ev: &mut Eval<'_>) {
                                 ),
                             ),
                             Writable::No => {}
-                            Writable::Unknown => ev.skip(format!(
-                                "schemas of database {} not collected",
-                                db.name
-                            )),
+                            Writable::Unknown => {
+                                ev.skip(format!("schemas of database {} not collected", db.name))
+                            }
                         }
                     }
                 }
@@ -228,19 +245,35 @@ mod tests {
 
     #[test]
     fn public_schema_create() {
-        let open = SchemaFact::new("public", "postgres", acl(&["postgres=UC/postgres", "=UC/postgres"]));
+        let open = SchemaFact::new(
+            "public",
+            "postgres",
+            acl(&["postgres=UC/postgres", "=UC/postgres"]),
+        );
         let r = run(&with_schemas(vec![open]));
         assert_eq!(of(&r, "priv.public_schema_create").len(), 1);
-        let closed = SchemaFact::new("public", "pg_database_owner", acl(&["=U/pg_database_owner"]));
-        assert_quiet(&run(&with_schemas(vec![closed, SchemaFact::new("app", "owner", None)])), "priv.public_schema_create");
+        let closed = SchemaFact::new(
+            "public",
+            "pg_database_owner",
+            acl(&["=U/pg_database_owner"]),
+        );
+        assert_quiet(
+            &run(&with_schemas(vec![
+                closed,
+                SchemaFact::new("app", "owner", None),
+            ])),
+            "priv.public_schema_create",
+        );
     }
 
     #[test]
     fn public_table_grants() {
-        let t = TableFact::new("public", "t", "owner").with_acl(vec![AclItem::parse("=r/owner").unwrap()]);
+        let t = TableFact::new("public", "t", "owner")
+            .with_acl(vec![AclItem::parse("=r/owner").unwrap()]);
         let s = live_snapshot(|l| l.databases[0].tables = Collected::Present(vec![t]));
         assert_eq!(of(&run(&s), "priv.public_table_grants").len(), 1);
-        let t = TableFact::new("public", "t", "owner").with_acl(vec![AclItem::parse("app=r/owner").unwrap()]);
+        let t = TableFact::new("public", "t", "owner")
+            .with_acl(vec![AclItem::parse("app=r/owner").unwrap()]);
         let s = live_snapshot(|l| l.databases[0].tables = Collected::Present(vec![t]));
         assert_quiet(&run(&s), "priv.public_table_grants");
     }
@@ -261,11 +294,17 @@ mod tests {
         let r = evaluate(&s, &Policy::default().with_app_role("app"));
         let f = of(&r, "priv.app_owns_tables");
         assert_eq!(f.len(), 2);
-        assert!(f.iter().any(|f| f.evidence().contains("tenant table public.a")));
+        assert!(f
+            .iter()
+            .any(|f| f.evidence().contains("tenant table public.a")));
         let s = live_snapshot(|l| {
-            l.databases[0].tables = Collected::Present(vec![TableFact::new("public", "c", "migrator")])
+            l.databases[0].tables =
+                Collected::Present(vec![TableFact::new("public", "c", "migrator")])
         });
-        assert_quiet(&evaluate(&s, &Policy::default().with_app_role("app")), "priv.app_owns_tables");
+        assert_quiet(
+            &evaluate(&s, &Policy::default().with_app_role("app")),
+            "priv.app_owns_tables",
+        );
         assert!(run(&s).is_skipped("priv.app_owns_tables"));
     }
 
@@ -286,7 +325,11 @@ mod tests {
         let s = live_snapshot(|l| {
             set(l, "search_path", "\"$user\", public");
             l.databases[0].schemas = Collected::Present(vec![
-                SchemaFact::new("public", "pg_database_owner", acl(&["=U/pg_database_owner"])),
+                SchemaFact::new(
+                    "public",
+                    "pg_database_owner",
+                    acl(&["=U/pg_database_owner"]),
+                ),
                 SchemaFact::new("scratch", "admin", acl(&["=UC/admin"])),
             ]);
         });

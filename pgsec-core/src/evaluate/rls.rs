@@ -410,11 +410,15 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
         };
         let tenants = tenant_tables(ev.policy, tables);
         // Tenant tables by lower-cased name, for bodies searched word by word.
-        let mut by_word: std::collections::HashMap<String, Vec<&TableFact>> = std::collections::HashMap::new();
+        let mut by_word: std::collections::HashMap<String, Vec<&TableFact>> =
+            std::collections::HashMap::new();
         let mut odd_names: Vec<&TableFact> = Vec::new();
         for t in tenants.values().copied() {
             if is_identifier_word(&t.name) {
-                by_word.entry(t.name.to_ascii_lowercase()).or_default().push(t);
+                by_word
+                    .entry(t.name.to_ascii_lowercase())
+                    .or_default()
+                    .push(t);
             } else {
                 odd_names.push(t);
             }

@@ -14,7 +14,9 @@ pub(super) fn app_superuser(ev: &mut Eval<'_>) {
     let roles = need!(ev, ev.roles());
     let app = need!(ev, ev.app_role());
     match roles.iter().find(|r| r.name == app) {
-        None => ev.skip(format!("application role {app} is not among the collected roles")),
+        None => ev.skip(format!(
+            "application role {app} is not among the collected roles"
+        )),
         Some(r) if r.superuser => ev.emit(
             app,
             role_loc(app),
@@ -37,11 +39,17 @@ pub(super) fn superusers(ev: &mut Eval<'_>) {
         return;
     }
     let list = supers.join(", ");
-    for name in supers.iter().filter(|n| !ev.policy.allowed_superusers.contains(**n)) {
+    for name in supers
+        .iter()
+        .filter(|n| !ev.policy.allowed_superusers.contains(**n))
+    {
         ev.emit(
             *name,
             role_loc(name),
-            format!("{} login superusers ({list}); {name} is not on the allow-list", supers.len()),
+            format!(
+                "{} login superusers ({list}); {name} is not on the allow-list",
+                supers.len()
+            ),
             format!("ALTER ROLE {} NOSUPERUSER;  -- or NOLOGIN", ident(name)),
         );
     }
@@ -71,7 +79,10 @@ pub(super) fn bypassrls(ev: &mut Eval<'_>) {
 /// `role.createrole_createdb`: a login non-superuser with CREATEROLE or CREATEDB.
 pub(super) fn createrole_createdb(ev: &mut Eval<'_>) {
     let roles = need!(ev, ev.roles());
-    for r in roles.iter().filter(|r| r.login && !r.superuser && (r.createrole || r.createdb)) {
+    for r in roles
+        .iter()
+        .filter(|r| r.login && !r.superuser && (r.createrole || r.createdb))
+    {
         let attrs: Vec<&str> = [(r.createrole, "CREATEROLE"), (r.createdb, "CREATEDB")]
             .iter()
             .filter(|(on, _)| *on)
@@ -89,29 +100,45 @@ pub(super) fn createrole_createdb(ev: &mut Eval<'_>) {
 /// `role.connlimit_unlimited`: a login non-superuser without a connection limit.
 pub(super) fn connlimit_unlimited(ev: &mut Eval<'_>) {
     let roles = need!(ev, ev.roles());
-    for r in roles.iter().filter(|r| r.login && !r.superuser && r.connlimit < 0) {
+    for r in roles
+        .iter()
+        .filter(|r| r.login && !r.superuser && r.connlimit < 0)
+    {
         ev.emit(
             r.name.as_str(),
             role_loc(&r.name),
             format!("login role {} has CONNECTION LIMIT -1", r.name),
-            format!("ALTER ROLE {} CONNECTION LIMIT 20;  -- size to the pool", ident(&r.name)),
+            format!(
+                "ALTER ROLE {} CONNECTION LIMIT 20;  -- size to the pool",
+                ident(&r.name)
+            ),
         );
     }
 }
 
-const DANGEROUS: &[&str] = &["pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
+const DANGEROUS: &[&str] = &[
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+];
 
 /// `role.dangerous_membership`: membership of the server-file and program roles.
 pub(super) fn dangerous_membership(ev: &mut Eval<'_>) {
     let roles = need!(ev, ev.roles());
-    for r in roles.iter().filter(|r| !r.superuser && !r.name.starts_with("pg_")) {
+    for r in roles
+        .iter()
+        .filter(|r| !r.superuser && !r.name.starts_with("pg_"))
+    {
         let member_of = member_closure(roles, &r.name);
         for d in DANGEROUS.iter().filter(|d| member_of.contains(**d)) {
             ev.emit(
                 format!("{}/{d}", r.name),
                 role_loc(&r.name),
                 format!("role {} is a member of {d}", r.name),
-                format!("REVOKE {d} FROM {};  -- or from the role it inherits it through", ident(&r.name)),
+                format!(
+                    "REVOKE {d} FROM {};  -- or from the role it inherits it through",
+                    ident(&r.name)
+                ),
             );
         }
     }
@@ -128,7 +155,11 @@ pub(super) fn stats_visibility(ev: &mut Eval<'_>) {
             continue;
         }
         let member_of = member_closure(roles, &r.name);
-        let via: Vec<&str> = STATS.iter().copied().filter(|s| member_of.contains(*s)).collect();
+        let via: Vec<&str> = STATS
+            .iter()
+            .copied()
+            .filter(|s| member_of.contains(*s))
+            .collect();
         if let Some(first) = via.first() {
             ev.emit(
                 r.name.as_str(),
@@ -192,7 +223,10 @@ mod tests {
         let s = with_roles(vec![superuser("app")]).with_app_role("app");
         let r = run(&s);
         assert_eq!(of(&r, "role.app_superuser").len(), 1);
-        assert_eq!(of(&r, "role.app_superuser")[0].severity(), Severity::Critical);
+        assert_eq!(
+            of(&r, "role.app_superuser")[0].severity(),
+            Severity::Critical
+        );
     }
 
     #[test]
@@ -204,14 +238,19 @@ mod tests {
 
     #[test]
     fn app_superuser_uses_the_policy_role_first() {
-        let s = with_roles(vec![RoleFact::login("app"), superuser("postgres")]).with_app_role("app");
+        let s =
+            with_roles(vec![RoleFact::login("app"), superuser("postgres")]).with_app_role("app");
         let r = evaluate(&s, &Policy::default().with_app_role("postgres"));
         assert_eq!(of(&r, "role.app_superuser").len(), 1);
     }
 
     #[test]
     fn superusers_fire_beyond_one_and_respect_the_allow_list() {
-        let s = with_roles(vec![superuser("postgres"), superuser("admin"), RoleFact::login("app")]);
+        let s = with_roles(vec![
+            superuser("postgres"),
+            superuser("admin"),
+            RoleFact::login("app"),
+        ]);
         assert_eq!(of(&run(&s), "role.superusers").len(), 2);
         let r = evaluate(&s, &Policy::default().allow_superuser("postgres"));
         let f = of(&r, "role.superusers");
@@ -219,7 +258,10 @@ mod tests {
         assert!(f[0].evidence().contains("admin is not"));
         let mut nologin = superuser("admin");
         nologin.login = false;
-        assert_quiet(&run(&with_roles(vec![superuser("postgres"), nologin])), "role.superusers");
+        assert_quiet(
+            &run(&with_roles(vec![superuser("postgres"), nologin])),
+            "role.superusers",
+        );
     }
 
     #[test]
@@ -235,7 +277,10 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].severity(), Severity::Critical);
         assert_eq!(f[1].severity(), Severity::High);
-        assert_quiet(&run(&with_roles(vec![RoleFact::login("app")])), "role.bypassrls");
+        assert_quiet(
+            &run(&with_roles(vec![RoleFact::login("app")])),
+            "role.bypassrls",
+        );
     }
 
     #[test]
@@ -248,15 +293,28 @@ mod tests {
         let f = of(&r, "role.createrole_createdb");
         assert_eq!(f.len(), 1);
         assert!(f[0].evidence().contains("CREATEDB"));
-        assert_quiet(&run(&with_roles(vec![RoleFact::login("a")])), "role.createrole_createdb");
+        assert_quiet(
+            &run(&with_roles(vec![RoleFact::login("a")])),
+            "role.createrole_createdb",
+        );
     }
 
     #[test]
     fn connlimit() {
         let mut limited = RoleFact::login("app");
         limited.connlimit = 20;
-        assert_quiet(&run(&with_roles(vec![limited, superuser("postgres")])), "role.connlimit_unlimited");
-        assert_eq!(of(&run(&with_roles(vec![RoleFact::login("app")])), "role.connlimit_unlimited").len(), 1);
+        assert_quiet(
+            &run(&with_roles(vec![limited, superuser("postgres")])),
+            "role.connlimit_unlimited",
+        );
+        assert_eq!(
+            of(
+                &run(&with_roles(vec![RoleFact::login("app")])),
+                "role.connlimit_unlimited"
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
@@ -265,10 +323,17 @@ mod tests {
         ops.member_of = vec!["pg_read_server_files".into()];
         let mut alice = RoleFact::login("alice");
         alice.member_of = vec!["ops".into()];
-        let r = run(&with_roles(vec![ops, alice, RoleFact::group("pg_read_server_files")]));
+        let r = run(&with_roles(vec![
+            ops,
+            alice,
+            RoleFact::group("pg_read_server_files"),
+        ]));
         let f = of(&r, "role.dangerous_membership");
         assert_eq!(f.len(), 2, "{f:?}");
-        assert_quiet(&run(&with_roles(vec![RoleFact::login("alice")])), "role.dangerous_membership");
+        assert_quiet(
+            &run(&with_roles(vec![RoleFact::login("alice")])),
+            "role.dangerous_membership",
+        );
     }
 
     #[test]
@@ -282,9 +347,15 @@ mod tests {
         let roles = vec![app, mon, graf];
         let r = run(&with_roles(roles.clone()));
         assert_eq!(of(&r, "role.stats_visibility").len(), 2);
-        let r = evaluate(&with_roles(roles), &Policy::default().with_monitoring_role("grafana"));
+        let r = evaluate(
+            &with_roles(roles),
+            &Policy::default().with_monitoring_role("grafana"),
+        );
         assert_eq!(of(&r, "role.stats_visibility").len(), 1);
-        assert_quiet(&run(&with_roles(vec![RoleFact::login("x")])), "role.stats_visibility");
+        assert_quiet(
+            &run(&with_roles(vec![RoleFact::login("x")])),
+            "role.stats_visibility",
+        );
     }
 
     #[test]
@@ -304,6 +375,9 @@ mod tests {
             l.stored_passwords = Collected::not_collected("needs superuser to read pg_authid")
         });
         let r = run(&s);
-        assert!(r.skipped().iter().any(|x| x.id == "auth.md5_stored" && x.reason.contains("superuser")));
+        assert!(r
+            .skipped()
+            .iter()
+            .any(|x| x.id == "auth.md5_stored" && x.reason.contains("superuser")));
     }
 }

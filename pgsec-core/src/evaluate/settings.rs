@@ -32,7 +32,10 @@ const PG15_DEFAULTS: &[(&str, &str)] = &[
 
 /// PostgreSQL 15's default for `name`, if the rules know it.
 pub(crate) fn pg15_default(name: &str) -> Option<&'static str> {
-    PG15_DEFAULTS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    PG15_DEFAULTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
 }
 
 /// Where a setting's value came from.
@@ -196,7 +199,10 @@ mod tests {
 
     #[test]
     fn lists() {
-        assert_eq!(split_list("pg_stat_statements, PGAUDIT"), ["pg_stat_statements", "pgaudit"]);
+        assert_eq!(
+            split_list("pg_stat_statements, PGAUDIT"),
+            ["pg_stat_statements", "pgaudit"]
+        );
         assert_eq!(split_list("\"$user\", public"), ["$user", "public"]);
         assert_eq!(split_list("\"My Schema\",x"), ["My Schema", "x"]);
         assert!(split_list("").is_empty());

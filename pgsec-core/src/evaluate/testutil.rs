@@ -40,16 +40,18 @@ pub(crate) fn conf_snapshot(lines: &[&str]) -> Snapshot {
 
 fn tokens(s: &str) -> Vec<HbaToken> {
     s.split(',')
-        .map(|t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-            Some(q) => HbaToken {
-                text: q.to_owned(),
-                quoted: true,
+        .map(
+            |t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(q) => HbaToken {
+                    text: q.to_owned(),
+                    quoted: true,
+                },
+                None => HbaToken {
+                    text: t.to_owned(),
+                    quoted: false,
+                },
             },
-            None => HbaToken {
-                text: t.to_owned(),
-                quoted: false,
-            },
-        })
+        )
         .collect()
 }
 
@@ -126,7 +128,11 @@ pub(crate) fn hba_line(n: usize, line: &str) -> HbaLine {
 /// An HbaFile from simple lines (line numbers from 1).
 pub(crate) fn hba(lines: &[&str]) -> HbaFile {
     HbaFile {
-        lines: lines.iter().enumerate().map(|(i, l)| hba_line(i + 1, l)).collect(),
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| hba_line(i + 1, l))
+            .collect(),
     }
 }
 
@@ -164,7 +170,10 @@ pub(crate) fn live() -> LiveFacts {
 /// Adds a live setting.
 pub(crate) fn set(live: &mut LiveFacts, name: &str, value: &str) {
     if let Collected::Present(m) = &mut live.settings {
-        m.insert(name.to_owned(), LiveSetting::new(name, value, "configuration file"));
+        m.insert(
+            name.to_owned(),
+            LiveSetting::new(name, value, "configuration file"),
+        );
     }
 }
 

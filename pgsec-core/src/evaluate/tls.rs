@@ -29,7 +29,11 @@ pub(super) fn min_protocol_weak(ev: &mut Eval<'_>) {
     let s = need!(ev, ev.setting("ssl_min_protocol_version"));
     let v = s.value.trim().to_ascii_lowercase();
     if matches!(v.as_str(), "" | "tlsv1" | "tlsv1.1") {
-        let what = if v.is_empty() { "any version" } else { s.value.as_str() };
+        let what = if v.is_empty() {
+            "any version"
+        } else {
+            s.value.as_str()
+        };
         ev.emit(
             "ssl_min_protocol_version",
             s.location.clone(),
@@ -61,7 +65,9 @@ fn element_classes(e: &str) -> Option<BTreeSet<&'static str>> {
         _ if upper.starts_with("EXP") => set(&["EXPORT"]),
         // Cipher families exclude the weak ciphers except anonymous key exchange.
         "AES" | "AES128" | "AES256" | "AESGCM" | "AESCCM" | "AESCCM8" | "CHACHA20" | "CAMELLIA"
-        | "CAMELLIA128" | "CAMELLIA256" | "ARIA" | "ARIA128" | "ARIA256" | "ARIAGCM" => set(&["aNULL"]),
+        | "CAMELLIA128" | "CAMELLIA256" | "ARIA" | "ARIA128" | "ARIA256" | "ARIAGCM" => {
+            set(&["aNULL"])
+        }
         // A single suite name (contains '-').
         _ if upper.contains('-') => {
             let mut s = BTreeSet::new();
@@ -109,7 +115,8 @@ pub(crate) fn admitted_weak_classes(list: &str) -> BTreeSet<&'static str> {
                 });
             }
         }
-        let classes = classes.unwrap_or_else(|| WEAK.iter().copied().filter(|c| *c != "NULL").collect());
+        let classes =
+            classes.unwrap_or_else(|| WEAK.iter().copied().filter(|c| *c != "NULL").collect());
         match op {
             '!' => {
                 for c in &classes {
@@ -145,14 +152,24 @@ pub(super) fn weak_ciphers(ev: &mut Eval<'_>) {
     ev.emit(
         "ssl_ciphers",
         s.location.clone(),
-        format!("{}{default_note} admits {} suites", s.describe(), list.join(", ")),
+        format!(
+            "{}{default_note} admits {} suites",
+            s.describe(),
+            list.join(", ")
+        ),
         "ssl_ciphers = 'HIGH:!MEDIUM:!3DES:!aNULL:!eNULL:!RC4:!EXPORT:!LOW'",
     );
 }
 
 /// `tls.key_permissions`: the server key is readable by group or others.
 pub(super) fn key_permissions(ev: &mut Eval<'_>) {
-    let files = need!(ev, ev.snap.server_tls_files.get().map_err(|r| format!("{r} (needs --data-dir)")));
+    let files = need!(
+        ev,
+        ev.snap
+            .server_tls_files
+            .get()
+            .map_err(|r| format!("{r} (needs --data-dir)"))
+    );
     let key = need!(ev, files.key.get().map_err(|r| format!("server key: {r}")));
     let mode = key.mode & 0o7777;
     // The server's own check (be-secure-common.c): owned by the server user, no group
@@ -163,7 +180,11 @@ pub(super) fn key_permissions(ev: &mut Eval<'_>) {
         mode & 0o077 != 0
     };
     if bad {
-        let owner = if key.owner_uid == 0 { "root".to_owned() } else { format!("uid {}", key.owner_uid) };
+        let owner = if key.owner_uid == 0 {
+            "root".to_owned()
+        } else {
+            format!("uid {}", key.owner_uid)
+        };
         let want = if key.owner_uid == 0 { "0640" } else { "0600" };
         ev.emit(
             key.path.as_str(),
@@ -285,15 +306,25 @@ pub(super) fn listen_all(ev: &mut Eval<'_>) {
         })
     });
     let (sev, extra) = match trusting {
-        Some(at) => (Severity::High, format!("; raised to high because {at} trusts network clients")),
+        Some(at) => (
+            Severity::High,
+            format!("; raised to high because {at} trusts network clients"),
+        ),
         None => (Severity::Low, String::new()),
     };
-    let default_note = if s.origin == Origin::FileDefault { " (default)" } else { "" };
+    let default_note = if s.origin == Origin::FileDefault {
+        " (default)"
+    } else {
+        ""
+    };
     ev.emit_at(
         sev,
         "listen_addresses",
         s.location.clone(),
-        format!("{}{default_note}: the server listens on every interface{extra}", s.describe()),
+        format!(
+            "{}{default_note}: the server listens on every interface{extra}",
+            s.describe()
+        ),
         "listen_addresses = 'localhost,<the address clients use>'",
     );
 }
@@ -302,7 +333,9 @@ pub(super) fn listen_all(ev: &mut Eval<'_>) {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::snapshot::{CertFileFacts, ClientFacts, KeyFileFacts, ServerTlsFiles, TlsVerification, Transport};
+    use crate::snapshot::{
+        CertFileFacts, ClientFacts, KeyFileFacts, ServerTlsFiles, TlsVerification, Transport,
+    };
     use crate::{Location, Snapshot};
 
     #[test]
@@ -315,7 +348,10 @@ mod tests {
         let f = of(&r, "tls.ssl_off");
         assert_eq!(f.len(), 1);
         assert!(f[0].evidence().contains("not set") && f[0].evidence().contains("default"));
-        assert_quiet(&run(&conf_snapshot(&["ssl = off", "ssl = on"])), "tls.ssl_off");
+        assert_quiet(
+            &run(&conf_snapshot(&["ssl = off", "ssl = on"])),
+            "tls.ssl_off",
+        );
     }
 
     #[test]
@@ -329,20 +365,45 @@ mod tests {
 
     #[test]
     fn min_protocol() {
-        assert_eq!(of(&run(&conf_snapshot(&["ssl_min_protocol_version = 'TLSv1'"])), "tls.min_protocol_weak").len(), 1);
-        assert_eq!(of(&run(&conf_snapshot(&["ssl_min_protocol_version = ''"])), "tls.min_protocol_weak").len(), 1);
+        assert_eq!(
+            of(
+                &run(&conf_snapshot(&["ssl_min_protocol_version = 'TLSv1'"])),
+                "tls.min_protocol_weak"
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            of(
+                &run(&conf_snapshot(&["ssl_min_protocol_version = ''"])),
+                "tls.min_protocol_weak"
+            )
+            .len(),
+            1
+        );
         assert_quiet(&run(&conf_snapshot(&["ssl = on"])), "tls.min_protocol_weak");
-        assert_quiet(&run(&conf_snapshot(&["ssl_min_protocol_version = 'TLSv1.3'"])), "tls.min_protocol_weak");
+        assert_quiet(
+            &run(&conf_snapshot(&["ssl_min_protocol_version = 'TLSv1.3'"])),
+            "tls.min_protocol_weak",
+        );
     }
 
     #[test]
     fn cipher_strings() {
         let d = admitted_weak_classes("HIGH:MEDIUM:+3DES:!aNULL");
-        assert!(d.contains("MEDIUM") && d.contains("3DES") && !d.contains("aNULL"), "{d:?}");
+        assert!(
+            d.contains("MEDIUM") && d.contains("3DES") && !d.contains("aNULL"),
+            "{d:?}"
+        );
         assert!(admitted_weak_classes("HIGH:!aNULL").is_empty());
-        assert!(admitted_weak_classes("HIGH:!MEDIUM:!3DES:!aNULL:!eNULL:!RC4:!EXPORT:!LOW").is_empty());
+        assert!(
+            admitted_weak_classes("HIGH:!MEDIUM:!3DES:!aNULL:!eNULL:!RC4:!EXPORT:!LOW").is_empty()
+        );
         assert!(admitted_weak_classes("ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL").is_empty());
-        assert!(admitted_weak_classes("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256").is_empty());
+        assert!(
+            admitted_weak_classes("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256")
+                .is_empty()
+        );
         assert!(admitted_weak_classes("HIGH").contains("aNULL"));
         assert!(admitted_weak_classes("HIGH:!aNULL:RC4-SHA").contains("RC4"));
         assert!(admitted_weak_classes("ALL:!aNULL").contains("MEDIUM"));
@@ -354,11 +415,18 @@ mod tests {
 
     #[test]
     fn weak_ciphers_fire_on_the_default_and_unset() {
-        let r = run(&conf_snapshot(&["ssl_ciphers = 'HIGH:MEDIUM:+3DES:!aNULL'"]));
-        assert!(of(&r, "tls.weak_ciphers")[0].evidence().contains("default cipher string"));
+        let r = run(&conf_snapshot(&[
+            "ssl_ciphers = 'HIGH:MEDIUM:+3DES:!aNULL'",
+        ]));
+        assert!(of(&r, "tls.weak_ciphers")[0]
+            .evidence()
+            .contains("default cipher string"));
         let r = run(&conf_snapshot(&["ssl = on"]));
         assert!(of(&r, "tls.weak_ciphers")[0].evidence().contains("not set"));
-        assert_quiet(&run(&conf_snapshot(&["ssl_ciphers = 'HIGH:!aNULL:!MEDIUM'"])), "tls.weak_ciphers");
+        assert_quiet(
+            &run(&conf_snapshot(&["ssl_ciphers = 'HIGH:!aNULL:!MEDIUM'"])),
+            "tls.weak_ciphers",
+        );
     }
 
     fn key_snapshot(mode: u32, uid: u32) -> Snapshot {
@@ -370,9 +438,18 @@ mod tests {
 
     #[test]
     fn key_permissions_follow_the_servers_check() {
-        assert_eq!(of(&run(&key_snapshot(0o644, 999)), "tls.key_permissions").len(), 1);
-        assert_eq!(of(&run(&key_snapshot(0o640, 999)), "tls.key_permissions").len(), 1);
-        assert_eq!(of(&run(&key_snapshot(0o644, 0)), "tls.key_permissions").len(), 1);
+        assert_eq!(
+            of(&run(&key_snapshot(0o644, 999)), "tls.key_permissions").len(),
+            1
+        );
+        assert_eq!(
+            of(&run(&key_snapshot(0o640, 999)), "tls.key_permissions").len(),
+            1
+        );
+        assert_eq!(
+            of(&run(&key_snapshot(0o644, 0)), "tls.key_permissions").len(),
+            1
+        );
         assert_quiet(&run(&key_snapshot(0o600, 999)), "tls.key_permissions");
         assert_quiet(&run(&key_snapshot(0o640, 0)), "tls.key_permissions");
         assert_quiet(&run(&key_snapshot(0o400, 999)), "tls.key_permissions");
@@ -400,25 +477,49 @@ mod tests {
         let r = run(&cert_snapshot(now, cert(now + 10 * DAY, &["db"])));
         let f = of(&r, "tls.cert_expiry");
         assert_eq!(f[0].severity(), Severity::Medium);
-        assert!(f[0].evidence().contains("in 10 days"), "{}", f[0].evidence());
-        assert_quiet(&run(&cert_snapshot(now, cert(now + 90 * DAY, &["db"]))), "tls.cert_expiry");
+        assert!(
+            f[0].evidence().contains("in 10 days"),
+            "{}",
+            f[0].evidence()
+        );
+        assert_quiet(
+            &run(&cert_snapshot(now, cert(now + 90 * DAY, &["db"]))),
+            "tls.cert_expiry",
+        );
     }
 
     #[test]
     fn cert_facts_from_the_client() {
         let now = 1_700_000_000;
-        let client = ClientFacts::new("db.example.com", Transport::Tcp, "verify-full", TlsVerification::ChainAndHost)
-            .with_peer_certificate(cert(now - DAY, &[]));
+        let client = ClientFacts::new(
+            "db.example.com",
+            Transport::Tcp,
+            "verify-full",
+            TlsVerification::ChainAndHost,
+        )
+        .with_peer_certificate(cert(now - DAY, &[]));
         let r = run(&Snapshot::new("t", now).with_client(client));
         assert_eq!(of(&r, "tls.cert_expiry").len(), 1);
         assert_eq!(of(&r, "tls.cert_no_san").len(), 1);
-        assert!(of(&r, "tls.cert_no_san")[0].evidence().contains("peer certificate of db.example.com"));
+        assert!(of(&r, "tls.cert_no_san")[0]
+            .evidence()
+            .contains("peer certificate of db.example.com"));
     }
 
     #[test]
     fn cert_no_san() {
-        assert_eq!(of(&run(&cert_snapshot(0, cert(i64::MAX, &[]))), "tls.cert_no_san").len(), 1);
-        assert_quiet(&run(&cert_snapshot(0, cert(i64::MAX, &["db.example.com"]))), "tls.cert_no_san");
+        assert_eq!(
+            of(
+                &run(&cert_snapshot(0, cert(i64::MAX, &[]))),
+                "tls.cert_no_san"
+            )
+            .len(),
+            1
+        );
+        assert_quiet(
+            &run(&cert_snapshot(0, cert(i64::MAX, &["db.example.com"]))),
+            "tls.cert_no_san",
+        );
     }
 
     #[test]
@@ -436,8 +537,15 @@ mod tests {
         s.hba = crate::Collected::Present(hba(&["host all all 10.0.0.0/8 trust"]));
         let r = run(&s);
         assert_eq!(of(&r, "net.listen_all")[0].severity(), Severity::High);
-        assert!(of(&r, "net.listen_all")[0].evidence().contains("pg_hba.conf:1"));
-        assert_quiet(&run(&conf_snapshot(&["listen_addresses = 'localhost, 10.0.0.5'"])), "net.listen_all");
+        assert!(of(&r, "net.listen_all")[0]
+            .evidence()
+            .contains("pg_hba.conf:1"));
+        assert_quiet(
+            &run(&conf_snapshot(&[
+                "listen_addresses = 'localhost, 10.0.0.5'",
+            ])),
+            "net.listen_all",
+        );
         assert_quiet(&run(&conf_snapshot(&["ssl = on"])), "net.listen_all");
     }
 }

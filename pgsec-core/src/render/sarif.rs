@@ -36,7 +36,9 @@ pub(crate) fn path_uri(path: &str) -> String {
     }
     for b in path.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -153,7 +155,10 @@ mod tests {
     #[test]
     fn uris() {
         assert_eq!(path_uri("pg_hba.conf"), "pg_hba.conf");
-        assert_eq!(path_uri("/etc/postgresql/15/main/pg_hba.conf"), "file:///etc/postgresql/15/main/pg_hba.conf");
+        assert_eq!(
+            path_uri("/etc/postgresql/15/main/pg_hba.conf"),
+            "file:///etc/postgresql/15/main/pg_hba.conf"
+        );
         assert_eq!(path_uri("my dir/a#b.conf"), "my%20dir/a%23b.conf");
     }
 }

@@ -30,16 +30,27 @@ pub fn text(report: &Report, color: bool) -> String {
         }
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{}", paint(BOLD, &format!("pgsec report: {}", report.target())));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(BOLD, &format!("pgsec report: {}", report.target()))
+    );
     for sev in Severity::ALL_DESCENDING {
-        let group: Vec<_> = report.findings().iter().filter(|f| f.severity() == sev).collect();
+        let group: Vec<_> = report
+            .findings()
+            .iter()
+            .filter(|f| f.severity() == sev)
+            .collect();
         if group.is_empty() {
             continue;
         }
         let _ = writeln!(
             out,
             "\n{}",
-            paint(colour(sev), &format!("{} ({})", sev.as_str().to_uppercase(), group.len()))
+            paint(
+                colour(sev),
+                &format!("{} ({})", sev.as_str().to_uppercase(), group.len())
+            )
         );
         for f in group {
             let _ = writeln!(
@@ -58,7 +69,11 @@ pub fn text(report: &Report, color: bool) -> String {
                     let _ = writeln!(out, "              {l}");
                 }
             }
-            let _ = writeln!(out, "    {}", paint(DIM, &format!("fingerprint {}", f.fingerprint())));
+            let _ = writeln!(
+                out,
+                "    {}",
+                paint(DIM, &format!("fingerprint {}", f.fingerprint()))
+            );
         }
     }
     if !report.skipped().is_empty() {
@@ -66,7 +81,11 @@ pub fn text(report: &Report, color: bool) -> String {
         for s in report.skipped() {
             by_reason.entry(&s.reason).or_default().push(&s.id);
         }
-        let _ = writeln!(out, "\n{}", paint(BOLD, &format!("SKIPPED ({})", report.skipped().len())));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint(BOLD, &format!("SKIPPED ({})", report.skipped().len()))
+        );
         for (reason, ids) in by_reason {
             let _ = writeln!(out, "  {reason}:");
             let _ = writeln!(out, "    {}", ids.join(", "));
