@@ -149,6 +149,9 @@ pub(crate) struct LocalServer {
     reaper: Option<Reaper>,
 }
 
+/// Renders the conf fragment from (port, socket dir, pgaudit available).
+pub(crate) type RenderConf = Box<dyn Fn(u16, &Path, bool) -> String + Send>;
+
 /// What the local backend needs from the builder, already rendered.
 pub(crate) struct LocalSpec {
     pub(crate) admin_user: String,
@@ -158,7 +161,7 @@ pub(crate) struct LocalSpec {
     pub(crate) ca_pem: String,
     pub(crate) hba: String,
     /// Called with (port, socket dir, pgaudit available) to render the conf fragment.
-    pub(crate) conf: Box<dyn Fn(u16, &Path, bool) -> String + Send>,
+    pub(crate) conf: RenderConf,
     pub(crate) pgaudit_wanted: bool,
     /// Removed with the server (the CA file's folder).
     pub(crate) also_remove: PathBuf,

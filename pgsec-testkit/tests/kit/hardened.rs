@@ -157,8 +157,7 @@ async fn settings_are_hardened() {
     for r in &rows {
         let (t, m): (String, String) = (r.get(0), r.get(1));
         assert!(
-            (t == "hostssl" && m == "scram-sha-256")
-                || (t == "local" && m == "scram-sha-256")
+            ((t == "hostssl" || t == "local") && m == "scram-sha-256")
                 || (t == "host" && m == "reject"),
             "weak hba rule: {t} {m}"
         );
