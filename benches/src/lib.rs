@@ -1,6 +1,6 @@
 //! Shared pieces of pgsec's criterion benchmarks (the benches live in `benches/`).
 //!
-//! - [`RunMode`] and [`criterion`]: how a bench binary was started (`cargo bench`,
+//! - [`RunMode`] and [`criterion()`]: how a bench binary was started (`cargo bench`,
 //!   `cargo bench -- --quick`, `PGSEC_BENCH_QUICK=1`, `cargo test --benches`) and a
 //!   criterion configured for it.
 //! - [`Samples`] and [`Comparison`]: latencies and throughput measured in one run, and
