@@ -10,10 +10,12 @@
 //! | `set_role` | `BEGIN; SET LOCAL ROLE tenant_NNNN` in one simple query (a role per tenant) |
 //! | `pool_per_tenant` | a pool of one connection per tenant, the tenant fixed at connection start (`options=-c app.current_tenant_id=…`); at most 64 connections in all, the least recently used idle pool closed first |
 //!
-//! Two diagnostic variants, in the summary only, split what `tenant_pool` adds:
+//! Three diagnostic variants, in the summary only, split what `tenant_pool` adds,
+//! sending its statements from a plain deadpool-postgres pool:
 //! `diag_set_config_only` (`BEGIN` + bound `set_config` in one round trip, plain
-//! `COMMIT`) and `diag_commit_check_only` (baseline with TenantPool's tenant check
-//! pipelined with `COMMIT`).
+//! `COMMIT`), `diag_commit_check_only` (baseline with TenantPool's tenant check
+//! pipelined with `COMMIT`) and `diag_both_statements` (both: TenantPool's statements
+//! without TenantPool's code).
 //!
 //! Every variant uses the same statements (`query_typed`: no prepare round trip), the
 //! same verify-full TLS (pgsec-client's `Config::to_tokio_config` and
@@ -78,10 +80,11 @@ enum Kind {
     PoolPerTenant,
     DiagSetConfig,
     DiagCommitCheck,
+    DiagBoth,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::Baseline,
         Kind::TenantPool,
         Kind::NaiveSetLocal,
@@ -89,6 +92,7 @@ impl Kind {
         Kind::PoolPerTenant,
         Kind::DiagSetConfig,
         Kind::DiagCommitCheck,
+        Kind::DiagBoth,
     ];
 
     fn name(self) -> &'static str {
@@ -100,13 +104,17 @@ impl Kind {
             Kind::PoolPerTenant => "pool_per_tenant",
             Kind::DiagSetConfig => "diag_set_config_only",
             Kind::DiagCommitCheck => "diag_commit_check_only",
+            Kind::DiagBoth => "diag_both_statements",
         }
     }
 
     /// The two halves of what `tenant_pool` adds to `baseline`, measured only in the
     /// summary to explain its cost.
     fn is_diagnostic(self) -> bool {
-        matches!(self, Kind::DiagSetConfig | Kind::DiagCommitCheck)
+        matches!(
+            self,
+            Kind::DiagSetConfig | Kind::DiagCommitCheck | Kind::DiagBoth
+        )
     }
 }
 
@@ -374,8 +382,11 @@ enum Runner {
     Naive(deadpool_postgres::Pool),
     SetRole(deadpool_postgres::Pool),
     PerTenant(Box<PerTenantPools>),
-    DiagSetConfig(deadpool_postgres::Pool),
-    DiagCommitCheck(deadpool_postgres::Pool),
+    Diag {
+        pool: deadpool_postgres::Pool,
+        set_config: bool,
+        check: bool,
+    },
 }
 
 struct Variant {
@@ -406,8 +417,21 @@ impl Variant {
             Kind::NaiveSetLocal => Runner::Naive(plain_pool(&fixture.app, size)),
             Kind::SetRole => Runner::SetRole(plain_pool(&fixture.switcher, size)),
             Kind::PoolPerTenant => Runner::PerTenant(Box::new(PerTenantPools::new(&fixture.app))),
-            Kind::DiagSetConfig => Runner::DiagSetConfig(plain_pool(&fixture.app, size)),
-            Kind::DiagCommitCheck => Runner::DiagCommitCheck(plain_pool(&fixture.baseline, size)),
+            Kind::DiagSetConfig => Runner::Diag {
+                pool: plain_pool(&fixture.app, size),
+                set_config: true,
+                check: false,
+            },
+            Kind::DiagCommitCheck => Runner::Diag {
+                pool: plain_pool(&fixture.baseline, size),
+                set_config: false,
+                check: true,
+            },
+            Kind::DiagBoth => Runner::Diag {
+                pool: plain_pool(&fixture.app, size),
+                set_config: true,
+                check: true,
+            },
         };
         Variant {
             kind,
@@ -484,46 +508,44 @@ impl Variant {
                 pools.release(entry);
                 seen
             }
-            Runner::DiagSetConfig(pool) => {
-                // TenantPool's begin without its pool: BEGIN and the bound set_config
-                // in one round trip; plain COMMIT.
+            Runner::Diag {
+                pool,
+                set_config,
+                check,
+            } => {
+                // TenantPool's statement stream without TenantPool: BEGIN with or
+                // without the bound set_config in the same round trip, COMMIT with or
+                // without the tenant check in the same round trip.
                 let client = pool.get().await.expect("checkout");
                 let name = SETTING;
-                let value = t.names[tenant].as_str();
-                let set: [(&(dyn ToSql + Sync), Type); 2] =
+                let value = set_config.then(|| t.names[tenant].as_str());
+                let named: [(&(dyn ToSql + Sync), Type); 2] =
                     [(&name, Type::TEXT), (&value, Type::TEXT)];
-                let (begin, set) = futures_util::join!(
-                    client.batch_execute("BEGIN"),
-                    client.query_typed_one(SET_TENANT_SQL, &set),
-                );
-                begin.expect("BEGIN");
-                set.expect("set_config");
+                if *set_config {
+                    let (begin, set) = futures_util::join!(
+                        client.batch_execute("BEGIN"),
+                        client.query_typed_one(SET_TENANT_SQL, &named),
+                    );
+                    begin.expect("BEGIN");
+                    set.expect("set_config");
+                } else {
+                    client.batch_execute("BEGIN").await.expect("BEGIN");
+                }
                 let seen = (
                     rows(client.query_typed(SELECT_SQL, &params).await, "select"),
                     rows(client.query_typed(UPDATE_SQL, &params).await, "update"),
                 );
-                client.batch_execute("COMMIT").await.expect("COMMIT");
-                seen
-            }
-            Runner::DiagCommitCheck(pool) => {
-                // TenantPool's commit without its begin: the tenant check (here of an
-                // unset setting) pipelined with COMMIT, on the baseline role.
-                let client = pool.get().await.expect("checkout");
-                client.batch_execute("BEGIN").await.expect("BEGIN");
-                let seen = (
-                    rows(client.query_typed(SELECT_SQL, &params).await, "select"),
-                    rows(client.query_typed(UPDATE_SQL, &params).await, "update"),
-                );
-                let name = SETTING;
-                let unset: Option<&str> = None;
-                let check: [(&(dyn ToSql + Sync), Type); 2] =
-                    [(&name, Type::TEXT), (&unset, Type::TEXT)];
-                let (check, commit) = futures_util::join!(
-                    client.query_typed(COMMIT_CHECK_SQL, &check),
-                    client.batch_execute("COMMIT"),
-                );
-                check.expect("commit check");
-                commit.expect("COMMIT");
+                if *check {
+                    // Without set_config the setting is unset and compared with NULL.
+                    let (check, commit) = futures_util::join!(
+                        client.query_typed(COMMIT_CHECK_SQL, &named),
+                        client.batch_execute("COMMIT"),
+                    );
+                    check.expect("commit check");
+                    commit.expect("COMMIT");
+                } else {
+                    client.batch_execute("COMMIT").await.expect("COMMIT");
+                }
                 seen
             }
         }
@@ -547,8 +569,7 @@ impl Variant {
             Runner::Plain(p)
             | Runner::Naive(p)
             | Runner::SetRole(p)
-            | Runner::DiagSetConfig(p)
-            | Runner::DiagCommitCheck(p) => p.close(),
+            | Runner::Diag { pool: p, .. } => p.close(),
             Runner::Tenant(p) => p.close(),
             Runner::PerTenant(p) => p.close(),
         }
@@ -655,10 +676,17 @@ fn ratio(
 fn main() {
     let mode = RunMode::from_process();
     let mut criterion = pgsec_benches::criterion(mode);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // A multi-threaded runtime, as services use; PGSEC_BENCH_CURRENT_THREAD=1 runs
+    // everything on one thread, where pipelined requests always leave in one write.
+    let current_thread = std::env::var("PGSEC_BENCH_CURRENT_THREAD").is_ok_and(|v| v == "1");
+    let rt = if current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime");
     let fixture = rt.block_on(Fixture::start());
 
     let command = format!(
@@ -679,6 +707,14 @@ fn main() {
     let rounds = mode.pick(3, 20);
     let ramp = mode.pick(Duration::from_millis(30), Duration::from_millis(50));
     let window = mode.pick(Duration::from_millis(150), Duration::from_millis(250));
+    comparison.add_note(format!(
+        "client: tokio {} runtime",
+        if current_thread {
+            "current-thread"
+        } else {
+            "multi-thread (one worker per CPU)"
+        }
+    ));
     comparison.add_note(format!(
         "every variant: verify-full TLS (pgsec-client `Config` → deadpool-postgres), `query_typed` \
          statements, {SHARED_POOL_MAX}-connection cap on shared pools (pool size = min(concurrency, \
