@@ -11,7 +11,8 @@
 //! | `pool_per_tenant` | a pool of one connection per tenant, the tenant fixed at connection start (`options=-c app.current_tenant_id=…`); at most 64 connections in all, the least recently used idle pool closed first |
 //!
 //! Three diagnostic variants, in the summary only, split what `tenant_pool` adds,
-//! sending its statements from a plain deadpool-postgres pool:
+//! sending its statements unnamed (parsed and planned every time, as TenantPool does
+//! behind PgBouncer in transaction mode) from a plain deadpool-postgres pool:
 //! `diag_set_config_only` (`BEGIN` + bound `set_config` in one round trip, plain
 //! `COMMIT`), `diag_commit_check_only` (baseline with TenantPool's tenant check
 //! pipelined with `COMMIT`) and `diag_both_statements` (both: TenantPool's statements
@@ -62,7 +63,8 @@ const BASELINE_ROLE: &str = "bench_baseline";
 const SWITCHER_ROLE: &str = "bench_switcher";
 const TENANT_GROUP: &str = "bench_tenants";
 
-/// TenantPool's statements (pgsec-client `pool/tx.rs`), sent by the diagnostic variants.
+/// TenantPool's statements (pgsec-client `pool/tx.rs`), sent unnamed by the diagnostic
+/// variants.
 const SET_TENANT_SQL: &str = "select pg_catalog.set_config($1, $2, true)";
 const COMMIT_CHECK_SQL: &str =
     "select 1 / (pg_catalog.current_setting($1, true) is not distinct from $2)::int";
