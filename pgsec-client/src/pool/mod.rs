@@ -2,6 +2,10 @@
 //!
 //! - [`TenantPool::begin`] checks a connection out and sends `BEGIN` together with one
 //!   bound `select set_config($1, $2, true)`: the tenant costs no extra round trip.
+//!   The statement (and the commit check) is prepared once per connection when it is
+//!   opened, so a transaction only binds and executes it; behind PgBouncer in
+//!   transaction mode ([`TenantPoolBuilder::pgbouncer_transaction_mode`]) it is sent
+//!   unnamed instead.
 //! - Connections are tracked: one returned inside a transaction (a dropped guard, a
 //!   cancelled future, a panic) is rolled back and verified before reuse, or discarded.
 //! - Building the pool runs a start-up guard made of pgsec-core's rules.
@@ -148,7 +152,7 @@ impl TenantPool {
         let inner_span = span.clone();
         async move {
             let conn = self.checkout().await?;
-            let tx = TenantTx::new(conn, tenant.clone(), Arc::clone(&self.shared), inner_span);
+            let mut tx = TenantTx::new(conn, tenant.clone(), Arc::clone(&self.shared), inner_span);
             tx.start().await?;
             tracing::debug!(target: "pgsec_client::pool", "began");
             Ok(tx)
@@ -239,6 +243,7 @@ pub struct TenantPoolBuilder {
     tenant_columns: Vec<String>,
     startup_guard: bool,
     record_tenant_ids: bool,
+    pgbouncer_transaction_mode: bool,
     wait_timeout: Option<Duration>,
     create_timeout: Option<Duration>,
     recycle_timeout: Option<Duration>,
@@ -260,6 +265,7 @@ impl TenantPoolBuilder {
             tenant_columns: vec!["tenant_id".to_owned()],
             startup_guard: true,
             record_tenant_ids: false,
+            pgbouncer_transaction_mode: false,
             wait_timeout: None,
             create_timeout: Some(DEFAULT_CREATE_TIMEOUT),
             recycle_timeout: Some(DEFAULT_RECYCLE_TIMEOUT),
@@ -293,6 +299,20 @@ impl TenantPoolBuilder {
     /// carry only the setting name, since tenant ids can identify customers).
     pub fn record_tenant_ids(mut self, record: bool) -> Self {
         self.record_tenant_ids = record;
+        self
+    }
+
+    /// Connect through PgBouncer in transaction pooling mode (default off).
+    ///
+    /// By default each connection prepares the pool's two statements (the tenant's
+    /// `set_config` and the commit check) once, when it is opened, and every
+    /// transaction only binds and executes them. Behind PgBouncer's transaction pooling
+    /// consecutive transactions may run on different server connections, where those
+    /// named statements do not exist, so with this set every transaction sends them
+    /// unnamed instead (parsed and planned each time; still no extra round trip).
+    /// Needed for PgBouncer before 1.21, which does not track prepared statements.
+    pub fn pgbouncer_transaction_mode(mut self, enabled: bool) -> Self {
+        self.pgbouncer_transaction_mode = enabled;
         self
     }
 
@@ -381,17 +401,21 @@ impl TenantPoolBuilder {
             setting: self.setting.clone(),
             record_tenant: self.record_tenant_ids,
         });
-        let pool = Pool::builder(TrackedConnections::new(manager, self.setting))
-            .max_size(self.max_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(self.wait_timeout)
-            .create_timeout(self.create_timeout)
-            .recycle_timeout(self.recycle_timeout)
-            .build()
-            .map_err(|e| PoolError::InvalidSetting {
-                setting: "runtime",
-                reason: e.to_string(),
-            })?;
+        let pool = Pool::builder(TrackedConnections::new(
+            manager,
+            self.setting,
+            !self.pgbouncer_transaction_mode,
+        ))
+        .max_size(self.max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(self.wait_timeout)
+        .create_timeout(self.create_timeout)
+        .recycle_timeout(self.recycle_timeout)
+        .build()
+        .map_err(|e| PoolError::InvalidSetting {
+            setting: "runtime",
+            reason: e.to_string(),
+        })?;
         let result = async {
             let mut conn: Object<TrackedConnections> = pool
                 .get()
@@ -461,6 +485,10 @@ impl fmt::Debug for TenantPoolBuilder {
             .field("tenant_columns", &self.tenant_columns)
             .field("startup_guard", &self.startup_guard)
             .field("record_tenant_ids", &self.record_tenant_ids)
+            .field(
+                "pgbouncer_transaction_mode",
+                &self.pgbouncer_transaction_mode,
+            )
             .field("wait_timeout", &self.wait_timeout)
             .field("create_timeout", &self.create_timeout)
             .field("recycle_timeout", &self.recycle_timeout)

@@ -12,8 +12,10 @@ use std::fmt;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Statement;
 
 use super::tenant::SettingName;
+use super::tx::{COMMIT_CHECK_SQL, SET_TENANT_SQL};
 
 /// What is known about a pooled connection's session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +28,23 @@ pub(crate) enum ConnState {
     Discard,
 }
 
+/// The pool's own statements, prepared (named) once per connection when it is opened,
+/// so `begin` and `commit` only bind and execute them: no parse or plan per
+/// transaction, and no prepare round trip on the hot path.
+pub(crate) struct Prepared {
+    /// [`SET_TENANT_SQL`].
+    pub(crate) set_tenant: Statement,
+    /// [`COMMIT_CHECK_SQL`].
+    pub(crate) commit_check: Statement,
+}
+
 /// A pooled connection and its tracked state.
 pub(crate) struct TrackedConnection {
     pub(crate) client: ClientWrapper,
     pub(crate) state: ConnState,
+    /// `None` in PgBouncer transaction mode: a named statement lives on one server
+    /// connection, so every transaction sends unnamed statements instead.
+    pub(crate) prepared: Option<Prepared>,
 }
 
 impl fmt::Debug for TrackedConnection {
@@ -37,6 +52,7 @@ impl fmt::Debug for TrackedConnection {
         f.debug_struct("TrackedConnection")
             .field("state", &self.state)
             .field("closed", &self.client.is_closed())
+            .field("prepared", &self.prepared.is_some())
             .finish()
     }
 }
@@ -46,11 +62,22 @@ impl fmt::Debug for TrackedConnection {
 pub(crate) struct TrackedConnections {
     inner: deadpool_postgres::Manager,
     setting: SettingName,
+    named_statements: bool,
 }
 
 impl TrackedConnections {
-    pub(crate) fn new(inner: deadpool_postgres::Manager, setting: SettingName) -> Self {
-        Self { inner, setting }
+    /// `named_statements`: prepare the pool's statements on each new connection
+    /// (false behind PgBouncer in transaction pooling mode).
+    pub(crate) fn new(
+        inner: deadpool_postgres::Manager,
+        setting: SettingName,
+        named_statements: bool,
+    ) -> Self {
+        Self {
+            inner,
+            setting,
+            named_statements,
+        }
     }
 }
 
@@ -60,6 +87,7 @@ impl fmt::Debug for TrackedConnections {
         // password; print only the setting to be safe regardless.
         f.debug_struct("TrackedConnections")
             .field("setting", &self.setting)
+            .field("named_statements", &self.named_statements)
             .finish_non_exhaustive()
     }
 }
@@ -73,9 +101,15 @@ impl managed::Manager for TrackedConnections {
 
     async fn create(&self) -> Result<TrackedConnection, tokio_postgres::Error> {
         let client = managed::Manager::create(&self.inner).await?;
+        let prepared = if self.named_statements {
+            Some(prepare(&client).await?)
+        } else {
+            None
+        };
         Ok(TrackedConnection {
             client,
             state: ConnState::Idle,
+            prepared,
         })
     }
 
@@ -108,6 +142,19 @@ impl managed::Manager for TrackedConnections {
     fn detach(&self, conn: &mut TrackedConnection) {
         managed::Manager::detach(&self.inner, &mut conn.client);
     }
+}
+
+/// Prepares both statements in one round trip, while the connection is being opened.
+async fn prepare(client: &ClientWrapper) -> Result<Prepared, tokio_postgres::Error> {
+    const TEXT_TEXT: [Type; 2] = [Type::TEXT, Type::TEXT];
+    let (set_tenant, commit_check) = futures_util::join!(
+        client.prepare_typed(SET_TENANT_SQL, &TEXT_TEXT),
+        client.prepare_typed(COMMIT_CHECK_SQL, &TEXT_TEXT),
+    );
+    Ok(Prepared {
+        set_tenant: set_tenant?,
+        commit_check: commit_check?,
+    })
 }
 
 /// `ROLLBACK` pipelined with a read of the tenant setting (one round trip). Any error,

@@ -23,7 +23,7 @@ pub(crate) const SET_TENANT_SQL: &str = "select pg_catalog.set_config($1, $2, tr
 /// transaction so that the `COMMIT` behind it rolls back; in an already aborted
 /// transaction it fails with 25P02. Either way `commit()` learns what `COMMIT` alone
 /// would hide: PostgreSQL answers `COMMIT` of an aborted transaction with success.
-const COMMIT_CHECK_SQL: &str =
+pub(crate) const COMMIT_CHECK_SQL: &str =
     "select 1 / (pg_catalog.current_setting($1, true) is not distinct from $2)::int";
 
 /// An open transaction for one tenant on a pooled connection.
@@ -70,26 +70,50 @@ impl TenantTx {
 
     /// Sends `BEGIN` and the tenant's `set_config` before awaiting either: both
     /// requests leave in the same write, so this costs the round trip of a plain
-    /// `BEGIN` and no more. The unnamed statement (Parse/Bind/Execute/Sync in one
-    /// message batch) needs no prepare round trip and works behind PgBouncer's
-    /// transaction pooling.
-    pub(crate) async fn start(&self) -> Result<(), PoolError> {
+    /// `BEGIN` and no more. The `set_config` is the connection's named statement
+    /// (Bind/Execute/Sync: no parse or plan), or, in PgBouncer transaction mode, an
+    /// unnamed one (Parse/Bind/Execute/Sync, still no prepare round trip).
+    pub(crate) async fn start(&mut self) -> Result<(), PoolError> {
         let name = self.shared.setting.as_str();
         let value = self.tenant.as_setting_value();
         let client = &self.conn.client;
-        let params: [(&(dyn ToSql + Sync), Type); 2] = [(&name, Type::TEXT), (&value, Type::TEXT)];
-        let (begin, set) = futures_util::join!(
-            client.batch_execute("BEGIN"),
-            client.query_typed_one(SET_TENANT_SQL, &params),
-        );
-        begin.map_err(|source| PoolError::Begin { source })?;
-        let echoed: String = set
-            .and_then(|row| row.try_get(0))
-            .map_err(|source| PoolError::Begin { source })?;
-        if echoed != value {
-            return Err(PoolError::TenantNotApplied);
+        let params: [&(dyn ToSql + Sync); 2] = [&name, &value];
+        let (begin, set) = match &self.conn.prepared {
+            Some(prepared) => {
+                futures_util::join!(
+                    client.batch_execute("BEGIN"),
+                    client.query_one(&prepared.set_tenant, &params),
+                )
+            }
+            None => {
+                let typed: [(&(dyn ToSql + Sync), Type); 2] =
+                    [(&name, Type::TEXT), (&value, Type::TEXT)];
+                futures_util::join!(
+                    client.batch_execute("BEGIN"),
+                    client.query_typed_one(SET_TENANT_SQL, &typed),
+                )
+            }
+        };
+        let echoed = begin
+            .and(set)
+            .and_then(|row| row.try_get::<_, &str>(0).map(|v| v == value));
+        match echoed {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PoolError::TenantNotApplied),
+            Err(source) => {
+                self.discard_if_statements_lost(&source);
+                Err(PoolError::Begin { source })
+            }
         }
-        Ok(())
+    }
+
+    /// A prepared statement of the pool was deallocated (`DEALLOCATE ALL` inside a
+    /// transaction): every later transaction on this connection would fail, so it is
+    /// closed instead of reused.
+    fn discard_if_statements_lost(&mut self, error: &tokio_postgres::Error) {
+        if error.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) {
+            self.conn.state = ConnState::Discard;
+        }
     }
 
     /// The tenant of this transaction.
@@ -112,12 +136,23 @@ impl TenantTx {
             let name = self.shared.setting.as_str();
             let value = self.tenant.as_setting_value();
             let client = &self.conn.client;
-            let params: [(&(dyn ToSql + Sync), Type); 2] =
-                [(&name, Type::TEXT), (&value, Type::TEXT)];
-            let (check, commit) = futures_util::join!(
-                client.query_typed(COMMIT_CHECK_SQL, &params),
-                client.batch_execute("COMMIT"),
-            );
+            let params: [&(dyn ToSql + Sync); 2] = [&name, &value];
+            let (check, commit) = match &self.conn.prepared {
+                Some(prepared) => {
+                    futures_util::join!(
+                        client.query(&prepared.commit_check, &params),
+                        client.batch_execute("COMMIT"),
+                    )
+                }
+                None => {
+                    let typed: [(&(dyn ToSql + Sync), Type); 2] =
+                        [(&name, Type::TEXT), (&value, Type::TEXT)];
+                    futures_util::join!(
+                        client.query_typed(COMMIT_CHECK_SQL, &typed),
+                        client.batch_execute("COMMIT"),
+                    )
+                }
+            };
             let result = match (check, commit) {
                 (Ok(_), Ok(())) => Ok(()),
                 (Err(e), Ok(())) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
@@ -128,6 +163,7 @@ impl TenantTx {
                 }
                 // Unknown outcome: keep the mark, the connection is checked before reuse.
                 (Err(source), _) | (Ok(_), Err(source)) => {
+                    self.discard_if_statements_lost(&source);
                     tracing::debug!(target: "pgsec_client::pool", "commit failed");
                     return Err(PoolError::Commit { source });
                 }

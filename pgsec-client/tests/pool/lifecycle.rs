@@ -354,3 +354,90 @@ async fn query_parameters_use_the_tenant_type_of_the_table() {
     assert_eq!(n, 0);
     tx.rollback().await.unwrap();
 }
+
+/// The pool's own statements on this session, from `pg_prepared_statements`.
+async fn pool_statements(tx: &pgsec_client::TenantTx) -> Vec<String> {
+    tx.query_typed(
+        "select statement from pg_catalog.pg_prepared_statements \
+         where statement like '%pg_catalog.set_config(%' \
+            or statement like '%is not distinct from%' order by 1",
+        &[],
+    )
+    .await
+    .expect("pg_prepared_statements")
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[tokio::test]
+async fn the_pool_statements_are_prepared_once_per_connection() {
+    let db = tenant_database().await;
+    let pool = one_conn_pool(&db).await;
+    let t: TenantId = "t1".parse().unwrap();
+    let tx = pool.begin(&t).await.unwrap();
+    let first = pool_statements(&tx).await;
+    let (_, pid, _) = session_view(&tx).await;
+    tx.commit().await.unwrap();
+    assert_eq!(first.len(), 2, "set_config and the commit check: {first:?}");
+
+    for i in 0..7_i64 {
+        let tx = pool.begin(&TenantId::from(i)).await.unwrap();
+        assert_eq!(session_view(&tx).await.0, Some(i.to_string()));
+        tx.commit().await.unwrap();
+    }
+    let tx = pool.begin(&t).await.unwrap();
+    assert_eq!(session_view(&tx).await.1, pid, "same connection");
+    assert_eq!(
+        pool_statements(&tx).await,
+        first,
+        "no statement per transaction"
+    );
+    tx.commit().await.unwrap();
+
+    // PgBouncer transaction mode: nothing named is left on the session.
+    let pool = app_pool(&db)
+        .max_size(1)
+        .pgbouncer_transaction_mode(true)
+        .build()
+        .await
+        .unwrap();
+    let tx = pool.begin(&t).await.unwrap();
+    assert_eq!(session_view(&tx).await.0.as_deref(), Some("t1"));
+    assert_eq!(pool_statements(&tx).await, Vec::<String>::new());
+    tx.commit().await.unwrap();
+    let tx = pool.begin(&t).await.unwrap();
+    insert(&tx, "unnamed").await.unwrap();
+    tx.query("select 1/0", &[]).await.unwrap_err();
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, PoolError::TransactionAborted), "{err:?}");
+    assert!(all_items(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn deallocating_the_pool_statements_fails_closed_and_replaces_the_connection() {
+    let db = tenant_database().await;
+    let pool = one_conn_pool(&db).await;
+    let t: TenantId = "t1".parse().unwrap();
+
+    let tx = pool.begin(&t).await.unwrap();
+    let (_, pid, _) = session_view(&tx).await;
+    insert(&tx, "deallocated").await.unwrap();
+    tx.batch_execute("DEALLOCATE ALL").await.unwrap();
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, PoolError::Commit { .. }), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME)
+    );
+    assert!(all_items(&db).await.is_empty(), "nothing was committed");
+
+    // The connection without its statements is closed, not reused.
+    let tx = pool.begin(&t).await.unwrap();
+    let (tenant, pid2, _) = session_view(&tx).await;
+    assert_ne!(pid2, pid);
+    assert_eq!(tenant.as_deref(), Some("t1"));
+    insert(&tx, "kept").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(all_items(&db).await.len(), 1);
+}
