@@ -104,12 +104,7 @@ fn parse_schema(path: &Path) -> SchemaFile {
 /// A fresh database of the shared server holding `schema`.
 pub(crate) async fn database(schema: &SchemaFile) -> TestDatabase {
     let server = pgsec_testkit::shared().await.expect("test server");
-    let db = match server.fresh_database().await {
-        Ok(db) => db,
-        // The kit's CREATE DATABASE session is occasionally reset (see pgsec-client's
-        // pool tests); one retry.
-        Err(_) => server.fresh_database().await.expect("fresh database"),
-    };
+    let db = server.fresh_database().await.expect("fresh database");
     let sql = schema.sql.replace("{{app}}", APP_USER);
     db.admin_client()
         .await
