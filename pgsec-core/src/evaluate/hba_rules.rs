@@ -29,46 +29,74 @@ fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
-fn token_text(t: &HbaToken) -> String {
+fn push_token(out: &mut String, t: &HbaToken) {
     if t.quoted {
-        format!("\"{}\"", t.text.replace('"', "\"\""))
+        out.push('"');
+        for (i, part) in t.text.split('"').enumerate() {
+            if i > 0 {
+                out.push_str("\"\"");
+            }
+            out.push_str(part);
+        }
+        out.push('"');
     } else {
-        t.text.clone()
+        out.push_str(&t.text);
     }
 }
 
-fn list_text(ts: &[HbaToken]) -> String {
-    ts.iter().map(token_text).collect::<Vec<_>>().join(",")
+fn push_list(out: &mut String, ts: &[HbaToken]) {
+    for (i, t) in ts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_token(out, t);
+    }
 }
 
-fn address_text(a: &HbaAddress) -> String {
+fn push_address(out: &mut String, a: &HbaAddress) {
+    use std::fmt::Write as _;
     match a {
-        HbaAddress::All => "all".to_owned(),
-        HbaAddress::SameHost => "samehost".to_owned(),
-        HbaAddress::SameNet => "samenet".to_owned(),
-        HbaAddress::Net(n) => n.to_string(),
-        HbaAddress::HostName(h) => h.clone(),
-        HbaAddress::Masked { addr, mask } => format!("{addr} {mask}"),
+        HbaAddress::All => out.push_str("all"),
+        HbaAddress::SameHost => out.push_str("samehost"),
+        HbaAddress::SameNet => out.push_str("samenet"),
+        HbaAddress::Net(n) => {
+            let _ = write!(out, "{}/{}", n.addr(), n.prefix_len());
+        }
+        HbaAddress::HostName(h) => out.push_str(h),
+        HbaAddress::Masked { addr, mask } => {
+            let _ = write!(out, "{addr} {mask}");
+        }
         #[allow(unreachable_patterns)]
-        _ => "?".to_owned(),
+        _ => out.push('?'),
+    }
+}
+
+/// `conn databases users [address]` with a trailing space, the start of a rule's line.
+fn push_head(out: &mut String, r: &HbaRule, conn: ConnType) {
+    out.push_str(conn.as_str());
+    out.push(' ');
+    push_list(out, &r.databases);
+    out.push(' ');
+    push_list(out, &r.users);
+    out.push(' ');
+    if let Some(a) = &r.address {
+        push_address(out, a);
+        out.push(' ');
     }
 }
 
 /// A rule as one normalised line (`host all all 0.0.0.0/0 trust`).
 pub(crate) fn rule_text(r: &HbaRule) -> String {
-    let mut parts = vec![
-        r.conn_type.as_str().to_owned(),
-        list_text(&r.databases),
-        list_text(&r.users),
-    ];
-    if let Some(a) = &r.address {
-        parts.push(address_text(a));
-    }
-    parts.push(r.method.as_str().to_owned());
+    let mut out = String::with_capacity(96);
+    push_head(&mut out, r, r.conn_type);
+    out.push_str(r.method.as_str());
     for (k, v) in &r.options {
-        parts.push(format!("{k}={v}"));
+        out.push(' ');
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
     }
-    parts.join(" ")
+    out
 }
 
 impl Line<'_> {
@@ -76,19 +104,27 @@ impl Line<'_> {
         Location::file_line(self.line.file.clone(), self.line.line_number)
     }
 
-    /// Fingerprint object: file name and the normalised rule, not the line number, so
-    /// suppressions survive edits above the line.
-    fn object(&self) -> String {
-        format!("{}: {}", file_name(&self.line.file), rule_text(self.rule))
+    /// `file:line: rule`, for evidence.
+    fn at(&self) -> String {
+        self.object_and_at().1
     }
 
-    fn at(&self) -> String {
-        format!(
-            "{}:{}: {}",
-            self.line.file,
-            self.line.line_number,
-            rule_text(self.rule)
-        )
+    /// The fingerprint object (file name and the normalised rule, not the line number,
+    /// so suppressions survive edits above the line) and [`Self::at`], with the rule's
+    /// text built once.
+    fn object_and_at(&self) -> (String, String) {
+        use std::fmt::Write as _;
+        let text = rule_text(self.rule);
+        let name = file_name(&self.line.file);
+        let mut object = String::with_capacity(name.len() + 2 + text.len());
+        object.push_str(name);
+        object.push_str(": ");
+        object.push_str(&text);
+        let mut at = String::with_capacity(self.line.file.len() + 24 + text.len());
+        at.push_str(&self.line.file);
+        let _ = write!(at, ":{}: ", self.line.line_number);
+        at.push_str(&text);
+        (object, at)
     }
 }
 
@@ -101,27 +137,20 @@ fn per_line(
 ) {
     let hba = need!(ev, ev.hba());
     for l in accepted(hba).filter(|l| pred(l.rule)) {
-        ev.emit(
-            l.object(),
-            l.location(),
-            format!("{} ({why})", l.at()),
-            fix(l.rule),
-        );
+        let (object, mut at) = l.object_and_at();
+        at.push_str(" (");
+        at.push_str(why);
+        at.push(')');
+        ev.emit(object, l.location(), at, fix(l.rule));
     }
 }
 
 /// The same rule with another method, as a line to paste.
 fn with_method(r: &HbaRule, conn: Option<ConnType>, method: &str) -> String {
-    let mut parts = vec![
-        conn.unwrap_or(r.conn_type).as_str().to_owned(),
-        list_text(&r.databases),
-        list_text(&r.users),
-    ];
-    if let Some(a) = &r.address {
-        parts.push(address_text(a));
-    }
-    parts.push(method.to_owned());
-    parts.join(" ")
+    let mut out = String::with_capacity(96);
+    push_head(&mut out, r, conn.unwrap_or(r.conn_type));
+    out.push_str(method);
+    out
 }
 
 fn secure_conn(r: &HbaRule) -> Option<ConnType> {
@@ -344,12 +373,12 @@ pub(super) fn superuser_network(ev: &mut Eval<'_>) {
             .map(|(n, _)| *n)
             .collect();
         if let Some(first) = admitted.first() {
+            let (object, at) = l.object_and_at();
             ev.emit(
-                l.object(),
+                object,
                 l.location(),
                 format!(
-                    "{} admits superuser {} over the network",
-                    l.at(),
+                    "{at} admits superuser {} over the network",
                     admitted.join(", ")
                 ),
                 format!(
@@ -679,12 +708,12 @@ pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
     for (j, by) in shadowing(&lines).into_iter().enumerate() {
         let Some(i) = by else { continue };
         let (l, earlier) = (&lines[j], &lines[i]);
+        let (object, at) = l.object_and_at();
         ev.emit(
-            l.object(),
+            object,
             l.location(),
             format!(
-                "{} can never match: {} matches every connection it would",
-                l.at(),
+                "{at} can never match: {} matches every connection it would",
                 earlier.at()
             ),
             format!(

@@ -135,8 +135,11 @@ impl<'a> Tokenizer<'a> {
                 let inc = String::from_utf8_lossy(&tok.bytes[1..]).into_owned();
                 self.expand_file(&mut tokens, file, &inc, depth + 1, err);
             } else {
-                let text = String::from_utf8(tok.bytes)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                let text = match tok.bytes {
+                    Cow::Borrowed(b) => String::from_utf8_lossy(b).into_owned(),
+                    Cow::Owned(b) => String::from_utf8(b)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                };
                 tokens.push(Token {
                     text,
                     quoted: tok.initial_quote,
@@ -150,18 +153,38 @@ impl<'a> Tokenizer<'a> {
     }
 
     /// `next_token()`.
-    fn next_token(&self, line: &[u8], pos: &mut usize) -> Option<RawToken> {
+    fn next_token<'l>(&self, line: &'l [u8], pos: &mut usize) -> Option<RawToken<'l>> {
         let at = |i: usize| line.get(i).copied().unwrap_or(0);
         let mut i = *pos;
         while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
             i += 1;
         }
-        // Most tokens end at the next blank, comma or '#': allocate that much once.
+        // Most tokens end at the next blank, comma or '#'.
         let rest = line.get(i..).unwrap_or_default();
         let guess = rest
             .iter()
             .position(|&c| is_blank(c) || c == b',' || c == b'#')
             .unwrap_or(rest.len());
+        // Without a quote (and so without a NUL, which logical lines never hold) the
+        // token is that run of bytes, borrowed.
+        let run = rest.get(..guess).unwrap_or_default();
+        if !run.contains(&b'"') && !run.contains(&0) {
+            let end = i + guess;
+            let mut terminating_comma = false;
+            *pos = match at(end) {
+                b'#' => line.len(),
+                b',' => {
+                    terminating_comma = true;
+                    end
+                }
+                _ => end,
+            };
+            return (!run.is_empty()).then_some(RawToken {
+                bytes: Cow::Borrowed(run),
+                initial_quote: false,
+                terminating_comma,
+            });
+        }
         let mut buf: Vec<u8> = Vec::with_capacity(guess);
         let mut in_quote = false;
         let mut was_quote = false;
@@ -203,7 +226,7 @@ impl<'a> Tokenizer<'a> {
         *pos = i;
         if saw_quote || !buf.is_empty() {
             Some(RawToken {
-                bytes: buf,
+                bytes: Cow::Owned(buf),
                 initial_quote,
                 terminating_comma,
             })
@@ -364,8 +387,8 @@ impl<'a> Tokenizer<'a> {
     }
 }
 
-struct RawToken {
-    bytes: Vec<u8>,
+struct RawToken<'l> {
+    bytes: Cow<'l, [u8]>,
     initial_quote: bool,
     terminating_comma: bool,
 }
