@@ -136,7 +136,10 @@ impl<'a> Tokenizer<'a> {
                 self.expand_file(&mut tokens, file, &inc, depth + 1, err);
             } else {
                 let text = match tok.bytes {
-                    Cow::Borrowed(b) => String::from_utf8_lossy(b).into_owned(),
+                    Cow::Borrowed(b) => match std::str::from_utf8(b) {
+                        Ok(t) => t.to_owned(),
+                        Err(_) => String::from_utf8_lossy(b).into_owned(),
+                    },
                     Cow::Owned(b) => String::from_utf8(b)
                         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 };
@@ -159,17 +162,17 @@ impl<'a> Tokenizer<'a> {
         while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
             i += 1;
         }
-        // Most tokens end at the next blank, comma or '#'.
+        // Most tokens end at the next blank, comma or '#'. Without a quote (and so
+        // without a NUL, which logical lines never hold) the token is that run of
+        // bytes, borrowed.
         let rest = line.get(i..).unwrap_or_default();
-        let guess = rest
+        let stop = rest
             .iter()
-            .position(|&c| is_blank(c) || c == b',' || c == b'#')
+            .position(|&c| is_blank(c) || matches!(c, b',' | b'#' | b'"' | 0))
             .unwrap_or(rest.len());
-        // Without a quote (and so without a NUL, which logical lines never hold) the
-        // token is that run of bytes, borrowed.
-        let run = rest.get(..guess).unwrap_or_default();
-        if !run.contains(&b'"') && !run.contains(&0) {
-            let end = i + guess;
+        if !matches!(rest.get(stop), Some(b'"' | 0)) {
+            let run = rest.get(..stop).unwrap_or_default();
+            let end = i + stop;
             let mut terminating_comma = false;
             *pos = match at(end) {
                 b'#' => line.len(),
@@ -185,7 +188,7 @@ impl<'a> Tokenizer<'a> {
                 terminating_comma,
             });
         }
-        let mut buf: Vec<u8> = Vec::with_capacity(guess);
+        let mut buf: Vec<u8> = Vec::with_capacity(stop);
         let mut in_quote = false;
         let mut was_quote = false;
         let mut saw_quote = false;
@@ -557,6 +560,17 @@ mod tests {
         );
         assert_eq!(f[3][0].text, "");
         assert!(f[3][0].quoted);
+    }
+
+    #[test]
+    fn comment_and_comma_right_after_a_token() {
+        let lines = tok("host a,b#c d\nlocal x,\"y\"z,w all#\n", 15);
+        assert_eq!(texts(&lines[0]), vec![vec!["host"], vec!["a", "b"]]);
+        assert_eq!(
+            texts(&lines[1]),
+            vec![vec!["local"], vec!["x", "yz", "w"], vec!["all"]]
+        );
+        assert!(lines[1].fields[1][1].quoted);
     }
 
     #[test]
