@@ -103,13 +103,9 @@ pub(crate) fn parse_numeric_host(s: &str) -> Option<IpAddr> {
     Some(IpAddr::V6(v6))
 }
 
-/// `pg_sockaddr_cidr_mask()`: the prefix length after `/`, or None when invalid.
-pub(crate) fn cidr_bits(numbits: &str, v6: bool) -> Option<u8> {
-    let b = numbits.as_bytes();
-    if b.is_empty() {
-        return None;
-    }
-    // strtol(numbits, &endptr, 10): leading white space, a sign, digits; all consumed.
+/// Where the digits of a C `strtol()`/`atoi()` number start: skips C white space and
+/// one sign. Returns (negative, index of the first digit candidate).
+pub(crate) fn c_number_start(b: &[u8]) -> (bool, usize) {
     let mut i = 0;
     while b
         .get(i)
@@ -117,13 +113,21 @@ pub(crate) fn cidr_bits(numbits: &str, v6: bool) -> Option<u8> {
     {
         i += 1;
     }
-    let mut neg = false;
-    if let Some(&c) = b.get(i) {
-        if c == b'+' || c == b'-' {
-            neg = c == b'-';
-            i += 1;
-        }
+    match b.get(i) {
+        Some(b'-') => (true, i + 1),
+        Some(b'+') => (false, i + 1),
+        _ => (false, i),
     }
+}
+
+/// `pg_sockaddr_cidr_mask()`: the prefix length after `/`, or None when invalid.
+pub(crate) fn cidr_bits(numbits: &str, v6: bool) -> Option<u8> {
+    let b = numbits.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    // strtol(numbits, &endptr, 10): leading white space, a sign, digits; all consumed.
+    let (neg, mut i) = c_number_start(b);
     let digits_start = i;
     let mut v: i64 = 0;
     while let Some(&c) = b.get(i) {

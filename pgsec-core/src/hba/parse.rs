@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::addr::{cidr_bits, leading_ones, mask_of, parse_numeric_host};
+use super::addr::{c_number_start, cidr_bits, leading_ones, mask_of, parse_numeric_host};
 use super::lexer::Token;
 use super::{AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaParseOptions, HbaRule, HbaToken};
 
@@ -709,20 +709,7 @@ const LDAP_SCOPE_SUBTREE: i64 = 2;
 /// C `atoi()`: leading white space, a sign, then digits; 0 when there are none.
 pub(crate) fn atoi(s: &str) -> i64 {
     let b = s.as_bytes();
-    let mut i = 0;
-    while b
-        .get(i)
-        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
-    {
-        i += 1;
-    }
-    let mut neg = false;
-    if let Some(&c) = b.get(i) {
-        if c == b'+' || c == b'-' {
-            neg = c == b'-';
-            i += 1;
-        }
-    }
+    let (neg, mut i) = c_number_start(b);
     let mut v: i64 = 0;
     while let Some(&c) = b.get(i) {
         if !c.is_ascii_digit() {
