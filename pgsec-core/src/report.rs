@@ -1,6 +1,7 @@
 //! Findings and reports: what the evaluator returns and the renderers print.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -14,8 +15,8 @@ use crate::Severity;
 pub enum Location {
     /// A file, and a 1-based line (`None`: the whole file, e.g. a setting left unset).
     File {
-        /// Path as given.
-        path: String,
+        /// Path as given (shared: every finding on a file points at one allocation).
+        path: Arc<str>,
         /// 1-based line number.
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<usize>,
@@ -32,7 +33,7 @@ pub enum Location {
 
 impl Location {
     /// A file line.
-    pub fn file_line(path: impl Into<String>, line: usize) -> Self {
+    pub fn file_line(path: impl Into<Arc<str>>, line: usize) -> Self {
         Location::File {
             path: path.into(),
             line: Some(line),
@@ -40,7 +41,7 @@ impl Location {
     }
 
     /// A whole file.
-    pub fn file(path: impl Into<String>) -> Self {
+    pub fn file(path: impl Into<Arc<str>>) -> Self {
         Location::File {
             path: path.into(),
             line: None,
@@ -327,7 +328,7 @@ fn sort_findings(findings: &mut [Finding]) {
 
 fn location_key(l: &Location) -> (u8, &str, usize) {
     match l {
-        Location::File { path, line } => (0, path.as_str(), line.unwrap_or(0)),
+        Location::File { path, line } => (0, &**path, line.unwrap_or(0)),
         Location::Object { name, .. } => (1, name.as_str(), 0),
     }
 }

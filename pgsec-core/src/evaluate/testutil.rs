@@ -75,7 +75,7 @@ fn method(s: &str) -> AuthMethod {
 pub(crate) fn hba_line(n: usize, line: &str) -> HbaLine {
     if let Some(err) = line.strip_prefix("ERROR: ") {
         return HbaLine {
-            file: "pg_hba.conf".to_owned(),
+            file: "pg_hba.conf".into(),
             line_number: n,
             rule_number: None,
             result: Err(err.to_owned()),
@@ -111,7 +111,7 @@ pub(crate) fn hba_line(n: usize, line: &str) -> HbaLine {
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
     HbaLine {
-        file: "pg_hba.conf".to_owned(),
+        file: "pg_hba.conf".into(),
         line_number: n,
         rule_number: Some(n),
         result: Ok(HbaRule {

@@ -44,6 +44,7 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 pub use crate::source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
 pub use view::HbaViewRow;
@@ -313,8 +314,9 @@ impl HbaToken {
 /// One line (or continued line) of an hba file, accepted or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HbaLine {
-    /// File the line is in (as given to the loader, includes resolved to paths).
-    pub file: String,
+    /// File the line is in (as given to the loader, includes resolved to paths); one
+    /// shared allocation for all the lines of a file.
+    pub file: Arc<str>,
     /// 1-based line number of the first physical line of the record.
     pub line_number: usize,
     /// 1-based number among accepted rules (PostgreSQL 16+ `rule_number`), None on error.
@@ -333,7 +335,7 @@ pub struct HbaLine {
 
 impl HbaLine {
     /// An accepted rule at `file:line_number`.
-    pub fn accepted(file: impl Into<String>, line_number: usize, rule: HbaRule) -> Self {
+    pub fn accepted(file: impl Into<Arc<str>>, line_number: usize, rule: HbaRule) -> Self {
         HbaLine {
             file: file.into(),
             line_number,
@@ -343,7 +345,7 @@ impl HbaLine {
     }
 
     /// A rejected line at `file:line_number` with the server's message.
-    pub fn rejected(file: impl Into<String>, line_number: usize, error: impl Into<String>) -> Self {
+    pub fn rejected(file: impl Into<Arc<str>>, line_number: usize, error: impl Into<String>) -> Self {
         HbaLine {
             file: file.into(),
             line_number,
@@ -479,7 +481,7 @@ impl HbaFile {
                 rule_number += 1;
             }
             lines.push(HbaLine {
-                file: tl.file,
+                file: Arc::from(tl.file),
                 line_number: tl.line_number,
                 rule_number: numbered.then_some(rule_number),
                 result,

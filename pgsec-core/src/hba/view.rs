@@ -137,7 +137,7 @@ pub(crate) fn view_rows(file: &HbaFile, version: PgVersion) -> Vec<HbaViewRow> {
         }
         let mut row = HbaViewRow {
             rule_number: (has_file_columns && error.is_none()).then_some(rule_number),
-            file_name: has_file_columns.then(|| line.file.clone()),
+            file_name: has_file_columns.then(|| line.file.to_string()),
             line_number: i64::try_from(line.line_number).unwrap_or(i64::MAX),
             conn_type: None,
             database: None,

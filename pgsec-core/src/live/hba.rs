@@ -223,7 +223,7 @@ mod tests {
             Some("/etc/pg/pg_hba.conf"),
         );
         assert_eq!(file.lines.len(), 7);
-        assert!(file.lines.iter().all(|l| l.file == "/etc/pg/pg_hba.conf"));
+        assert!(file.lines.iter().all(|l| &*l.file == "/etc/pg/pg_hba.conf"));
         let rules: Vec<&HbaRule> = file.rules().map(|(_, r)| r).collect();
         assert_eq!(rules.len(), 6);
         assert_eq!(rules[0].address, None);
@@ -262,7 +262,7 @@ mod tests {
             ),
             None,
         );
-        assert_eq!(file.lines[0].file, "/d/inc.conf");
+        assert_eq!(&*file.lines[0].file, "/d/inc.conf");
         assert_eq!(
             file.rules().next().unwrap().1.address,
             Some(HbaAddress::SameNet)
