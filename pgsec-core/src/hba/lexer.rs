@@ -2,9 +2,14 @@
 //! `next_token()` of the server's `hba.c` do: logical lines (backslash continuation,
 //! CRLF), comma lists, quoting, comments, `@file` expansion and (16+) the `include`,
 //! `include_if_exists` and `include_dir` records.
+//!
+//! Lines are handed to a sink one at a time, with tokens borrowed from the file's
+//! text wherever the text holds them verbatim (the common case): a 100,000-line file
+//! costs no allocation per token here.
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::source::{
     absolute_config_location, canonicalize_path, conf_files_in_dir, io_error_text,
@@ -19,36 +24,65 @@ const MAX_FILE_OPENS: usize = 2_000;
 
 /// One token as the server keeps it (`AuthToken`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub(crate) text: String,
+pub(crate) struct Token<'t> {
+    /// The text without quotes, borrowed from the file when it is written there as is.
+    pub(crate) text: Cow<'t, str>,
     /// `initial_quote`: the token began with a double quote.
     pub(crate) quoted: bool,
 }
 
-/// One logical line with its fields (`TokenizedAuthLine`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TokLine {
-    pub(crate) file: String,
-    pub(crate) line_number: usize,
-    pub(crate) fields: Vec<Vec<Token>>,
-    pub(crate) err: Option<String>,
-    /// The include cycle the error is part of (`a -> b -> a`), pgsec's addition.
-    pub(crate) detail: Option<String>,
+impl Token<'_> {
+    /// The same token, owning its text.
+    fn to_owned_token<'o>(&self) -> Token<'o> {
+        Token {
+            text: Cow::Owned(self.text.as_ref().to_owned()),
+            quoted: self.quoted,
+        }
+    }
 }
 
 /// Error found while tokenizing a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct LineErr {
-    msg: String,
-    detail: Option<String>,
+pub(crate) struct LineErr {
+    /// The server's message.
+    pub(crate) msg: String,
+    /// The include cycle the error is part of (`a -> b -> a`), pgsec's addition.
+    pub(crate) detail: Option<String>,
 }
+
+/// One logical line with its fields (`TokenizedAuthLine`), lent to the sink.
+pub(crate) struct TokLine<'l, 't> {
+    /// The file the line is in.
+    pub(crate) file: &'l Arc<str>,
+    pub(crate) line_number: usize,
+    /// Every token of the line, field after field.
+    tokens: &'l [Token<'t>],
+    /// Where each field ends in `tokens` (no field is empty).
+    ends: &'l [usize],
+    pub(crate) err: Option<LineErr>,
+}
+
+impl<'l, 't> TokLine<'l, 't> {
+    /// The fields in order, each a non-empty comma list.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &'l [Token<'t>]> + 'l {
+        let tokens = self.tokens;
+        self.ends.iter().scan(0usize, move |start, &end| {
+            let field = tokens.get(*start..end).unwrap_or_default();
+            *start = end;
+            Some(field)
+        })
+    }
+}
+
+/// Where the tokenizer hands each line.
+pub(crate) type Sink<'s> = dyn FnMut(TokLine<'_, '_>) + 's;
 
 pub(crate) struct Tokenizer<'a> {
     loader: &'a dyn SourceLoader,
     major: u32,
     opens: usize,
     /// Files currently being read, outermost first (to name include cycles).
-    stack: Vec<String>,
+    stack: Vec<Arc<str>>,
 }
 
 impl<'a> Tokenizer<'a> {
@@ -61,45 +95,47 @@ impl<'a> Tokenizer<'a> {
         }
     }
 
-    /// Tokenizes the top-level file (depth 0).
-    pub(crate) fn tokenize_top(&mut self, file: &str, text: &str) -> Vec<TokLine> {
-        let mut out = Vec::new();
-        self.tokenize_file(file, text, 0, &mut out);
-        out
+    /// Tokenizes the top-level file (depth 0), handing each line to `sink`.
+    pub(crate) fn tokenize_top(&mut self, file: &str, text: &str, sink: &mut Sink<'_>) {
+        self.tokenize_file(file, text, 0, sink);
     }
 
-    fn tokenize_file(&mut self, file: &str, text: &str, depth: u32, out: &mut Vec<TokLine>) {
-        self.stack.push(file.to_owned());
-        let lines = logical_lines(text);
-        out.reserve(lines.len());
-        for (line_number, line) in lines {
-            let mut fields: Vec<Vec<Token>> = Vec::with_capacity(8);
+    fn tokenize_file<'t>(&mut self, file: &str, text: &'t str, depth: u32, sink: &mut Sink<'_>) {
+        let file: Arc<str> = Arc::from(file);
+        self.stack.push(Arc::clone(&file));
+        // Reused from line to line.
+        let mut tokens: Vec<Token<'t>> = Vec::with_capacity(16);
+        let mut ends: Vec<usize> = Vec::with_capacity(8);
+        for (line_number, line) in logical_lines(text) {
+            tokens.clear();
+            ends.clear();
             let mut err: Option<LineErr> = None;
-            let mut pos = 0usize;
-            while pos < line.len() && err.is_none() {
-                let field = self.next_field_expand(file, &line, &mut pos, depth, &mut err);
-                if !field.is_empty() {
-                    fields.push(field);
+            match line {
+                Cow::Borrowed(bytes) => {
+                    self.lex_line(&file, bytes, depth, &mut tokens, &mut ends, &mut err);
+                }
+                // A continued line, or one with a NUL byte: its tokens own their text.
+                Cow::Owned(bytes) => {
+                    let mut own: Vec<Token<'_>> = Vec::new();
+                    self.lex_line(&file, &bytes, depth, &mut own, &mut ends, &mut err);
+                    tokens.extend(own.iter().map(Token::to_owned_token));
                 }
             }
-            if fields.is_empty() && err.is_none() {
+            if ends.is_empty() && err.is_none() {
                 continue;
             }
-            if self.major >= 16 && err.is_none() && fields.len() == 2 {
-                let first = fields[0]
+            if self.major >= 16 && err.is_none() && ends.len() == 2 {
+                let first = tokens.first().map_or("", |t| t.text.as_ref());
+                let second = ends
                     .first()
-                    .map(|t| t.text.clone())
-                    .unwrap_or_default();
-                let second = fields[1]
-                    .first()
-                    .map(|t| t.text.clone())
-                    .unwrap_or_default();
-                let handled = match first.as_str() {
-                    "include" => Some(self.include_file(file, &second, depth + 1, false, out)),
+                    .and_then(|&i| tokens.get(i))
+                    .map_or("", |t| t.text.as_ref());
+                let handled = match first {
+                    "include" => Some(self.include_file(&file, second, depth + 1, false, sink)),
                     "include_if_exists" => {
-                        Some(self.include_file(file, &second, depth + 1, true, out))
+                        Some(self.include_file(&file, second, depth + 1, true, sink))
                     }
-                    "include_dir" => Some(self.include_dir(file, &second, depth + 1, out)),
+                    "include_dir" => Some(self.include_dir(&file, second, depth + 1, sink)),
                     _ => None,
                 };
                 match handled {
@@ -108,133 +144,62 @@ impl<'a> Tokenizer<'a> {
                     None => {}
                 }
             }
-            out.push(TokLine {
-                file: file.to_owned(),
+            sink(TokLine {
+                file: &file,
                 line_number,
-                fields,
-                err: err.as_ref().map(|e| e.msg.clone()),
-                detail: err.and_then(|e| e.detail),
+                tokens: &tokens,
+                ends: &ends,
+                err,
             });
         }
         self.stack.pop();
     }
 
-    /// `next_field_expand()`: one comma list, `@file` references expanded.
-    fn next_field_expand(
+    /// The fields of one logical line, appended to `tokens` / `ends`.
+    fn lex_line<'x>(
         &mut self,
         file: &str,
-        line: &[u8],
+        line: &'x [u8],
+        depth: u32,
+        tokens: &mut Vec<Token<'x>>,
+        ends: &mut Vec<usize>,
+        err: &mut Option<LineErr>,
+    ) {
+        let mut pos = 0usize;
+        while pos < line.len() && err.is_none() {
+            let before = tokens.len();
+            self.next_field_expand(file, line, &mut pos, depth, tokens, err);
+            if tokens.len() > before {
+                ends.push(tokens.len());
+            }
+        }
+    }
+
+    /// `next_field_expand()`: one comma list, `@file` references expanded.
+    fn next_field_expand<'x>(
+        &mut self,
+        file: &str,
+        line: &'x [u8],
         pos: &mut usize,
         depth: u32,
+        tokens: &mut Vec<Token<'x>>,
         err: &mut Option<LineErr>,
-    ) -> Vec<Token> {
-        let mut tokens = Vec::with_capacity(1);
-        while let Some(tok) = self.next_token(line, pos) {
+    ) {
+        while let Some(tok) = next_token(line, pos) {
             let terminating_comma = tok.terminating_comma;
-            if !tok.initial_quote && tok.bytes.len() > 1 && tok.bytes[0] == b'@' {
-                let inc = String::from_utf8_lossy(&tok.bytes[1..]).into_owned();
-                self.expand_file(&mut tokens, file, &inc, depth + 1, err);
-            } else {
-                let text = match tok.bytes {
-                    Cow::Borrowed(b) => match std::str::from_utf8(b) {
-                        Ok(t) => t.to_owned(),
-                        Err(_) => String::from_utf8_lossy(b).into_owned(),
-                    },
-                    Cow::Owned(b) => String::from_utf8(b)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                };
-                tokens.push(Token {
-                    text,
+            match tok.bytes.strip_prefix(b"@") {
+                Some(name) if !tok.initial_quote && !name.is_empty() => {
+                    let inc = String::from_utf8_lossy(name).into_owned();
+                    self.expand_file(tokens, file, &inc, depth + 1, err);
+                }
+                _ => tokens.push(Token {
+                    text: bytes_to_text(tok.bytes),
                     quoted: tok.initial_quote,
-                });
+                }),
             }
             if !(terminating_comma && err.is_none()) {
                 break;
             }
-        }
-        tokens
-    }
-
-    /// `next_token()`.
-    fn next_token<'l>(&self, line: &'l [u8], pos: &mut usize) -> Option<RawToken<'l>> {
-        let at = |i: usize| line.get(i).copied().unwrap_or(0);
-        let mut i = *pos;
-        while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
-            i += 1;
-        }
-        // Most tokens end at the next blank, comma or '#'. Without a quote (and so
-        // without a NUL, which logical lines never hold) the token is that run of
-        // bytes, borrowed.
-        let rest = line.get(i..).unwrap_or_default();
-        let stop = rest
-            .iter()
-            .position(|&c| is_blank(c) || matches!(c, b',' | b'#' | b'"' | 0))
-            .unwrap_or(rest.len());
-        if !matches!(rest.get(stop), Some(b'"' | 0)) {
-            let run = rest.get(..stop).unwrap_or_default();
-            let end = i + stop;
-            let mut terminating_comma = false;
-            *pos = match at(end) {
-                b'#' => line.len(),
-                b',' => {
-                    terminating_comma = true;
-                    end
-                }
-                _ => end,
-            };
-            return (!run.is_empty()).then_some(RawToken {
-                bytes: Cow::Borrowed(run),
-                initial_quote: false,
-                terminating_comma,
-            });
-        }
-        let mut buf: Vec<u8> = Vec::with_capacity(stop);
-        let mut in_quote = false;
-        let mut was_quote = false;
-        let mut saw_quote = false;
-        let mut initial_quote = false;
-        let mut terminating_comma = false;
-        loop {
-            let c = at(i);
-            if c == 0 || (is_blank(c) && !in_quote) {
-                break;
-            }
-            if c == b'#' && !in_quote {
-                i = line.len();
-                break;
-            }
-            // Older minor releases stopped at 255 bytes ("authentication file token too
-            // long"); current releases of every supported branch have no limit.
-            if c == b',' && !in_quote {
-                terminating_comma = true;
-                break;
-            }
-            if c != b'"' || was_quote {
-                buf.push(c);
-            }
-            if in_quote && c == b'"' {
-                was_quote = !was_quote;
-            } else {
-                was_quote = false;
-            }
-            if c == b'"' {
-                in_quote = !in_quote;
-                saw_quote = true;
-                if buf.is_empty() {
-                    initial_quote = true;
-                }
-            }
-            i += 1;
-        }
-        *pos = i;
-        if saw_quote || !buf.is_empty() {
-            Some(RawToken {
-                bytes: Cow::Owned(buf),
-                initial_quote,
-                terminating_comma,
-            })
-        } else {
-            None
         }
     }
 
@@ -287,7 +252,7 @@ impl<'a> Tokenizer<'a> {
     }
 
     fn cycle_detail(&self, full: &str) -> Option<String> {
-        let mut chain: Vec<&str> = self.stack.iter().map(String::as_str).collect();
+        let mut chain: Vec<&str> = self.stack.iter().map(|f| &**f).collect();
         chain.push(full);
         // Find the first file that appears twice: the cycle runs between its two visits.
         for (i, a) in chain.iter().enumerate() {
@@ -299,10 +264,11 @@ impl<'a> Tokenizer<'a> {
         None
     }
 
-    /// `tokenize_inc_file()` (up to 15) / `tokenize_expand_file()` (16+).
+    /// `tokenize_inc_file()` (up to 15) / `tokenize_expand_file()` (16+): the tokens of
+    /// every line of the file, appended to the field being read.
     fn expand_file(
         &mut self,
-        tokens: &mut Vec<Token>,
+        tokens: &mut Vec<Token<'_>>,
         outer: &str,
         inc: &str,
         depth: u32,
@@ -324,19 +290,19 @@ impl<'a> Tokenizer<'a> {
                 return;
             }
         };
-        let mut inc_lines = Vec::new();
-        self.tokenize_file(&full, &text, depth, &mut inc_lines);
-        for line in inc_lines {
-            if let Some(msg) = line.err {
-                *err = Some(LineErr {
-                    msg,
-                    detail: line.detail,
-                });
-                break;
+        // The whole file is read; the first line in error stops the expansion there.
+        let mut failed: Option<LineErr> = None;
+        self.tokenize_file(&full, &text, depth, &mut |line: TokLine<'_, '_>| {
+            if failed.is_some() {
+                return;
             }
-            for field in line.fields {
-                tokens.extend(field);
+            match line.err {
+                Some(e) => failed = Some(e),
+                None => tokens.extend(line.tokens.iter().map(Token::to_owned_token)),
             }
+        });
+        if failed.is_some() {
+            *err = failed;
         }
     }
 
@@ -347,12 +313,12 @@ impl<'a> Tokenizer<'a> {
         inc: &str,
         depth: u32,
         missing_ok: bool,
-        out: &mut Vec<TokLine>,
+        sink: &mut Sink<'_>,
     ) -> Result<(), LineErr> {
         let full = absolute_config_location(inc, outer, self.major);
         match self.open(&full, depth, inc) {
             Ok(Some(text)) => {
-                self.tokenize_file(&full, &text, depth, out);
+                self.tokenize_file(&full, &text, depth, sink);
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -367,13 +333,13 @@ impl<'a> Tokenizer<'a> {
         outer: &str,
         dir: &str,
         depth: u32,
-        out: &mut Vec<TokLine>,
+        sink: &mut Sink<'_>,
     ) -> Result<(), LineErr> {
         let files = conf_files_in_dir(self.loader, dir, outer, self.major)
             .map_err(|msg| LineErr { msg, detail: None })?;
         let mut errors: Vec<LineErr> = Vec::new();
         for f in files {
-            if let Err(e) = self.include_file(outer, &f, depth, false, out) {
+            if let Err(e) = self.include_file(outer, &f, depth, false, sink) {
                 errors.push(e);
             }
         }
@@ -396,6 +362,101 @@ struct RawToken<'l> {
     terminating_comma: bool,
 }
 
+/// A token's bytes as text: borrowed when they are valid UTF-8 in place (always, for
+/// a token cut from a `&str` at ASCII delimiters), lossily converted otherwise.
+fn bytes_to_text(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
+    match bytes {
+        Cow::Borrowed(b) => String::from_utf8_lossy(b),
+        Cow::Owned(b) => Cow::Owned(
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
+    }
+}
+
+/// `next_token()`.
+fn next_token<'l>(line: &'l [u8], pos: &mut usize) -> Option<RawToken<'l>> {
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut i = *pos;
+    while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
+        i += 1;
+    }
+    // Most tokens end at the next blank, comma or '#'. Without a quote (and so
+    // without a NUL, which logical lines never hold) the token is that run of
+    // bytes, borrowed.
+    let rest = line.get(i..).unwrap_or_default();
+    let stop = rest
+        .iter()
+        .position(|&c| is_blank(c) || matches!(c, b',' | b'#' | b'"' | 0))
+        .unwrap_or(rest.len());
+    if !matches!(rest.get(stop), Some(b'"' | 0)) {
+        let run = rest.get(..stop).unwrap_or_default();
+        let end = i + stop;
+        let mut terminating_comma = false;
+        *pos = match at(end) {
+            b'#' => line.len(),
+            b',' => {
+                terminating_comma = true;
+                end
+            }
+            _ => end,
+        };
+        return (!run.is_empty()).then_some(RawToken {
+            bytes: Cow::Borrowed(run),
+            initial_quote: false,
+            terminating_comma,
+        });
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(stop);
+    let mut in_quote = false;
+    let mut was_quote = false;
+    let mut saw_quote = false;
+    let mut initial_quote = false;
+    let mut terminating_comma = false;
+    loop {
+        let c = at(i);
+        if c == 0 || (is_blank(c) && !in_quote) {
+            break;
+        }
+        if c == b'#' && !in_quote {
+            i = line.len();
+            break;
+        }
+        // Older minor releases stopped at 255 bytes ("authentication file token too
+        // long"); current releases of every supported branch have no limit.
+        if c == b',' && !in_quote {
+            terminating_comma = true;
+            break;
+        }
+        if c != b'"' || was_quote {
+            buf.push(c);
+        }
+        if in_quote && c == b'"' {
+            was_quote = !was_quote;
+        } else {
+            was_quote = false;
+        }
+        if c == b'"' {
+            in_quote = !in_quote;
+            saw_quote = true;
+            if buf.is_empty() {
+                initial_quote = true;
+            }
+        }
+        i += 1;
+    }
+    *pos = i;
+    if saw_quote || !buf.is_empty() {
+        Some(RawToken {
+            bytes: Cow::Owned(buf),
+            initial_quote,
+            terminating_comma,
+        })
+    } else {
+        None
+    }
+}
+
 /// `pg_isblank()`.
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t' || c == b'\r'
@@ -404,30 +465,61 @@ fn is_blank(c: u8) -> bool {
 /// Splits text into logical lines as `tokenize_auth_file()` reads them: a physical
 /// line ends at `\n`; trailing `\r`/`\n` are stripped; a line ending in a backslash
 /// continues on the next one. Yields (number of the first physical line, bytes).
-pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Cow<'_, [u8]>)> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    let mut line_number = 1usize;
-    while pos < bytes.len() {
-        // The common case, one physical line without NUL or continuation, is borrowed.
-        let end = match bytes[pos..].iter().position(|&b| b == b'\n') {
-            Some(i) => pos + i + 1,
-            None => bytes.len(),
-        };
-        let seg = &bytes[pos..end];
-        if !seg.contains(&0) {
-            let mut n = seg.len();
-            while n > 0 && matches!(seg[n - 1], b'\n' | b'\r') {
-                n -= 1;
+pub(crate) fn logical_lines(text: &str) -> LogicalLines<'_> {
+    LogicalLines {
+        bytes: text.as_bytes(),
+        pos: 0,
+        line_number: 1,
+    }
+}
+
+/// The iterator of [`logical_lines`].
+pub(crate) struct LogicalLines<'t> {
+    bytes: &'t [u8],
+    pos: usize,
+    line_number: usize,
+}
+
+impl<'t> Iterator for LogicalLines<'t> {
+    type Item = (usize, Cow<'t, [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.bytes;
+        while self.pos < bytes.len() {
+            let pos = self.pos;
+            let line_number = self.line_number;
+            // The common case, one physical line without NUL or continuation, is borrowed.
+            let end = match bytes[pos..].iter().position(|&b| b == b'\n') {
+                Some(i) => pos + i + 1,
+                None => bytes.len(),
+            };
+            let seg = &bytes[pos..end];
+            if !seg.contains(&0) {
+                let mut n = seg.len();
+                while n > 0 && matches!(seg[n - 1], b'\n' | b'\r') {
+                    n -= 1;
+                }
+                if n == 0 || seg[n - 1] != b'\\' {
+                    self.pos = end;
+                    self.line_number += 1;
+                    return Some((line_number, Cow::Borrowed(&seg[..n])));
+                }
             }
-            if n == 0 || seg[n - 1] != b'\\' {
-                out.push((line_number, Cow::Borrowed(&seg[..n])));
-                pos = end;
-                line_number += 1;
-                continue;
+            let (buf, continuations, got_any) = self.continued_line();
+            self.line_number += continuations + 1;
+            if got_any {
+                return Some((line_number, Cow::Owned(buf)));
             }
         }
+        None
+    }
+}
+
+impl LogicalLines<'_> {
+    /// Reads a line with continuations or NUL bytes the way the server does; returns
+    /// the bytes, the number of continuations, and whether a line was read at all.
+    fn continued_line(&mut self) -> (Vec<u8>, usize, bool) {
+        let bytes = self.bytes;
         let mut buf: Vec<u8> = Vec::new();
         let mut last_backslash_buflen = 0usize;
         let mut continuations = 0usize;
@@ -437,13 +529,13 @@ pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Cow<'_, [u8]>)> {
             // hides the rest of the physical line from strlen(), newline included, so
             // the next physical line is appended to this one.
             let mut got_line = false;
-            while pos < bytes.len() {
-                let end = match bytes[pos..].iter().position(|&b| b == b'\n') {
-                    Some(i) => pos + i + 1,
+            while self.pos < bytes.len() {
+                let end = match bytes[self.pos..].iter().position(|&b| b == b'\n') {
+                    Some(i) => self.pos + i + 1,
                     None => bytes.len(),
                 };
-                let seg = &bytes[pos..end];
-                pos = end;
+                let seg = &bytes[self.pos..end];
+                self.pos = end;
                 got_line = true;
                 match seg.iter().position(|&b| b == 0) {
                     Some(nul) => buf.extend_from_slice(&seg[..nul]),
@@ -468,12 +560,8 @@ pub(crate) fn logical_lines(text: &str) -> Vec<(usize, Cow<'_, [u8]>)> {
             }
             break;
         }
-        if got_any {
-            out.push((line_number, Cow::Owned(buf)));
-        }
-        line_number += continuations + 1;
+        (buf, continuations, got_any)
     }
-    out
 }
 
 #[cfg(test)]
@@ -481,21 +569,46 @@ mod tests {
     use super::*;
     use crate::source::MemoryLoader;
 
-    fn tok(text: &str, major: u32) -> Vec<TokLine> {
-        let loader = MemoryLoader::new();
-        Tokenizer::new(&loader, major).tokenize_top("/d/pg_hba.conf", text)
+    /// A line as the sink saw it, kept.
+    struct Line {
+        file: String,
+        line_number: usize,
+        fields: Vec<Vec<Token<'static>>>,
+        err: Option<String>,
+        detail: Option<String>,
     }
 
-    fn texts(line: &TokLine) -> Vec<Vec<String>> {
+    fn collect(mut tokenizer: Tokenizer<'_>, file: &str, text: &str) -> Vec<Line> {
+        let mut out = Vec::new();
+        tokenizer.tokenize_top(file, text, &mut |l: TokLine<'_, '_>| {
+            out.push(Line {
+                file: l.file.to_string(),
+                line_number: l.line_number,
+                fields: l
+                    .fields()
+                    .map(|f| f.iter().map(Token::to_owned_token).collect())
+                    .collect(),
+                err: l.err.as_ref().map(|e| e.msg.clone()),
+                detail: l.err.and_then(|e| e.detail),
+            });
+        });
+        out
+    }
+
+    fn tok(text: &str, major: u32) -> Vec<Line> {
+        let loader = MemoryLoader::new();
+        collect(Tokenizer::new(&loader, major), "/d/pg_hba.conf", text)
+    }
+
+    fn texts(line: &Line) -> Vec<Vec<String>> {
         line.fields
             .iter()
-            .map(|f| f.iter().map(|t| t.text.clone()).collect())
+            .map(|f| f.iter().map(|t| t.text.to_string()).collect())
             .collect()
     }
 
     fn ll(text: &str) -> Vec<(usize, Vec<u8>)> {
         logical_lines(text)
-            .into_iter()
             .map(|(n, l)| (n, l.into_owned()))
             .collect()
     }
@@ -595,8 +708,11 @@ mod tests {
         let loader = MemoryLoader::new()
             .with_file("/d/sub/users", "alice, bob\n# c\ncarol\n")
             .with_file("/d/sub/inner", "@users\n");
-        let lines = Tokenizer::new(&loader, 15)
-            .tokenize_top("/d/pg_hba.conf", "host all @sub/inner,dave all md5\n");
+        let lines = collect(
+            Tokenizer::new(&loader, 15),
+            "/d/pg_hba.conf",
+            "host all @sub/inner,dave all md5\n",
+        );
         assert_eq!(lines[0].err, None);
         assert_eq!(texts(&lines[0])[2], vec!["alice", "bob", "carol", "dave"]);
     }
@@ -629,8 +745,11 @@ mod tests {
         let loader = MemoryLoader::new()
             .with_file("/d/a", "@b\n")
             .with_file("/d/b", "x, @a\n");
-        let lines =
-            Tokenizer::new(&loader, 16).tokenize_top("/d/pg_hba.conf", "host all @a all md5\n");
+        let lines = collect(
+            Tokenizer::new(&loader, 16),
+            "/d/pg_hba.conf",
+            "host all @a all md5\n",
+        );
         let err = lines[0].err.as_deref().unwrap();
         assert!(err.contains("maximum nesting depth exceeded"), "{err}");
         let detail = lines[0].detail.as_deref().unwrap();
@@ -649,7 +768,7 @@ mod tests {
             .with_file("/d/conf.d/.hidden.conf", "local h all trust\n")
             .with_file("/d/conf.d/c.txt", "local c all trust\n");
         let text = "include more.conf\ninclude_if_exists nope.conf\ninclude_dir conf.d\ninclude missing.conf\n";
-        let lines = Tokenizer::new(&loader, 16).tokenize_top("/d/pg_hba.conf", text);
+        let lines = collect(Tokenizer::new(&loader, 16), "/d/pg_hba.conf", text);
         let summary: Vec<(String, usize)> = lines
             .iter()
             .map(|l| (l.file.clone(), l.line_number))
@@ -669,7 +788,7 @@ mod tests {
             Some("could not open file \"/d/missing.conf\": No such file or directory")
         );
         // before 16 an include line is just a line
-        let lines = Tokenizer::new(&loader, 15).tokenize_top("/d/pg_hba.conf", text);
+        let lines = collect(Tokenizer::new(&loader, 15), "/d/pg_hba.conf", text);
         assert_eq!(lines.len(), 4);
         assert!(lines.iter().all(|l| l.err.is_none()));
     }
@@ -697,8 +816,11 @@ mod tests {
                 format!("@f{n}, @f{n}, @f{n}\n", n = i + 1),
             );
         }
-        let lines =
-            Tokenizer::new(&loader, 15).tokenize_top("/d/pg_hba.conf", "host all @f0 all md5\n");
+        let lines = collect(
+            Tokenizer::new(&loader, 15),
+            "/d/pg_hba.conf",
+            "host all @f0 all md5\n",
+        );
         assert!(lines[0].err.is_some());
     }
 }

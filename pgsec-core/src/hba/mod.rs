@@ -345,7 +345,11 @@ impl HbaLine {
     }
 
     /// A rejected line at `file:line_number` with the server's message.
-    pub fn rejected(file: impl Into<Arc<str>>, line_number: usize, error: impl Into<String>) -> Self {
+    pub fn rejected(
+        file: impl Into<Arc<str>>,
+        line_number: usize,
+        error: impl Into<String>,
+    ) -> Self {
         HbaLine {
             file: file.into(),
             line_number,
@@ -457,20 +461,21 @@ impl HbaFile {
         loader: &dyn SourceLoader,
     ) -> HbaFile {
         let file = path.to_string_lossy();
-        let tok_lines =
-            lexer::Tokenizer::new(loader, options.version.major()).tokenize_top(&file, text);
-        let mut lines = Vec::with_capacity(tok_lines.len());
+        // One entry per record at most; the count of physical lines is a cheap bound
+        // that spares the growing vector its copies.
+        let mut lines = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
         let mut rule_number = 0usize;
-        for tl in tok_lines {
-            let (result, hidden) = match tl.err {
-                Some(msg) => {
-                    let msg = match &tl.detail {
-                        Some(d) => format!("{msg}{CYCLE_NOTE}{d})"),
-                        None => msg,
+        let mut tokenizer = lexer::Tokenizer::new(loader, options.version.major());
+        tokenizer.tokenize_top(&file, text, &mut |tl: lexer::TokLine<'_, '_>| {
+            let (result, hidden) = match &tl.err {
+                Some(e) => {
+                    let msg = match &e.detail {
+                        Some(d) => format!("{}{CYCLE_NOTE}{d})", e.msg),
+                        None => e.msg.clone(),
                     };
                     (Err(msg), false)
                 }
-                None => match parse::parse_line(tl.fields, options) {
+                None => match parse::parse_line(&tl, options) {
                     Ok(rule) => (Ok(rule), false),
                     Err(e) => (Err(e.msg), e.hidden),
                 },
@@ -481,12 +486,12 @@ impl HbaFile {
                 rule_number += 1;
             }
             lines.push(HbaLine {
-                file: Arc::from(tl.file),
+                file: Arc::clone(tl.file),
                 line_number: tl.line_number,
                 rule_number: numbered.then_some(rule_number),
                 result,
             });
-        }
+        });
         HbaFile { lines }
     }
 

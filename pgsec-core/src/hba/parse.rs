@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::addr::{c_number_start, cidr_bits, leading_ones, mask_of, parse_numeric_host};
-use super::lexer::Token;
+use super::lexer::{TokLine, Token};
 use super::{AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaParseOptions, HbaRule, HbaToken};
 
 /// A line the server rejects: its message, and whether `pg_hba_file_rules.error`
@@ -147,12 +147,12 @@ impl ResolvedOptions {
 
 /// `parse_hba_line()`.
 pub(crate) fn parse_line(
-    fields: Vec<Vec<Token>>,
+    line: &TokLine<'_, '_>,
     opts: &HbaParseOptions,
 ) -> Result<HbaRule, LineError> {
     let major = opts.version.major();
     let build = &opts.build;
-    let mut fields = fields.into_iter();
+    let mut fields = line.fields();
     let Some(first) = fields.next() else {
         return Err(LineError::shown(
             "end-of-line before database specification",
@@ -163,7 +163,7 @@ pub(crate) fn parse_line(
             "multiple values specified for connection type",
         ));
     }
-    let ctype = first.first().map(|t| t.text.as_str()).unwrap_or_default();
+    let ctype = first.first().map(|t| t.text.as_ref()).unwrap_or_default();
     // Some problems are reported but do not stop parsing: a later error replaces them.
     let mut pending: Option<String> = None;
     let conn_type = match ctype {
@@ -226,7 +226,8 @@ pub(crate) fn parse_line(
                 "end-of-line before IP address specification",
             ));
         };
-        let kw = |k: &str| !token.quoted && token.text == k;
+        let text: &str = &token.text;
+        let kw = |k: &str| !token.quoted && text == k;
         if kw("all") {
             address = Some(HbaAddress::All);
         } else if kw("samehost") {
@@ -234,16 +235,15 @@ pub(crate) fn parse_line(
         } else if kw("samenet") {
             address = Some(HbaAddress::SameNet);
         } else {
-            let (host, cidr) = match token.text.find('/') {
-                Some(i) => (&token.text[..i], Some(&token.text[i + 1..])),
-                None => (token.text.as_str(), None),
+            let (host, cidr) = match text.split_once('/') {
+                Some((host, cidr)) => (host, Some(cidr)),
+                None => (text, None),
             };
             match parse_numeric_host(host) {
                 None => {
                     if cidr.is_some() {
                         return Err(LineError::shown(format!(
-                            "specifying both host name and CIDR mask is invalid: \"{}\"",
-                            token.text
+                            "specifying both host name and CIDR mask is invalid: \"{text}\""
                         )));
                     }
                     address = Some(HbaAddress::HostName(host.to_owned()));
@@ -253,8 +253,7 @@ pub(crate) fn parse_line(
                     let mask = if let Some(bits) = cidr {
                         let Some(prefix) = cidr_bits(bits, v6) else {
                             return Err(LineError::shown(format!(
-                                "invalid CIDR mask in address \"{}\"",
-                                token.text
+                                "invalid CIDR mask in address \"{text}\""
                             )));
                         };
                         mask_of(prefix, v6)
@@ -269,7 +268,7 @@ pub(crate) fn parse_line(
                         }
                         let mtext = mask_field
                             .first()
-                            .map(|t| t.text.as_str())
+                            .map(|t| t.text.as_ref())
                             .unwrap_or_default();
                         let Some(mask) = parse_numeric_host(mtext) else {
                             return Err(LineError::shown(format!(
@@ -304,7 +303,7 @@ pub(crate) fn parse_line(
     }
     let mtext = method_field
         .first()
-        .map(|t| t.text.as_str())
+        .map(|t| t.text.as_ref())
         .unwrap_or_default();
     let mut method = parse_method(mtext, build)?;
     if conn_type == ConnType::Local && method == AuthMethod::Ident {
@@ -355,9 +354,9 @@ pub(crate) fn parse_line(
     }
 }
 
-fn names(field: Vec<Token>, major: u32) -> Result<Vec<HbaToken>, LineError> {
+fn names(field: &[Token<'_>], major: u32) -> Result<Vec<HbaToken>, LineError> {
     if major >= 16 {
-        for t in &field {
+        for t in field {
             if let Some(re) = t.text.strip_prefix('/') {
                 if let Err(e) = check_regex(re) {
                     return Err(LineError::shown(format!(
@@ -367,11 +366,10 @@ fn names(field: Vec<Token>, major: u32) -> Result<Vec<HbaToken>, LineError> {
             }
         }
     }
-    // Same layout: collects in place, without a new allocation.
     Ok(field
-        .into_iter()
+        .iter()
         .map(|t| HbaToken {
-            text: t.text,
+            text: t.text.as_ref().to_owned(),
             quoted: t.quoted,
         })
         .collect())
