@@ -111,13 +111,13 @@ impl<'a> Tokenizer<'a> {
             ends.clear();
             let mut err: Option<LineErr> = None;
             match line {
-                Cow::Borrowed(bytes) => {
-                    self.lex_line(&file, bytes, depth, &mut tokens, &mut ends, &mut err);
+                Cow::Borrowed(line) => {
+                    self.lex_line(&file, line, depth, &mut tokens, &mut ends, &mut err);
                 }
                 // A continued line, or one with a NUL byte: its tokens own their text.
-                Cow::Owned(bytes) => {
+                Cow::Owned(line) => {
                     let mut own: Vec<Token<'_>> = Vec::new();
-                    self.lex_line(&file, &bytes, depth, &mut own, &mut ends, &mut err);
+                    self.lex_line(&file, &line, depth, &mut own, &mut ends, &mut err);
                     tokens.extend(own.iter().map(Token::to_owned_token));
                 }
             }
@@ -159,7 +159,7 @@ impl<'a> Tokenizer<'a> {
     fn lex_line<'x>(
         &mut self,
         file: &str,
-        line: &'x [u8],
+        line: &'x str,
         depth: u32,
         tokens: &mut Vec<Token<'x>>,
         ends: &mut Vec<usize>,
@@ -179,7 +179,7 @@ impl<'a> Tokenizer<'a> {
     fn next_field_expand<'x>(
         &mut self,
         file: &str,
-        line: &'x [u8],
+        line: &'x str,
         pos: &mut usize,
         depth: u32,
         tokens: &mut Vec<Token<'x>>,
@@ -187,13 +187,13 @@ impl<'a> Tokenizer<'a> {
     ) {
         while let Some(tok) = next_token(line, pos) {
             let terminating_comma = tok.terminating_comma;
-            match tok.bytes.strip_prefix(b"@") {
+            match tok.text.strip_prefix('@') {
                 Some(name) if !tok.initial_quote && !name.is_empty() => {
-                    let inc = String::from_utf8_lossy(name).into_owned();
+                    let inc = name.to_owned();
                     self.expand_file(tokens, file, &inc, depth + 1, err);
                 }
                 _ => tokens.push(Token {
-                    text: bytes_to_text(tok.bytes),
+                    text: tok.text,
                     quoted: tok.initial_quote,
                 }),
             }
@@ -357,41 +357,55 @@ impl<'a> Tokenizer<'a> {
 }
 
 struct RawToken<'l> {
-    bytes: Cow<'l, [u8]>,
+    text: Cow<'l, str>,
     initial_quote: bool,
     terminating_comma: bool,
 }
 
-/// A token's bytes as text: borrowed when they are valid UTF-8 in place (always, for
-/// a token cut from a `&str` at ASCII delimiters), lossily converted otherwise.
-fn bytes_to_text(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
-    match bytes {
-        Cow::Borrowed(b) => String::from_utf8_lossy(b),
-        Cow::Owned(b) => Cow::Owned(
-            String::from_utf8(b)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        ),
-    }
+/// Bytes cut from valid UTF-8 at ASCII delimiters (always the case here) as a String;
+/// lossily converted should that ever not hold.
+fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// Byte classes for [`next_token`]: bytes skipped before a token (blanks, commas) and
+/// bytes that end an unquoted run (blanks, comma, `#`, `"`, NUL).
+const SKIP: u8 = 1;
+const STOP: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = SKIP | STOP;
+    t[b'\t' as usize] = SKIP | STOP;
+    t[b'\r' as usize] = SKIP | STOP;
+    t[b',' as usize] = SKIP | STOP;
+    t[b'#' as usize] = STOP;
+    t[b'"' as usize] = STOP;
+    t[0] = STOP;
+    t
+};
+
 /// `next_token()`.
-fn next_token<'l>(line: &'l [u8], pos: &mut usize) -> Option<RawToken<'l>> {
+fn next_token<'l>(text: &'l str, pos: &mut usize) -> Option<RawToken<'l>> {
+    let line = text.as_bytes();
     let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let mut i = *pos;
-    while at(i) != 0 && (is_blank(at(i)) || at(i) == b',') {
-        i += 1;
-    }
+    let rest = line.get(*pos..).unwrap_or_default();
+    let mut i = *pos
+        + rest
+            .iter()
+            .position(|&c| CLASS[usize::from(c)] & SKIP == 0)
+            .unwrap_or(rest.len());
     // Most tokens end at the next blank, comma or '#'. Without a quote (and so
     // without a NUL, which logical lines never hold) the token is that run of
     // bytes, borrowed.
     let rest = line.get(i..).unwrap_or_default();
     let stop = rest
         .iter()
-        .position(|&c| is_blank(c) || matches!(c, b',' | b'#' | b'"' | 0))
+        .position(|&c| CLASS[usize::from(c)] & STOP != 0)
         .unwrap_or(rest.len());
     if !matches!(rest.get(stop), Some(b'"' | 0)) {
-        let run = rest.get(..stop).unwrap_or_default();
         let end = i + stop;
+        // Cut at ASCII bytes, so on character boundaries.
+        let run = text.get(i..end).unwrap_or_default();
         let mut terminating_comma = false;
         *pos = match at(end) {
             b'#' => line.len(),
@@ -402,7 +416,7 @@ fn next_token<'l>(line: &'l [u8], pos: &mut usize) -> Option<RawToken<'l>> {
             _ => end,
         };
         return (!run.is_empty()).then_some(RawToken {
-            bytes: Cow::Borrowed(run),
+            text: Cow::Borrowed(run),
             initial_quote: false,
             terminating_comma,
         });
@@ -448,7 +462,7 @@ fn next_token<'l>(line: &'l [u8], pos: &mut usize) -> Option<RawToken<'l>> {
     *pos = i;
     if saw_quote || !buf.is_empty() {
         Some(RawToken {
-            bytes: Cow::Owned(buf),
+            text: Cow::Owned(utf8(buf)),
             initial_quote,
             terminating_comma,
         })
@@ -467,6 +481,7 @@ fn is_blank(c: u8) -> bool {
 /// continues on the next one. Yields (number of the first physical line, bytes).
 pub(crate) fn logical_lines(text: &str) -> LogicalLines<'_> {
     LogicalLines {
+        text,
         bytes: text.as_bytes(),
         pos: 0,
         line_number: 1,
@@ -475,13 +490,14 @@ pub(crate) fn logical_lines(text: &str) -> LogicalLines<'_> {
 
 /// The iterator of [`logical_lines`].
 pub(crate) struct LogicalLines<'t> {
+    text: &'t str,
     bytes: &'t [u8],
     pos: usize,
     line_number: usize,
 }
 
 impl<'t> Iterator for LogicalLines<'t> {
-    type Item = (usize, Cow<'t, [u8]>);
+    type Item = (usize, Cow<'t, str>);
 
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.bytes;
@@ -489,12 +505,14 @@ impl<'t> Iterator for LogicalLines<'t> {
             let pos = self.pos;
             let line_number = self.line_number;
             // The common case, one physical line without NUL or continuation, is borrowed.
-            let end = match bytes[pos..].iter().position(|&b| b == b'\n') {
-                Some(i) => pos + i + 1,
-                None => bytes.len(),
+            // (A NUL byte before the newline takes the slow path.)
+            let plain_end = match memchr::memchr2(b'\n', 0, &bytes[pos..]).map(|i| pos + i) {
+                Some(i) if bytes[i] == 0 => None,
+                Some(i) => Some(i + 1),
+                None => Some(bytes.len()),
             };
-            let seg = &bytes[pos..end];
-            if !seg.contains(&0) {
+            if let Some(end) = plain_end {
+                let seg = &bytes[pos..end];
                 let mut n = seg.len();
                 while n > 0 && matches!(seg[n - 1], b'\n' | b'\r') {
                     n -= 1;
@@ -502,13 +520,15 @@ impl<'t> Iterator for LogicalLines<'t> {
                 if n == 0 || seg[n - 1] != b'\\' {
                     self.pos = end;
                     self.line_number += 1;
-                    return Some((line_number, Cow::Borrowed(&seg[..n])));
+                    // Cut before `\r`/`\n`, so on a character boundary.
+                    let line = self.text.get(pos..pos + n).unwrap_or_default();
+                    return Some((line_number, Cow::Borrowed(line)));
                 }
             }
             let (buf, continuations, got_any) = self.continued_line();
             self.line_number += continuations + 1;
             if got_any {
-                return Some((line_number, Cow::Owned(buf)));
+                return Some((line_number, Cow::Owned(utf8(buf))));
             }
         }
         None
@@ -530,7 +550,7 @@ impl LogicalLines<'_> {
             // the next physical line is appended to this one.
             let mut got_line = false;
             while self.pos < bytes.len() {
-                let end = match bytes[self.pos..].iter().position(|&b| b == b'\n') {
+                let end = match memchr::memchr(b'\n', &bytes[self.pos..]) {
                     Some(i) => self.pos + i + 1,
                     None => bytes.len(),
                 };
@@ -609,7 +629,7 @@ mod tests {
 
     fn ll(text: &str) -> Vec<(usize, Vec<u8>)> {
         logical_lines(text)
-            .map(|(n, l)| (n, l.into_owned()))
+            .map(|(n, l)| (n, l.into_owned().into_bytes()))
             .collect()
     }
 

@@ -463,7 +463,7 @@ impl HbaFile {
         let file = path.to_string_lossy();
         // One entry per record at most; the count of physical lines is a cheap bound
         // that spares the growing vector its copies.
-        let mut lines = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+        let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
         let mut rule_number = 0usize;
         let mut tokenizer = lexer::Tokenizer::new(loader, options.version.major());
         tokenizer.tokenize_top(&file, text, &mut |tl: lexer::TokLine<'_, '_>| {
