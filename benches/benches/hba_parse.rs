@@ -4,7 +4,11 @@
 //! - `hba/parse`: `HbaFile::parse` as PostgreSQL 16 reads the file;
 //! - `hba/lint`: the `hba.*` rules of the evaluator over the parsed file (what
 //!   `pgsec hba lint` runs);
-//! - `hba/parse_and_lint`: both, as the CLI does for one file.
+//! - `hba/parse_and_lint`: both, as the CLI does for one file;
+//! - `hba/baseline_split`: the same text cut into lines and white-space separated
+//!   words, the least any reader of the file must do. Measured in the same run, it
+//!   tells how busy the (shared) machine was: the summary line reports the parse and
+//!   lint times as multiples of it as well.
 //!
 //! `cargo bench -p pgsec-benches --bench hba_parse` (`-- --quick` for a smoke run). No
 //! server is needed.
@@ -37,6 +41,24 @@ fn lint(file: HbaFile, version: PgVersion, policy: &Policy) -> Report {
     evaluate_rules(&snapshot, policy, |id| id.starts_with("hba."))
 }
 
+/// Lines and words of the file, counted: the baseline.
+fn split(text: &str) -> usize {
+    text.lines()
+        .map(|l| l.split_ascii_whitespace().count())
+        .sum()
+}
+
+/// The best (shortest) of `runs` runs of `f`, in seconds.
+fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut best = Duration::MAX;
+    for _ in 0..runs {
+        let start = Instant::now();
+        f();
+        best = best.min(start.elapsed());
+    }
+    best.as_secs_f64()
+}
+
 fn main() {
     let mode = RunMode::from_process();
     let mut criterion: Criterion = pgsec_benches::criterion(mode);
@@ -65,6 +87,13 @@ fn main() {
         .throughput(Throughput::Elements(lines))
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10);
+    group.bench_with_input(
+        BenchmarkId::new("baseline_split", LINES),
+        &text,
+        |b, text| {
+            b.iter(|| split(black_box(text)));
+        },
+    );
     group.bench_with_input(BenchmarkId::new("parse", LINES), &text, |b, text| {
         b.iter(|| parse(black_box(text), version));
     });
@@ -86,18 +115,30 @@ fn main() {
 
     if mode.measuring {
         // criterion's own report gives lines/s per benchmark; one plain line as well.
-        let runs = mode.pick(3, 10);
-        let mut best = Duration::MAX;
+        // Interleaved, so that the baseline sees the same machine as the work.
+        let runs = mode.pick(5, 20);
+        let (mut base, mut parsed_s, mut both) = (f64::MAX, f64::MAX, f64::MAX);
         for _ in 0..runs {
-            let start = Instant::now();
-            black_box(lint(parse(&text, version), version, &policy));
-            best = best.min(start.elapsed());
+            base = base.min(best_of(1, || {
+                black_box(split(black_box(&text)));
+            }));
+            parsed_s = parsed_s.min(best_of(1, || {
+                black_box(parse(black_box(&text), version));
+            }));
+            both = both.min(best_of(1, || {
+                black_box(lint(parse(black_box(&text), version), version, &policy));
+            }));
         }
         println!(
-            "hba_parse: {lines} lines ({records} records, {findings} findings): parse + lint \
-             best of {runs} in {:.1} ms = {:.0} lines/s",
-            best.as_secs_f64() * 1e3,
-            lines as f64 / best.as_secs_f64()
+            "hba_parse: {lines} lines ({records} records, {findings} findings), best of {runs}: \
+             baseline split {:.1} ms; parse {:.1} ms ({:.1}x baseline); parse + lint {:.1} ms \
+             ({:.1}x baseline) = {:.0} lines/s",
+            base * 1e3,
+            parsed_s * 1e3,
+            parsed_s / base,
+            both * 1e3,
+            both / base,
+            lines as f64 / both
         );
     }
     criterion.final_summary();
