@@ -1,5 +1,6 @@
 //! Findings and reports: what the evaluator returns and the renderers print.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -71,17 +72,75 @@ impl fmt::Display for Location {
 }
 
 /// One thing found wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Finding {
-    id: String,
+    // The evaluator's ids and titles are the catalogue's static strings: a large
+    // report (one finding per line of a 100,000-line pg_hba.conf) copies neither.
+    id: Cow<'static, str>,
     severity: Severity,
-    title: String,
-    evidence: String,
+    title: Cow<'static, str>,
     location: Location,
-    remediation: String,
-    fingerprint: String,
-    #[serde(skip)]
-    object: String,
+    fingerprint: Fingerprint,
+    /// Evidence, remediation and object, one allocation per finding instead of three.
+    text: FindingText,
+}
+
+/// The evidence, remediation and object of a finding, one after the other in one
+/// buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FindingText {
+    buf: String,
+    evidence_end: usize,
+    remediation_end: usize,
+}
+
+impl FindingText {
+    /// Writes the evidence, the remediation and the object, in that order, into one
+    /// buffer of `capacity` bytes (it grows if that is too small).
+    pub(crate) fn write(
+        capacity: usize,
+        evidence: impl FnOnce(&mut String),
+        remediation: impl FnOnce(&mut String),
+        object: impl FnOnce(&mut String),
+    ) -> Self {
+        let mut buf = String::with_capacity(capacity);
+        evidence(&mut buf);
+        let evidence_end = buf.len();
+        remediation(&mut buf);
+        let remediation_end = buf.len();
+        object(&mut buf);
+        FindingText {
+            buf,
+            evidence_end,
+            remediation_end,
+        }
+    }
+
+    /// The three texts, copied into one buffer.
+    pub(crate) fn of(evidence: &str, remediation: &str, object: &str) -> Self {
+        FindingText::write(
+            evidence.len() + remediation.len() + object.len(),
+            |b| b.push_str(evidence),
+            |b| b.push_str(remediation),
+            |b| b.push_str(object),
+        )
+    }
+
+    // The ends are taken from `buf.len()` between whole strings, so they are in range
+    // and on character boundaries; `get` spares a panic path all the same.
+    fn evidence(&self) -> &str {
+        self.buf.get(..self.evidence_end).unwrap_or_default()
+    }
+
+    fn remediation(&self) -> &str {
+        self.buf
+            .get(self.evidence_end..self.remediation_end)
+            .unwrap_or_default()
+    }
+
+    fn object(&self) -> &str {
+        self.buf.get(self.remediation_end..).unwrap_or_default()
+    }
 }
 
 impl Finding {
@@ -97,18 +156,47 @@ impl Finding {
         evidence: impl Into<String>,
         remediation: impl Into<String>,
     ) -> Self {
-        let id = id.into();
-        let object = object.into();
-        let fingerprint = fingerprint(&id, &object);
+        Finding::of_parts(
+            Cow::Owned(id.into()),
+            severity,
+            Cow::Owned(title.into()),
+            location,
+            FindingText::of(&evidence.into(), &remediation.into(), &object.into()),
+        )
+    }
+
+    /// A finding of a catalogue rule (static id and title) with its texts.
+    pub(crate) fn of_rule(
+        id: &'static str,
+        severity: Severity,
+        title: &'static str,
+        location: Location,
+        text: FindingText,
+    ) -> Self {
+        Finding::of_parts(
+            Cow::Borrowed(id),
+            severity,
+            Cow::Borrowed(title),
+            location,
+            text,
+        )
+    }
+
+    fn of_parts(
+        id: Cow<'static, str>,
+        severity: Severity,
+        title: Cow<'static, str>,
+        location: Location,
+        text: FindingText,
+    ) -> Self {
+        let fingerprint = Fingerprint::of(&id, text.object());
         Finding {
             id,
             severity,
-            title: title.into(),
-            evidence: evidence.into(),
+            title,
             location,
-            remediation: remediation.into(),
             fingerprint,
-            object,
+            text,
         }
     }
 
@@ -126,7 +214,7 @@ impl Finding {
     }
     /// What triggered it, in words.
     pub fn evidence(&self) -> &str {
-        &self.evidence
+        self.text.evidence()
     }
     /// Where.
     pub fn location(&self) -> &Location {
@@ -134,15 +222,15 @@ impl Finding {
     }
     /// Configuration lines or SQL to paste.
     pub fn remediation(&self) -> &str {
-        &self.remediation
+        self.text.remediation()
     }
     /// Stable fingerprint (hex prefix of SHA-256 of id and object) for suppressions.
     pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+        self.fingerprint.as_str()
     }
     /// The object name the fingerprint is computed from.
     pub fn object(&self) -> &str {
-        &self.object
+        self.text.object()
     }
 
     pub(crate) fn set_severity(&mut self, severity: Severity) {
@@ -150,15 +238,80 @@ impl Finding {
     }
 }
 
+// Debug and Serialize by hand show the texts as separate fields, as they were when each
+// had its own String.
+impl fmt::Debug for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finding")
+            .field("id", &self.id)
+            .field("severity", &self.severity)
+            .field("title", &self.title)
+            .field("evidence", &self.evidence())
+            .field("location", &self.location)
+            .field("remediation", &self.remediation())
+            .field("fingerprint", &self.fingerprint)
+            .field("object", &self.object())
+            .finish()
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Finding", 7)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("severity", &self.severity)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("evidence", self.evidence())?;
+        s.serialize_field("location", &self.location)?;
+        s.serialize_field("remediation", self.remediation())?;
+        s.serialize_field("fingerprint", &self.fingerprint)?;
+        s.end()
+    }
+}
+
 /// The fingerprint of a finding of rule `id` on `object`: the first 16 hex digits of
 /// SHA-256(`id` NUL `object`).
 pub fn fingerprint(id: &str, object: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(id.as_bytes());
-    h.update([0u8]);
-    h.update(object.as_bytes());
-    let digest = h.finalize();
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    Fingerprint::of(id, object).as_str().to_owned()
+}
+
+/// A fingerprint's 16 lower-case hex digits, kept inline (no allocation per finding).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Fingerprint([u8; 16]);
+
+impl Fingerprint {
+    fn of(id: &str, object: &str) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut h = Sha256::new();
+        h.update(id.as_bytes());
+        h.update([0u8]);
+        h.update(object.as_bytes());
+        let digest = h.finalize();
+        let mut hex = [0u8; 16];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(digest.iter()) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0x0f)];
+        }
+        Fingerprint(hex)
+    }
+
+    fn as_str(&self) -> &str {
+        // Always ASCII hex digits, so the fallback is never taken.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// A rule that could not be decided, and why.
@@ -322,7 +475,7 @@ fn sort_findings(findings: &mut [Finding]) {
             .cmp(&a.severity)
             .then_with(|| a.id.cmp(&b.id))
             .then_with(|| location_key(&a.location).cmp(&location_key(&b.location)))
-            .then_with(|| a.object.cmp(&b.object))
+            .then_with(|| a.object().cmp(b.object()))
     });
 }
 
@@ -363,6 +516,79 @@ mod tests {
             a.fingerprint(),
             f("role.superusers", Severity::High, "app").fingerprint()
         );
+    }
+
+    #[test]
+    fn fingerprint_is_a_hex_prefix_of_sha256() {
+        for (id, object) in [
+            ("role.bypassrls", "app"),
+            ("hba.md5", "pg_hba.conf: host all all 0.0.0.0/0 md5"),
+            ("", ""),
+            ("x", "ünïcode"),
+        ] {
+            let mut h = Sha256::new();
+            h.update(id.as_bytes());
+            h.update([0u8]);
+            h.update(object.as_bytes());
+            let expected: String = h
+                .finalize()
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(fingerprint(id, object), expected);
+            let f = Finding::new(
+                id,
+                Severity::Low,
+                "t",
+                object,
+                Location::file("f"),
+                "e",
+                "r",
+            );
+            assert_eq!(f.fingerprint(), expected);
+        }
+    }
+
+    #[test]
+    fn texts_share_a_buffer_but_show_as_fields() {
+        let f = Finding::new(
+            "a.b",
+            Severity::High,
+            "T",
+            "öbj",
+            Location::file_line("p", 3),
+            "évidence",
+            "",
+        );
+        assert_eq!(
+            (f.evidence(), f.remediation(), f.object()),
+            ("évidence", "", "öbj")
+        );
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            format!(
+                r#"{{"id":"a.b","severity":"high","title":"T","evidence":"évidence","location":{{"kind":"file","path":"p","line":3}},"remediation":"","fingerprint":"{}"}}"#,
+                f.fingerprint()
+            )
+        );
+        assert_eq!(
+            format!("{f:?}"),
+            format!(
+                r#"Finding {{ id: "a.b", severity: High, title: "T", evidence: "évidence", location: File {{ path: "p", line: Some(3) }}, remediation: "", fingerprint: "{}", object: "öbj" }}"#,
+                f.fingerprint()
+            )
+        );
+        let g = Finding::new(
+            "a.b",
+            Severity::High,
+            "T",
+            "öbj",
+            f.location().clone(),
+            "évidenc",
+            "e",
+        );
+        assert_ne!(f, g, "the same bytes split differently are different texts");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use crate::catalogue::{catalogue, Rule};
 use crate::conf::ConfFile;
 use crate::hba::HbaFile;
-use crate::report::{Finding, Location, Report, Skipped};
+use crate::report::{Finding, FindingText, Location, Report, Skipped};
 use crate::snapshot::{Collected, LiveFacts, RoleFact, NEEDS_LIVE};
 use crate::{Policy, Severity, Snapshot};
 
@@ -173,10 +173,10 @@ impl<'a> Eval<'a> {
     /// Emits a finding of the current rule at its catalogue severity.
     pub(crate) fn emit(
         &mut self,
-        object: impl Into<String>,
+        object: impl AsRef<str>,
         location: Location,
-        evidence: impl Into<String>,
-        remediation: impl Into<String>,
+        evidence: impl AsRef<str>,
+        remediation: impl AsRef<str>,
     ) {
         self.emit_at(self.rule.severity, object, location, evidence, remediation);
     }
@@ -186,20 +186,23 @@ impl<'a> Eval<'a> {
     pub(crate) fn emit_at(
         &mut self,
         severity: Severity,
-        object: impl Into<String>,
+        object: impl AsRef<str>,
         location: Location,
-        evidence: impl Into<String>,
-        remediation: impl Into<String>,
+        evidence: impl AsRef<str>,
+        remediation: impl AsRef<str>,
     ) {
-        let mut f = Finding::new(
-            self.rule.id,
-            severity,
-            self.rule.title,
-            object,
-            location,
-            evidence,
-            remediation,
-        );
+        let text = FindingText::of(evidence.as_ref(), remediation.as_ref(), object.as_ref());
+        self.emit_text_at(severity, location, text);
+    }
+
+    /// Emits a finding of the current rule at its catalogue severity, its texts written
+    /// into one buffer by the rule.
+    pub(crate) fn emit_text(&mut self, location: Location, text: FindingText) {
+        self.emit_text_at(self.rule.severity, location, text);
+    }
+
+    fn emit_text_at(&mut self, severity: Severity, location: Location, text: FindingText) {
+        let mut f = Finding::of_rule(self.rule.id, severity, self.rule.title, location, text);
         if let Some(s) = self.policy.severity_overrides.get(self.rule.id) {
             f.set_severity(*s);
         }
