@@ -116,8 +116,8 @@ pub(crate) fn hba_line(n: usize, line: &str) -> HbaLine {
         rule_number: Some(n),
         result: Ok(HbaRule {
             conn_type,
-            databases: tokens(f[1]),
-            users: tokens(f[2]),
+            databases: tokens(f[1]).into(),
+            users: tokens(f[2]).into(),
             address,
             method: method(rest[0]),
             options,

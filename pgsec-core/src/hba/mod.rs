@@ -254,10 +254,12 @@ impl AuthMethod {
 pub struct HbaRule {
     /// Connection type.
     pub conn_type: ConnType,
-    /// Database list (after `@file` expansion, as the server shows it).
-    pub databases: Vec<HbaToken>,
-    /// User list (after `@file` expansion; `+group` keeps its `+`).
-    pub users: Vec<HbaToken>,
+    /// Database list (after `@file` expansion, as the server shows it). Equal lists of
+    /// one parse share one allocation.
+    pub databases: Arc<[HbaToken]>,
+    /// User list (after `@file` expansion; `+group` keeps its `+`), shared like
+    /// [`HbaRule::databases`].
+    pub users: Arc<[HbaToken]>,
     /// Address; `None` for `local`.
     pub address: Option<HbaAddress>,
     /// Authentication method.
@@ -270,15 +272,15 @@ impl HbaRule {
     /// A rule without options.
     pub fn new(
         conn_type: ConnType,
-        databases: Vec<HbaToken>,
-        users: Vec<HbaToken>,
+        databases: impl Into<Arc<[HbaToken]>>,
+        users: impl Into<Arc<[HbaToken]>>,
         address: Option<HbaAddress>,
         method: AuthMethod,
     ) -> Self {
         HbaRule {
             conn_type,
-            databases,
-            users,
+            databases: databases.into(),
+            users: users.into(),
             address,
             method,
             options: Vec::new(),
@@ -465,6 +467,7 @@ impl HbaFile {
         // that spares the growing vector its copies.
         let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
         let mut rule_number = 0usize;
+        let mut lists = parse::ListInterner::default();
         let mut tokenizer = lexer::Tokenizer::new(loader, options.version.major());
         tokenizer.tokenize_top(&file, text, &mut |tl: lexer::TokLine<'_, '_>| {
             let (result, hidden) = match &tl.err {
@@ -475,7 +478,7 @@ impl HbaFile {
                     };
                     (Err(msg), false)
                 }
-                None => match parse::parse_line(&tl, options) {
+                None => match parse::parse_line(&tl, options, &mut lists) {
                     Ok(rule) => (Ok(rule), false),
                     Err(e) => (Err(e.msg), e.hidden),
                 },

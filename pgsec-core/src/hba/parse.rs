@@ -1,7 +1,11 @@
 //! `parse_hba_line()` and `parse_hba_auth_opt()` of the server's `hba.c`: one tokenized
 //! line to an [`HbaRule`] or the error text the server reports for it.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::addr::{c_number_start, cidr_bits, leading_ones, mask_of, parse_numeric_host};
 use super::lexer::{TokLine, Token};
@@ -43,31 +47,31 @@ pub(crate) enum ClientCert {
 /// Options after `parse_hba_auth_opt()`, with the defaults the server adds: what
 /// `get_hba_options()` renders into `pg_hba_file_rules.options`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ResolvedOptions {
+pub(crate) struct ResolvedOptions<'a> {
     pub(crate) include_realm: bool,
-    pub(crate) krb_realm: Option<String>,
-    pub(crate) usermap: Option<String>,
+    pub(crate) krb_realm: Option<Cow<'a, str>>,
+    pub(crate) usermap: Option<Cow<'a, str>>,
     pub(crate) clientcert: ClientCert,
-    pub(crate) pamservice: Option<String>,
-    pub(crate) ldapserver: Option<String>,
+    pub(crate) pamservice: Option<Cow<'a, str>>,
+    pub(crate) ldapserver: Option<Cow<'a, str>>,
     pub(crate) ldapport: i64,
-    pub(crate) ldapscheme: Option<String>,
+    pub(crate) ldapscheme: Option<Cow<'a, str>>,
     pub(crate) ldaptls: bool,
-    pub(crate) ldapprefix: Option<String>,
-    pub(crate) ldapsuffix: Option<String>,
-    pub(crate) ldapbasedn: Option<String>,
-    pub(crate) ldapbinddn: Option<String>,
-    pub(crate) ldapbindpasswd: Option<String>,
-    pub(crate) ldapsearchattribute: Option<String>,
-    pub(crate) ldapsearchfilter: Option<String>,
+    pub(crate) ldapprefix: Option<Cow<'a, str>>,
+    pub(crate) ldapsuffix: Option<Cow<'a, str>>,
+    pub(crate) ldapbasedn: Option<Cow<'a, str>>,
+    pub(crate) ldapbinddn: Option<Cow<'a, str>>,
+    pub(crate) ldapbindpasswd: Option<Cow<'a, str>>,
+    pub(crate) ldapsearchattribute: Option<Cow<'a, str>>,
+    pub(crate) ldapsearchfilter: Option<Cow<'a, str>>,
     pub(crate) ldapscope: i64,
-    pub(crate) radiusservers: Option<(usize, String)>,
-    pub(crate) radiussecrets: Option<(usize, String)>,
-    pub(crate) radiusidentifiers: Option<(usize, String)>,
-    pub(crate) radiusports: Option<(usize, String)>,
+    pub(crate) radiusservers: Option<(usize, &'a str)>,
+    pub(crate) radiussecrets: Option<(usize, &'a str)>,
+    pub(crate) radiusidentifiers: Option<(usize, &'a str)>,
+    pub(crate) radiusports: Option<(usize, &'a str)>,
 }
 
-impl ResolvedOptions {
+impl ResolvedOptions<'_> {
     /// `get_hba_options()`: the `options` array of the view, None when empty.
     pub(crate) fn render(&self, method: AuthMethod) -> Option<Vec<String>> {
         let mut out = Vec::new();
@@ -149,6 +153,7 @@ impl ResolvedOptions {
 pub(crate) fn parse_line(
     line: &TokLine<'_, '_>,
     opts: &HbaParseOptions,
+    lists: &mut ListInterner,
 ) -> Result<HbaRule, LineError> {
     let major = opts.version.major();
     let build = &opts.build;
@@ -203,11 +208,11 @@ pub(crate) fn parse_line(
             "end-of-line before database specification",
         ));
     };
-    let databases = names(dbs, major)?;
+    let databases = names(dbs, major, lists)?;
     let Some(roles) = fields.next() else {
         return Err(LineError::shown("end-of-line before role specification"));
     };
-    let users = names(roles, major)?;
+    let users = names(roles, major, lists)?;
 
     let mut address = None;
     if conn_type != ConnType::Local {
@@ -354,7 +359,11 @@ pub(crate) fn parse_line(
     }
 }
 
-fn names(field: &[Token<'_>], major: u32) -> Result<Vec<HbaToken>, LineError> {
+fn names(
+    field: &[Token<'_>],
+    major: u32,
+    lists: &mut ListInterner,
+) -> Result<Arc<[HbaToken]>, LineError> {
     if major >= 16 {
         for t in field {
             if let Some(re) = t.text.strip_prefix('/') {
@@ -366,13 +375,87 @@ fn names(field: &[Token<'_>], major: u32) -> Result<Vec<HbaToken>, LineError> {
             }
         }
     }
-    Ok(field
-        .iter()
-        .map(|t| HbaToken {
-            text: t.text.as_ref().to_owned(),
-            quoted: t.quoted,
-        })
-        .collect())
+    Ok(lists.intern(field))
+}
+
+/// Hands out one shared list for equal database or user columns: a file of 100,000
+/// lines names a few thousand distinct lists, so most lines cost a hash lookup instead
+/// of two allocations (and two frees when the file is dropped).
+#[derive(Default)]
+pub(crate) struct ListInterner {
+    /// By [`list_hash`]; one list per hash (on a collision the newcomer is not kept).
+    table: HashMap<u64, Arc<[HbaToken]>, BuildHasherDefault<PreHashed>>,
+}
+
+impl ListInterner {
+    /// The list for `field`, shared with every equal list interned before.
+    pub(crate) fn intern(&mut self, field: &[Token<'_>]) -> Arc<[HbaToken]> {
+        let hash = list_hash(field);
+        if let Some(list) = self.table.get(&hash) {
+            let equal = list.len() == field.len()
+                && list
+                    .iter()
+                    .zip(field)
+                    .all(|(a, b)| a.quoted == b.quoted && a.text == b.text);
+            if equal {
+                return Arc::clone(list);
+            }
+        }
+        let list: Arc<[HbaToken]> = field
+            .iter()
+            .map(|t| HbaToken {
+                text: t.text.as_ref().to_owned(),
+                quoted: t.quoted,
+            })
+            .collect();
+        self.table.entry(hash).or_insert_with(|| Arc::clone(&list));
+        list
+    }
+}
+
+/// A 64-bit hash of a token list (texts, quoting, boundaries), eight bytes at a step.
+fn list_hash(field: &[Token<'_>]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let mut h = mix(0, field.len() as u64);
+    for t in field {
+        let bytes = t.text.as_bytes();
+        h = mix(h, (bytes.len() as u64) << 1 | u64::from(t.quoted));
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            h = mix(h, u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        let mut word = [0u8; 8];
+        if let Some(w) = word.get_mut(..rest.len()) {
+            w.copy_from_slice(rest);
+        }
+        h = mix(h, u64::from_le_bytes(word));
+    }
+    // Spread the high bits down: the table picks buckets from the low ones.
+    h ^ (h >> 29)
+}
+
+/// A hasher for keys that already are hashes.
+#[derive(Default)]
+pub(crate) struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineError> {
@@ -406,10 +489,10 @@ fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineErr
 }
 
 /// Runs `parse_hba_auth_opt()` over the rule's options and the method's final checks.
-pub(crate) fn resolve_options(
-    rule: &HbaRule,
+pub(crate) fn resolve_options<'a>(
+    rule: &'a HbaRule,
     opts: &HbaParseOptions,
-) -> Result<ResolvedOptions, LineError> {
+) -> Result<ResolvedOptions<'a>, LineError> {
     let major = opts.version.major();
     let method = rule.method;
     let mut r = ResolvedOptions {
@@ -445,7 +528,7 @@ pub(crate) fn resolve_options(
                 ) {
                     return Err(invalid("map", "ident, peer, gssapi, sspi, and cert"));
                 }
-                r.usermap = Some(val.to_owned());
+                r.usermap = Some(Cow::Borrowed(val));
             }
             "clientcert" => {
                 if rule.conn_type != ConnType::HostSsl {
@@ -504,7 +587,7 @@ pub(crate) fn resolve_options(
             }
             "pamservice" => {
                 require(AuthMethod::Pam, "pamservice", "pam")?;
-                r.pamservice = Some(val.to_owned());
+                r.pamservice = Some(Cow::Borrowed(val));
             }
             "pam_use_hostname" => require(AuthMethod::Pam, "pam_use_hostname", "pam")?,
             "ldapurl" => {
@@ -518,20 +601,20 @@ pub(crate) fn resolve_options(
                         url.scheme
                     )));
                 }
-                r.ldapscheme = Some(url.scheme.clone());
+                r.ldapscheme = Some(Cow::Owned(url.scheme.clone()));
                 if let Some(h) = url.host {
-                    r.ldapserver = Some(h);
+                    r.ldapserver = Some(Cow::Owned(h));
                 }
                 r.ldapport = url.port;
                 if let Some(dn) = url.dn {
-                    r.ldapbasedn = Some(dn);
+                    r.ldapbasedn = Some(Cow::Owned(dn));
                 }
                 if let Some(a) = url.first_attr {
-                    r.ldapsearchattribute = Some(a);
+                    r.ldapsearchattribute = Some(Cow::Owned(a));
                 }
                 r.ldapscope = url.scope;
                 if let Some(f) = url.filter {
-                    r.ldapsearchfilter = Some(f);
+                    r.ldapsearchfilter = Some(Cow::Owned(f));
                 }
             }
             "ldaptls" => {
@@ -541,11 +624,11 @@ pub(crate) fn resolve_options(
             "ldapscheme" => {
                 // An invalid scheme is only logged; the value is kept.
                 require(AuthMethod::Ldap, "ldapscheme", "ldap")?;
-                r.ldapscheme = Some(val.to_owned());
+                r.ldapscheme = Some(Cow::Borrowed(val));
             }
             "ldapserver" => {
                 require(AuthMethod::Ldap, "ldapserver", "ldap")?;
-                r.ldapserver = Some(val.to_owned());
+                r.ldapserver = Some(Cow::Borrowed(val));
             }
             "ldapport" => {
                 require(AuthMethod::Ldap, "ldapport", "ldap")?;
@@ -558,37 +641,37 @@ pub(crate) fn resolve_options(
             }
             "ldapbinddn" => {
                 require(AuthMethod::Ldap, "ldapbinddn", "ldap")?;
-                r.ldapbinddn = Some(val.to_owned());
+                r.ldapbinddn = Some(Cow::Borrowed(val));
             }
             "ldapbindpasswd" => {
                 require(AuthMethod::Ldap, "ldapbindpasswd", "ldap")?;
-                r.ldapbindpasswd = Some(val.to_owned());
+                r.ldapbindpasswd = Some(Cow::Borrowed(val));
             }
             "ldapsearchattribute" => {
                 require(AuthMethod::Ldap, "ldapsearchattribute", "ldap")?;
-                r.ldapsearchattribute = Some(val.to_owned());
+                r.ldapsearchattribute = Some(Cow::Borrowed(val));
             }
             "ldapsearchfilter" => {
                 require(AuthMethod::Ldap, "ldapsearchfilter", "ldap")?;
-                r.ldapsearchfilter = Some(val.to_owned());
+                r.ldapsearchfilter = Some(Cow::Borrowed(val));
             }
             "ldapbasedn" => {
                 require(AuthMethod::Ldap, "ldapbasedn", "ldap")?;
-                r.ldapbasedn = Some(val.to_owned());
+                r.ldapbasedn = Some(Cow::Borrowed(val));
             }
             "ldapprefix" => {
                 require(AuthMethod::Ldap, "ldapprefix", "ldap")?;
-                r.ldapprefix = Some(val.to_owned());
+                r.ldapprefix = Some(Cow::Borrowed(val));
             }
             "ldapsuffix" => {
                 require(AuthMethod::Ldap, "ldapsuffix", "ldap")?;
-                r.ldapsuffix = Some(val.to_owned());
+                r.ldapsuffix = Some(Cow::Borrowed(val));
             }
             "krb_realm" => {
                 if !matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
                     return Err(invalid("krb_realm", "gssapi and sspi"));
                 }
-                r.krb_realm = Some(val.to_owned());
+                r.krb_realm = Some(Cow::Borrowed(val));
             }
             "include_realm" => {
                 if !matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
@@ -606,7 +689,7 @@ pub(crate) fn resolve_options(
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::hidden(format!("could not parse RADIUS server list \"{val}\""))
                 })?;
-                r.radiusservers = Some((list.len(), val.to_owned()));
+                r.radiusservers = Some((list.len(), val));
             }
             "radiusports" => {
                 require(AuthMethod::Radius, "radiusports", "radius")?;
@@ -618,21 +701,21 @@ pub(crate) fn resolve_options(
                         "invalid RADIUS port number: \"{val}\""
                     )));
                 }
-                r.radiusports = Some((list.len(), val.to_owned()));
+                r.radiusports = Some((list.len(), val));
             }
             "radiussecrets" => {
                 require(AuthMethod::Radius, "radiussecrets", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::hidden(format!("could not parse RADIUS secret list \"{val}\""))
                 })?;
-                r.radiussecrets = Some((list.len(), val.to_owned()));
+                r.radiussecrets = Some((list.len(), val));
             }
             "radiusidentifiers" => {
                 require(AuthMethod::Radius, "radiusidentifiers", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::hidden(format!("could not parse RADIUS identifiers list \"{val}\""))
                 })?;
-                r.radiusidentifiers = Some((list.len(), val.to_owned()));
+                r.radiusidentifiers = Some((list.len(), val));
             }
             other => {
                 return Err(LineError::shown(format!(
@@ -668,7 +751,7 @@ pub(crate) fn resolve_options(
         }
     }
     if method == AuthMethod::Radius {
-        let count = |o: &Option<(usize, String)>| o.as_ref().map_or(0, |(n, _)| *n);
+        let count = |o: &Option<(usize, &str)>| o.as_ref().map_or(0, |(n, _)| *n);
         let (servers, secrets) = (count(&r.radiusservers), count(&r.radiussecrets));
         let (ports, idents) = (count(&r.radiusports), count(&r.radiusidentifiers));
         // An empty list is a NIL pointer to the server: "not set".
@@ -1083,6 +1166,42 @@ mod tests {
         assert!(split_guc_list("\"a").is_none());
         assert!(split_guc_list("a,").is_none());
         assert!(split_guc_list("\"a\"b").is_none());
+    }
+
+    #[test]
+    fn equal_lists_are_shared_and_different_ones_are_not() {
+        use std::borrow::Cow;
+        let tok = |t: &'static str, quoted: bool| Token {
+            text: Cow::Borrowed(t),
+            quoted,
+        };
+        let mut lists = ListInterner::default();
+        let a = lists.intern(&[tok("app", false), tok("b", false)]);
+        let again = lists.intern(&[
+            tok("app", false),
+            Token {
+                text: Cow::Owned("b".into()),
+                quoted: false,
+            },
+        ]);
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(a.len(), 2);
+        // Quoting, order, boundaries and length all make another list.
+        for other in [
+            vec![tok("app", true), tok("b", false)],
+            vec![tok("b", false), tok("app", false)],
+            vec![tok("ap", false), tok("pb", false)],
+            vec![tok("app", false)],
+            vec![tok("app", false), tok("b", false), tok("app", false)],
+        ] {
+            let list = lists.intern(&other);
+            assert!(!Arc::ptr_eq(&a, &list), "{other:?}");
+            let texts: Vec<(&str, bool)> =
+                list.iter().map(|t| (t.text.as_str(), t.quoted)).collect();
+            let want: Vec<(&str, bool)> =
+                other.iter().map(|t| (t.text.as_ref(), t.quoted)).collect();
+            assert_eq!(texts, want);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! rules run on what the server actually loaded.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -98,7 +99,7 @@ fn rule(row: HbaRow) -> Result<HbaRule, String> {
         Some("bsd") => AuthMethod::Bsd,
         other => return Err(format!("authentication method {other:?}")),
     };
-    let tokens = |v: Option<Vec<String>>| {
+    let tokens = |v: Option<Vec<String>>| -> Arc<[HbaToken]> {
         v.unwrap_or_default()
             .into_iter()
             .map(HbaToken::plain)
