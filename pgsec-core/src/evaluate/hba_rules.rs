@@ -624,15 +624,16 @@ pub(crate) fn covers(a: &HbaRule, b: &HbaRule) -> bool {
 // The shadow check looks each rule up in an index of the earlier rules instead of
 // comparing it with every one of them (quadratic on a 100,000-line file).
 //
-// The index files each rule under 64-bit hashes of (address key, user): `None` for a
-// rule for all users, else one entry per user token. A later rule looks up every
-// (address key, user) an earlier rule covering it must be filed under: the keys of every
-// address that could cover its own, with `all` and with its first user. The index is
-// complete: every earlier rule `covers` returns true for is filed under one of those
-// keys. A hash collision only merges two lists, adding candidates, and every candidate
-// is checked with `covers` before it counts; so the answer is exactly the first earlier
-// line that covers the rule, as a scan of all earlier lines would give (the tests
-// compare the two).
+// The index files each rule under 64-bit hashes of (address key, user part, type): the
+// user part is `all` for a rule for all users, else one entry per user token. A rule
+// looks up every key an earlier rule covering it must be filed under: the keys of every
+// address that could cover its own, with `all` and with its first user, and each type
+// covering its own; what was filed so far under a user part (`Kinds`) prunes the keys
+// that cannot exist. The index is complete: every earlier rule `covers` returns true for
+// is filed under one of those keys. A hash collision only merges two lists (or two
+// users' `Kinds`), adding candidates, and every candidate is checked with `covers`
+// before it counts; so the answer is exactly the first earlier line that covers the
+// rule, as a scan of all earlier lines would give (the tests compare the two).
 
 /// Multiplies and folds the 128-bit product: a fast mix with good high and low bits.
 fn fold_mul(a: u64, b: u64) -> u64 {
@@ -714,9 +715,14 @@ fn user_key(t: &HbaToken) -> u64 {
         word.copy_from_slice(c);
         h = mix(h, u64::from_le_bytes(word));
     }
-    let mut word = [0u8; 8];
-    word[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    mix(h, u64::from_le_bytes(word))
+    // The tail by shifts: a copy into a stack word would call memcpy and then stall
+    // reading back what it wrote in pieces.
+    let tail = chunks
+        .remainder()
+        .iter()
+        .enumerate()
+        .fold(0u64, |w, (k, &b)| w | u64::from(b) << (8 * k));
+    mix(h, tail)
 }
 
 /// The index key of an address key and a user part.
@@ -724,81 +730,120 @@ fn key(addr: u64, user: u64) -> u64 {
     fold_mul(addr ^ user.rotate_left(29), 0xff51_afd7_ed55_8ccd)
 }
 
-/// The address key a rule is filed under.
-fn own_key(a: Option<&HbaAddress>) -> u64 {
-    match a {
-        None => KEY_LOCAL,
-        Some(HbaAddress::All) => KEY_ALL,
-        Some(HbaAddress::SameHost) => KEY_SAMEHOST,
-        Some(HbaAddress::SameNet) => KEY_SAMENET,
-        Some(HbaAddress::Net(n)) => net_key(n.addr(), n.prefix_len()),
-        Some(HbaAddress::HostName(h)) => host_keys(h, |_| {}),
-        Some(HbaAddress::Masked { addr, mask }) => masked_key(*addr, *mask),
-        // Unknown future address kinds are filed where every later rule looks.
-        #[allow(unreachable_patterns)]
-        Some(_) => KEY_ALL,
-    }
+/// What has been filed under one user part: which connection types, which kinds of
+/// address, which prefix lengths of each family. A lookup only tries the keys that can
+/// exist.
+#[derive(Default, Clone, Copy)]
+struct Kinds {
+    /// Prefix lengths, one bit each: IPv4 from bit 0, IPv6 from bit 64.
+    lens: [u64; 4],
+    /// `KIND_*` bits.
+    flags: u8,
+    /// Connection types, bit [`conn_number`].
+    conns: u8,
 }
 
-/// The prefix lengths of the networks filed so far, for one address family.
-#[derive(Default)]
-struct PrefixLens([u64; 3]);
+const KIND_LOCAL: u8 = 1;
+const KIND_ALL: u8 = 2;
+const KIND_SAMEHOST: u8 = 4;
+const KIND_SAMENET: u8 = 8;
+const KIND_HOST: u8 = 16;
+const KIND_MASKED: u8 = 32;
 
-impl PrefixLens {
-    fn insert(&mut self, len: u8) {
-        if let Some(w) = self.0.get_mut(usize::from(len / 64)) {
-            *w |= 1 << (len % 64);
+impl Kinds {
+    /// The bit of a prefix length of the family of `ip`.
+    fn len_bit(ip: IpAddr, len: u8) -> usize {
+        usize::from(len) + if ip.is_ipv6() { 64 } else { 0 }
+    }
+
+    fn insert_len(&mut self, ip: IpAddr, len: u8) {
+        let bit = Kinds::len_bit(ip, len);
+        if let Some(w) = self.lens.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
         }
     }
 
-    /// Calls `f` with every filed length up to `max`, shortest first.
-    fn each_up_to(&self, max: u8, mut f: impl FnMut(u8)) {
-        for (i, &word) in self.0.iter().enumerate() {
+    /// Calls `f` with every length filed for the family of `ip`, up to `max`.
+    fn each_len_up_to(&self, ip: IpAddr, max: u8, mut f: impl FnMut(u8)) {
+        let (first, last) = (Kinds::len_bit(ip, 0), Kinds::len_bit(ip, max));
+        for (i, &word) in self.lens.iter().enumerate().skip(first / 64) {
             let mut w = word;
             while w != 0 {
-                // At most 191: the word index is below 3 and a bit index below 64.
-                let len = (i * 64) as u8 + w.trailing_zeros() as u8;
-                if len > max {
+                let bit = i * 64 + w.trailing_zeros() as usize;
+                if bit > last {
                     return;
                 }
-                f(len);
+                // At most `max`: the cast keeps the length.
+                f((bit - first) as u8);
                 w &= w - 1;
             }
         }
     }
+
+    fn has(&self, kind: u8) -> bool {
+        self.flags & kind != 0
+    }
+
+    fn has_conn(&self, conn: ConnType) -> bool {
+        self.conns & (1 << conn_number(conn)) != 0
+    }
 }
 
-/// Calls `f` with the key of every address that could cover `a`; `prefixes` are the
-/// prefix lengths filed so far (IPv4, IPv6), so only networks that can exist are looked
-/// up.
-fn covering_keys(a: Option<&HbaAddress>, prefixes: &[PrefixLens; 2], mut f: impl FnMut(u64)) {
+/// The address key a rule is filed under, recorded in `kinds`.
+fn file_address(a: Option<&HbaAddress>, kinds: &mut Kinds) -> u64 {
+    let (key, kind) = match a {
+        None => (KEY_LOCAL, KIND_LOCAL),
+        Some(HbaAddress::All) => (KEY_ALL, KIND_ALL),
+        Some(HbaAddress::SameHost) => (KEY_SAMEHOST, KIND_SAMEHOST),
+        Some(HbaAddress::SameNet) => (KEY_SAMENET, KIND_SAMENET),
+        Some(HbaAddress::Net(n)) => {
+            kinds.insert_len(n.addr(), n.prefix_len());
+            return net_key(n.addr(), n.prefix_len());
+        }
+        Some(HbaAddress::HostName(h)) => (host_keys(h, |_| {}), KIND_HOST),
+        Some(HbaAddress::Masked { addr, mask }) => (masked_key(*addr, *mask), KIND_MASKED),
+        // Unknown future address kinds are filed where every later rule looks.
+        #[allow(unreachable_patterns)]
+        Some(_) => (KEY_ALL, KIND_ALL),
+    };
+    kinds.flags |= kind;
+    key
+}
+
+/// Calls `f` with the key of every address that could cover `a` and is of a kind in
+/// `kinds`.
+fn covering_keys(a: Option<&HbaAddress>, kinds: &Kinds, mut f: impl FnMut(u64)) {
     let Some(addr) = a else {
-        f(KEY_LOCAL);
+        if kinds.has(KIND_LOCAL) {
+            f(KEY_LOCAL);
+        }
         return;
     };
-    f(KEY_ALL);
+    if kinds.has(KIND_ALL) {
+        f(KEY_ALL);
+    }
     match addr {
         HbaAddress::Net(n) => {
             let ip = n.addr();
-            prefixes[usize::from(ip.is_ipv6())].each_up_to(n.prefix_len(), |len| {
-                f(net_key(ip, len));
-            });
+            kinds.each_len_up_to(ip, n.prefix_len(), |len| f(net_key(ip, len)));
         }
-        HbaAddress::HostName(h) => {
+        HbaAddress::HostName(h) if kinds.has(KIND_HOST) => {
             let whole = host_keys(h, &mut f);
             // A name starting with a dot was looked up as its own first suffix.
             if !h.starts_with('.') {
                 f(whole);
             }
         }
-        HbaAddress::SameHost => f(KEY_SAMEHOST),
-        HbaAddress::SameNet => f(KEY_SAMENET),
-        HbaAddress::Masked { addr, mask } => f(masked_key(*addr, *mask)),
+        HbaAddress::SameHost if kinds.has(KIND_SAMEHOST) => f(KEY_SAMEHOST),
+        HbaAddress::SameNet if kinds.has(KIND_SAMENET) => f(KEY_SAMENET),
+        HbaAddress::Masked { addr, mask } if kinds.has(KIND_MASKED) => {
+            f(masked_key(*addr, *mask));
+        }
         _ => {}
     }
 }
 
-/// The keys are hashes already: the map uses them as they are.
+/// The keys are hashes already: the maps use them as they are.
 #[derive(Default)]
 struct KeyHasher(u64);
 
@@ -818,107 +863,143 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// The rules filed by key: each key's lines are one run, in line order, in one array
-/// (a lookup reads consecutive memory, and a 100,000-line file costs no allocation per
-/// line).
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+fn key_map<V>(capacity: usize) -> KeyMap<V> {
+    HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
+}
+
+/// No next node.
+const END: usize = usize::MAX;
+
+/// Earlier rules filed by key, each key's lines a list in line order, kept in one arena
+/// so a 100,000-line file costs no allocation per line. Only earlier rules are filed
+/// when a rule is looked up, so a key without one is a miss in the map (its control
+/// bytes, which stay in cache), not a read of an entry.
 struct Index {
-    /// key → (start, end) of its run in `lines`.
-    runs: HashMap<u64, (usize, usize), BuildHasherDefault<KeyHasher>>,
-    lines: Vec<usize>,
+    /// key → (first node, last node) of that key's list.
+    lists: KeyMap<(usize, usize)>,
+    /// (line index, next node or [`END`])
+    nodes: Vec<(usize, usize)>,
 }
 
 impl Index {
-    /// The index of `entries` (key, line), given in line order.
-    fn new(entries: &[(u64, usize)]) -> Self {
-        let mut runs: HashMap<u64, (usize, usize), BuildHasherDefault<KeyHasher>> =
-            HashMap::with_capacity_and_hasher(entries.len(), BuildHasherDefault::default());
-        for &(key, _) in entries {
-            runs.entry(key).or_default().1 += 1;
+    fn with_capacity(entries: usize) -> Self {
+        Index {
+            lists: key_map(entries),
+            nodes: Vec::with_capacity(entries),
         }
-        // Place the runs one after the other; `end` counts up from `start` as the run
-        // is filled.
-        let mut next = 0;
-        for (start, end) in runs.values_mut() {
-            let len = *end;
-            (*start, *end) = (next, next);
-            next += len;
-        }
-        let mut lines = vec![0; entries.len()];
-        for &(key, line) in entries {
-            if let Some((_, end)) = runs.get_mut(&key) {
-                if let Some(slot) = lines.get_mut(*end) {
-                    *slot = line;
-                }
-                *end += 1;
-            }
-        }
-        Index { runs, lines }
     }
 
-    /// The first line of the run at `key` before `before` that satisfies `pred`.
-    fn first(&self, key: u64, before: usize, pred: impl Fn(usize) -> bool) -> Option<usize> {
-        let &(start, end) = self.runs.get(&key)?;
-        self.lines
-            .get(start..end)?
-            .iter()
-            .take_while(|&&line| line < before)
-            .copied()
-            .find(|&line| pred(line))
+    fn push(&mut self, key: u64, line: usize) {
+        let node = self.nodes.len();
+        self.nodes.push((line, END));
+        match self.lists.get_mut(&key) {
+            Some((_, tail)) => {
+                if let Some(prev) = self.nodes.get_mut(*tail) {
+                    prev.1 = node;
+                }
+                *tail = node;
+            }
+            None => {
+                self.lists.insert(key, (node, node));
+            }
+        }
+    }
+
+    /// The first line of the list at `key` before `before` that satisfies `pred`.
+    fn first(
+        &self,
+        key: u64,
+        before: Option<usize>,
+        pred: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let mut next = self.lists.get(&key).map_or(END, |(head, _)| *head);
+        while let Some(&(line, after)) = self.nodes.get(next) {
+            if before.is_some_and(|b| line >= b) {
+                return None;
+            }
+            if pred(line) {
+                return Some(line);
+            }
+            next = after;
+        }
+        None
     }
 }
 
-/// What the shadow check needs of a rule, gathered in one tight pass over the parsed
-/// file (its tokens are scattered over the heap; a pass that only reads them overlaps
-/// the cache misses, the lookups after it would wait for each one).
-struct Facts {
-    conn: ConnType,
-    /// The user part of the key of the rule's first user, if any.
-    first_user: Option<u64>,
+/// The connection types.
+const CONN_TYPES: [ConnType; 6] = [
+    ConnType::Local,
+    ConnType::Host,
+    ConnType::HostSsl,
+    ConnType::HostNoSsl,
+    ConnType::HostGssEnc,
+    ConnType::HostNoGssEnc,
+];
+
+/// A connection type's number (below 8); the match has no wildcard, so a new type fails
+/// to compile here until it is numbered and listed in [`CONN_TYPES`].
+fn conn_number(t: ConnType) -> u8 {
+    match t {
+        ConnType::Local => 0,
+        ConnType::Host => 1,
+        ConnType::HostSsl => 2,
+        ConnType::HostNoSsl => 3,
+        ConnType::HostGssEnc => 4,
+        ConnType::HostNoGssEnc => 5,
+    }
+}
+
+/// The part of a key for a user part and the connection type of the filed rule.
+fn user_conn(user: u64, conn: ConnType) -> u64 {
+    mix(user, u64::from(conn_number(conn)) + 1)
 }
 
 /// For each accepted line, the index of the first earlier line covering it, if any.
 fn shadowing(lines: &[Line<'_>]) -> Vec<Option<usize>> {
-    let mut facts = Vec::with_capacity(lines.len());
-    let mut entries = Vec::with_capacity(lines.len());
-    let mut prefixes: [PrefixLens; 2] = Default::default();
+    let mut index = Index::with_capacity(lines.len());
+    // What has been filed so far under each user part.
+    let mut kinds: KeyMap<Kinds> = key_map(256);
+    let mut out = Vec::with_capacity(lines.len());
     for (j, l) in lines.iter().enumerate() {
         let r = l.rule;
-        facts.push(Facts {
-            conn: r.conn_type,
-            first_user: r.users.first().map(user_key),
-        });
-        if let Some(HbaAddress::Net(n)) = &r.address {
-            prefixes[usize::from(n.addr().is_ipv6())].insert(n.prefix_len());
-        }
-        let addr = own_key(r.address.as_ref());
-        if r.users.iter().any(|u| u.is_keyword("all")) {
-            entries.push((key(addr, USER_ALL), j));
-        } else {
-            entries.extend(r.users.iter().map(|u| (key(addr, user_key(u)), j)));
-        }
-    }
-    let index = Index::new(&entries);
-    drop(entries);
-    let mut out = Vec::with_capacity(lines.len());
-    for (j, (l, f)) in lines.iter().zip(&facts).enumerate() {
-        let r = l.rule;
         let mut best: Option<usize> = None;
-        // An earlier rule covering this one lists `all` or this rule's first user.
-        if let Some(first_user) = f.first_user {
-            covering_keys(r.address.as_ref(), &prefixes, |addr| {
-                for user in [USER_ALL, first_user] {
-                    let before = best.unwrap_or(j);
-                    let candidate = index.first(key(addr, user), before, |i| {
-                        facts.get(i).is_some_and(|e| type_covers(e.conn, f.conn))
-                            && lines.get(i).is_some_and(|e| covers(e.rule, r))
-                    });
-                    if let Some(i) = candidate {
-                        best = Some(i);
+        // An earlier rule covering this one lists `all` or this rule's first user, and
+        // is of a type covering this one's.
+        if let Some(first_user) = r.users.first().map(user_key) {
+            for user in [USER_ALL, first_user] {
+                let Some(filed) = kinds.get(&user) else {
+                    continue;
+                };
+                for conn in CONN_TYPES {
+                    if !filed.has_conn(conn) || !type_covers(conn, r.conn_type) {
+                        continue;
                     }
+                    let part = user_conn(user, conn);
+                    covering_keys(r.address.as_ref(), filed, |addr| {
+                        let candidate = index.first(key(addr, part), best, |i| {
+                            lines.get(i).is_some_and(|e| covers(e.rule, r))
+                        });
+                        if let Some(i) = candidate {
+                            best = Some(i);
+                        }
+                    });
                 }
-            });
+            }
         }
         out.push(best);
+        let mut file = |user: u64| {
+            let filed = kinds.entry(user).or_default();
+            filed.conns |= 1 << conn_number(r.conn_type);
+            let addr = file_address(r.address.as_ref(), filed);
+            index.push(key(addr, user_conn(user, r.conn_type)), j);
+        };
+        if r.users.iter().any(|u| u.is_keyword("all")) {
+            file(USER_ALL);
+        } else {
+            r.users.iter().for_each(|u| file(user_key(u)));
+        }
     }
     out
 }
