@@ -352,7 +352,10 @@ pub(crate) fn parse_line(
         method,
         options,
     };
-    resolve_options(&rule, opts)?;
+    // Without options, only an LDAP or RADIUS line can fail the option checks.
+    if !rule.options.is_empty() || matches!(rule.method, AuthMethod::Ldap | AuthMethod::Radius) {
+        resolve_options(&rule, opts)?;
+    }
     match pending {
         Some(msg) => Err(LineError::shown(msg)),
         None => Ok(rule),
@@ -423,16 +426,15 @@ fn list_hash(field: &[Token<'_>]) -> u64 {
         h = mix(h, (bytes.len() as u64) << 1 | u64::from(t.quoted));
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            h = mix(h, u64::from_le_bytes(word));
+            h = mix(h, u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
         }
-        let rest = chunks.remainder();
-        let mut word = [0u8; 8];
-        if let Some(w) = word.get_mut(..rest.len()) {
-            w.copy_from_slice(rest);
-        }
-        h = mix(h, u64::from_le_bytes(word));
+        // The tail by shifts (a copy into a stack word calls memcpy and stalls).
+        let tail = chunks
+            .remainder()
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (k, &b)| w | u64::from(b) << (8 * k));
+        h = mix(h, tail);
     }
     // Spread the high bits down: the table picks buckets from the low ones.
     h ^ (h >> 29)
