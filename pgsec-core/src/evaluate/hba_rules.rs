@@ -861,6 +861,10 @@ impl Hasher for KeyHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = mix(self.0, n as u64);
+    }
 }
 
 type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
@@ -870,17 +874,18 @@ fn key_map<V>(capacity: usize) -> KeyMap<V> {
 }
 
 /// No next node.
-const END: usize = usize::MAX;
+const END: u32 = u32::MAX;
 
 /// Earlier rules filed by key, each key's lines a list in line order, kept in one arena
 /// so a 100,000-line file costs no allocation per line. Only earlier rules are filed
 /// when a rule is looked up, so a key without one is a miss in the map (its control
-/// bytes, which stay in cache), not a read of an entry.
+/// bytes, which stay in cache), not a read of an entry. Line and node numbers are
+/// `u32` (the callers check the line count), which halves what the lookups read.
 struct Index {
     /// key → (first node, last node) of that key's list.
-    lists: KeyMap<(usize, usize)>,
-    /// (line index, next node or [`END`])
-    nodes: Vec<(usize, usize)>,
+    lists: KeyMap<(u32, u32)>,
+    /// (line, next node or [`END`])
+    nodes: Vec<(u32, u32)>,
 }
 
 impl Index {
@@ -891,12 +896,15 @@ impl Index {
         }
     }
 
-    fn push(&mut self, key: u64, line: usize) {
-        let node = self.nodes.len();
+    fn push(&mut self, key: u64, line: u32) {
+        // `shadowing` checked that the nodes fit.
+        let Ok(node) = u32::try_from(self.nodes.len()) else {
+            return;
+        };
         self.nodes.push((line, END));
         match self.lists.get_mut(&key) {
             Some((_, tail)) => {
-                if let Some(prev) = self.nodes.get_mut(*tail) {
+                if let Some(prev) = self.nodes.get_mut(*tail as usize) {
                     prev.1 = node;
                 }
                 *tail = node;
@@ -908,15 +916,10 @@ impl Index {
     }
 
     /// The first line of the list at `key` before `before` that satisfies `pred`.
-    fn first(
-        &self,
-        key: u64,
-        before: Option<usize>,
-        pred: impl Fn(usize) -> bool,
-    ) -> Option<usize> {
+    fn first(&self, key: u64, before: u32, pred: impl Fn(u32) -> bool) -> Option<u32> {
         let mut next = self.lists.get(&key).map_or(END, |(head, _)| *head);
-        while let Some(&(line, after)) = self.nodes.get(next) {
-            if before.is_some_and(|b| line >= b) {
+        while let Some(&(line, after)) = self.nodes.get(next as usize) {
+            if line >= before {
                 return None;
             }
             if pred(line) {
@@ -956,18 +959,71 @@ fn user_conn(user: u64, conn: ConnType) -> u64 {
     mix(user, u64::from(conn_number(conn)) + 1)
 }
 
-/// For each accepted line, the index of the first earlier line covering it, if any.
-fn shadowing(lines: &[Line<'_>]) -> Vec<Option<usize>> {
+/// The user parts of rules' user lists, remembered by list: equal lists of one parse
+/// share one allocation (`HbaRule::users`), so most rules find theirs without reading
+/// their tokens again. A list is known by its address and length, which no other list
+/// has while the file is borrowed (empty lists may share an address, and are equal).
+#[derive(Default)]
+struct UserParts {
+    lists: HashMap<(usize, usize), ListParts, BuildHasherDefault<KeyHasher>>,
+    parts: Vec<u64>,
+}
+
+/// The parts of one user list.
+#[derive(Clone, Copy)]
+struct ListParts {
+    /// The user part of its first user.
+    first: Option<u64>,
+    /// The parts a rule for the list is filed under, `parts[start..end]`.
+    start: usize,
+    end: usize,
+}
+
+impl UserParts {
+    /// The user part of the first user of `users`, and the parts a rule for `users` is
+    /// filed under (`all` alone when it lists `all`).
+    fn of(&mut self, users: &[HbaToken]) -> (Option<u64>, &[u64]) {
+        let parts = &mut self.parts;
+        let list = *self
+            .lists
+            .entry((users.as_ptr().addr(), users.len()))
+            .or_insert_with(|| {
+                let start = parts.len();
+                if users.iter().any(|u| u.is_keyword("all")) {
+                    parts.push(USER_ALL);
+                } else {
+                    parts.extend(users.iter().map(user_key));
+                }
+                ListParts {
+                    first: users.first().map(user_key),
+                    start,
+                    end: parts.len(),
+                }
+            });
+        (
+            list.first,
+            self.parts.get(list.start..list.end).unwrap_or_default(),
+        )
+    }
+}
+
+/// For each accepted line, the index of the first earlier line covering it, if any;
+/// `None` when the lines or their users are more than `u32` numbers.
+fn shadowing(lines: &[Line<'_>]) -> Option<Vec<Option<usize>>> {
+    let entries: usize = lines.iter().map(|l| l.rule.users.len()).sum();
+    u32::try_from(lines.len().max(entries)).ok()?;
     let mut index = Index::with_capacity(lines.len());
     // What has been filed so far under each user part.
     let mut kinds: KeyMap<Kinds> = key_map(256);
+    let mut user_parts = UserParts::default();
     let mut out = Vec::with_capacity(lines.len());
-    for (j, l) in lines.iter().enumerate() {
+    for (j, l) in (0u32..).zip(lines) {
         let r = l.rule;
-        let mut best: Option<usize> = None;
+        let (first_user, filed_under) = user_parts.of(&r.users);
+        let mut best: Option<u32> = None;
         // An earlier rule covering this one lists `all` or this rule's first user, and
         // is of a type covering this one's.
-        if let Some(first_user) = r.users.first().map(user_key) {
+        if let Some(first_user) = first_user {
             for user in [USER_ALL, first_user] {
                 let Some(filed) = kinds.get(&user) else {
                     continue;
@@ -978,8 +1034,9 @@ fn shadowing(lines: &[Line<'_>]) -> Vec<Option<usize>> {
                     }
                     let part = user_conn(user, conn);
                     covering_keys(r.address.as_ref(), filed, |addr| {
-                        let candidate = index.first(key(addr, part), best, |i| {
-                            lines.get(i).is_some_and(|e| covers(e.rule, r))
+                        let before = best.unwrap_or(j);
+                        let candidate = index.first(key(addr, part), before, |i| {
+                            lines.get(i as usize).is_some_and(|e| covers(e.rule, r))
                         });
                         if let Some(i) = candidate {
                             best = Some(i);
@@ -988,20 +1045,15 @@ fn shadowing(lines: &[Line<'_>]) -> Vec<Option<usize>> {
                 }
             }
         }
-        out.push(best);
-        let mut file = |user: u64| {
+        out.push(best.map(|i| i as usize));
+        for &user in filed_under {
             let filed = kinds.entry(user).or_default();
             filed.conns |= 1 << conn_number(r.conn_type);
             let addr = file_address(r.address.as_ref(), filed);
             index.push(key(addr, user_conn(user, r.conn_type)), j);
-        };
-        if r.users.iter().any(|u| u.is_keyword("all")) {
-            file(USER_ALL);
-        } else {
-            r.users.iter().for_each(|u| file(user_key(u)));
         }
     }
-    out
+    Some(out)
 }
 
 /// `hba.shadowed_rule`: a rule an earlier rule fully covers.
@@ -1013,7 +1065,11 @@ pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
     let hba = need!(ev, ev.hba());
     let lines: Vec<Line<'_>> = accepted(hba).collect();
     let (mut text, mut earlier_text) = (RuleText::default(), RuleText::default());
-    for (j, by) in shadowing(&lines).into_iter().enumerate() {
+    let Some(shadowed) = shadowing(&lines) else {
+        ev.skip("more than 4,294,967,295 accepted lines or users in them");
+        return;
+    };
+    for (j, by) in shadowed.into_iter().enumerate() {
         let (Some(l), Some(earlier)) = (lines.get(j), by.and_then(|i| lines.get(i))) else {
             continue;
         };
@@ -1497,6 +1553,8 @@ mod tests {
         ];
         let methods = [AuthMethod::Trust, AuthMethod::Reject, AuthMethod::Md5];
         let mut mix = Mix(seed);
+        let mut shared: std::collections::HashMap<&str, std::sync::Arc<[HbaToken]>> =
+            std::collections::HashMap::new();
         let lines = (0..n)
             .map(|i| {
                 let conn_type = *mix.pick(&conns);
@@ -1517,7 +1575,18 @@ mod tests {
                 let rule = HbaRule {
                     conn_type,
                     databases: list(mix.pick(&dbs)).into(),
-                    users: list(mix.pick(&users)).into(),
+                    users: {
+                        // Half the user lists shared, as the parser shares equal lists.
+                        let text = *mix.pick(&users);
+                        if *mix.pick(&[true, false]) {
+                            shared
+                                .entry(text)
+                                .or_insert_with(|| list(&text).into())
+                                .clone()
+                        } else {
+                            list(&text).into()
+                        }
+                    },
                     address,
                     method: *mix.pick(&methods),
                     options: Vec::new(),
@@ -1584,7 +1653,7 @@ mod tests {
             let scan: Vec<Option<usize>> = (0..lines.len())
                 .map(|j| (0..j).find(|&i| covers(lines[i].rule, lines[j].rule)))
                 .collect();
-            assert_eq!(shadowing(&lines), scan, "seed {seed}");
+            assert_eq!(shadowing(&lines), Some(scan.clone()), "seed {seed}");
             // The pools make both outcomes common, or the comparison would prove little.
             let shadowed = scan.iter().filter(|s| s.is_some()).count();
             assert!(shadowed > 300 && shadowed < 2900, "seed {seed}: {shadowed}");
