@@ -82,6 +82,11 @@ fn push_address(out: &mut String, a: &HbaAddress) {
     }
 }
 
+/// How many decimal digits `n` has.
+fn number_len(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
 /// Decimal digits of `n`, without the formatting machinery.
 fn push_number(out: &mut String, mut n: usize) {
     let mut digits = [0u8; 20];
@@ -212,15 +217,11 @@ impl Line<'_> {
         out.push_str(text.as_str());
     }
 
-    /// A capacity for [`Self::push_at`] (a line number has at most 20 digits).
+    /// The length of what [`Self::push_at`] appends.
     fn at_len(&self, text: &RuleText) -> usize {
-        self.line.file.len() + 23 + text.as_str().len()
+        self.line.file.len() + 1 + number_len(self.line.line_number) + 2 + text.as_str().len()
     }
 }
-
-/// Room for a remediation beyond the rule's own text: another type or method, a
-/// placeholder, the md5 note. A longer one only costs the buffer a reallocation.
-const FIX_SLACK: usize = 96;
 
 /// Emits one finding per accepted line satisfying `pred`; `fix` gets the rule and its
 /// text, and appends the remediation.
@@ -231,11 +232,14 @@ fn per_line(
     fix: impl Fn(&HbaRule, &RuleText, &mut String),
 ) {
     let hba = need!(ev, ev.hba());
-    let mut text = RuleText::default();
+    let (mut text, mut remediation) = (RuleText::default(), String::new());
     for l in accepted(hba).filter(|l| pred(l.rule)) {
         text.set(l.rule);
-        let capacity =
-            l.at_len(&text) + 3 + why.len() + text.as_str().len() + FIX_SLACK + l.object_len(&text);
+        // The remediation goes to a reused buffer first, so that the finding's texts
+        // are allocated at their exact size.
+        remediation.clear();
+        fix(l.rule, &text, &mut remediation);
+        let capacity = l.at_len(&text) + 3 + why.len() + remediation.len() + l.object_len(&text);
         let finding = FindingText::write(
             capacity,
             |b| {
@@ -244,7 +248,7 @@ fn per_line(
                 b.push_str(why);
                 b.push(')');
             },
-            |b| fix(l.rule, &text, b),
+            |b| b.push_str(&remediation),
             |b| l.push_object(b, &text),
         );
         ev.emit_text(l.location(), finding);
@@ -1080,8 +1084,9 @@ pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
             + earlier.at_len(&earlier_text)
             + EVERY.len()
             + DELETE.len()
+            + number_len(l.line.line_number)
             + MOVE.len()
-            + 40
+            + number_len(earlier.line.line_number)
             + l.object_len(&text);
         let finding = FindingText::write(
             capacity,
@@ -1595,6 +1600,16 @@ mod tests {
             })
             .collect();
         HbaFile { lines }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for n in [0, 7, 9, 10, 99, 100, 65_535, 1_000_000, usize::MAX] {
+            let mut out = String::from("x");
+            push_number(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+            assert_eq!(number_len(n), n.to_string().len());
+        }
     }
 
     #[test]
