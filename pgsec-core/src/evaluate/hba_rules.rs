@@ -13,12 +13,13 @@ use crate::hba::{
 use crate::report::{FindingText, Location};
 
 /// One accepted rule with its line.
+#[derive(Clone, Copy)]
 struct Line<'a> {
     line: &'a HbaLine,
     rule: &'a HbaRule,
 }
 
-fn accepted(hba: &HbaFile) -> impl Iterator<Item = Line<'_>> {
+fn accepted(hba: &HbaFile) -> impl DoubleEndedIterator<Item = Line<'_>> {
     hba.lines.iter().filter_map(|line| match &line.result {
         Ok(rule) => Some(Line { line, rule }),
         Err(_) => None,
@@ -223,22 +224,24 @@ impl Line<'_> {
     }
 }
 
-/// Emits one finding per accepted line satisfying `pred`; `fix` gets the rule and its
+/// Emits one finding per accepted line `rule` fires on; `fix` gets the rule and its
 /// text, and appends the remediation.
 fn per_line(
     ev: &mut Eval<'_>,
-    pred: impl Fn(&HbaRule) -> bool,
+    rule: LineRule,
     why: &str,
     fix: impl Fn(&HbaRule, &RuleText, &mut String),
 ) {
     let hba = need!(ev, ev.hba());
     let (mut text, mut remediation) = (RuleText::default(), String::new());
-    for l in accepted(hba).filter(|l| pred(l.rule)) {
-        text.set(l.rule);
+    each_hit(ev, hba, rule.bit(), |ev, line| {
+        let Ok(r) = &line.result else { return };
+        let l = Line { line, rule: r };
+        text.set(r);
         // The remediation goes to a reused buffer first, so that the finding's texts
         // are allocated at their exact size.
         remediation.clear();
-        fix(l.rule, &text, &mut remediation);
+        fix(r, &text, &mut remediation);
         let capacity = l.at_len(&text) + 3 + why.len() + remediation.len() + l.object_len(&text);
         let finding = FindingText::write(
             capacity,
@@ -252,7 +255,116 @@ fn per_line(
             |b| l.push_object(b, &text),
         );
         ev.emit_text(l.location(), finding);
+    });
+}
+
+/// The `hba.*` rules decided on one accepted line at a time.
+#[derive(Clone, Copy)]
+enum LineRule {
+    TrustNetwork,
+    TrustLocal,
+    PasswordCleartext,
+    Md5,
+    IdentNetwork,
+    PlaintextAllowed,
+    WideAddress,
+    AllDbAllUsers,
+    ReplicationWide,
+}
+
+impl LineRule {
+    const ALL: [LineRule; 9] = [
+        LineRule::TrustNetwork,
+        LineRule::TrustLocal,
+        LineRule::PasswordCleartext,
+        LineRule::Md5,
+        LineRule::IdentNetwork,
+        LineRule::PlaintextAllowed,
+        LineRule::WideAddress,
+        LineRule::AllDbAllUsers,
+        LineRule::ReplicationWide,
+    ];
+
+    /// Whether the rule fires on `r`.
+    fn fires(self, r: &HbaRule) -> bool {
+        match self {
+            LineRule::TrustNetwork => r.conn_type.is_network() && r.method == AuthMethod::Trust,
+            LineRule::TrustLocal => {
+                r.conn_type == ConnType::Local
+                    && r.method == AuthMethod::Trust
+                    && r.users.iter().any(|u| u.is_keyword("all"))
+            }
+            LineRule::PasswordCleartext => r.method == AuthMethod::Password,
+            LineRule::Md5 => r.method == AuthMethod::Md5,
+            LineRule::IdentNetwork => r.conn_type.is_network() && r.method == AuthMethod::Ident,
+            LineRule::PlaintextAllowed => {
+                matches!(r.conn_type, ConnType::Host | ConnType::HostNoSsl)
+                    && r.method != AuthMethod::Reject
+            }
+            LineRule::WideAddress => {
+                r.conn_type.is_network()
+                    && r.method != AuthMethod::Reject
+                    && is_wide(r.address.as_ref())
+            }
+            LineRule::AllDbAllUsers => {
+                r.conn_type.is_network()
+                    && r.method != AuthMethod::Reject
+                    && r.databases.iter().any(|d| d.is_keyword("all"))
+                    && r.users.iter().any(|u| u.is_keyword("all"))
+            }
+            LineRule::ReplicationWide => {
+                r.conn_type.is_network()
+                    && r.method != AuthMethod::Reject
+                    && r.databases.iter().any(|d| d.is_keyword("replication"))
+                    && (r.users.iter().any(|u| u.is_keyword("all")) || is_wide(r.address.as_ref()))
+            }
+        }
     }
+
+    /// The rule's bit in [`line_hits`].
+    fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+/// The bit of an error line in [`line_hits`].
+const ERROR_BIT: u16 = 1 << 15;
+
+/// The lines of `hba` on which a line rule fires, or that are errors, with the bits of
+/// what they trigger: one pass over the file for all these rules, instead of one per
+/// rule (a large file is read from memory, not from cache, each time).
+fn line_hits(hba: &HbaFile) -> Vec<(usize, u16)> {
+    let mut hits = Vec::new();
+    for (i, line) in hba.lines.iter().enumerate() {
+        let bits = match &line.result {
+            Ok(r) => LineRule::ALL
+                .into_iter()
+                .filter(|rule| rule.fires(r))
+                .fold(0, |bits, rule| bits | rule.bit()),
+            Err(_) => ERROR_BIT,
+        };
+        if bits != 0 {
+            hits.push((i, bits));
+        }
+    }
+    hits
+}
+
+/// Calls `f` with each line of `hba` with any of `bits`, in file order. The hits are
+/// found by the first caller of an evaluation and kept for the others.
+fn each_hit(
+    ev: &mut Eval<'_>,
+    hba: &HbaFile,
+    bits: u16,
+    mut f: impl FnMut(&mut Eval<'_>, &HbaLine),
+) {
+    let hits = ev.hba_hits.take().unwrap_or_else(|| line_hits(hba));
+    for &(i, b) in &hits {
+        if let (true, Some(line)) = (b & bits != 0, hba.lines.get(i)) {
+            f(ev, line);
+        }
+    }
+    ev.hba_hits = Some(hits);
 }
 
 fn secure_conn(r: &HbaRule) -> Option<&'static str> {
@@ -263,7 +375,7 @@ fn secure_conn(r: &HbaRule) -> Option<&'static str> {
 /// `hba.parse_error`: a line the server rejects.
 pub(super) fn parse_error(ev: &mut Eval<'_>) {
     let hba = need!(ev, ev.hba());
-    for line in &hba.lines {
+    each_hit(ev, hba, ERROR_BIT, |ev, line| {
         if let Err(msg) = &line.result {
             ev.emit(
                 format!("{}:{}: {msg}", file_name(&line.file), line.line_number),
@@ -272,14 +384,14 @@ pub(super) fn parse_error(ev: &mut Eval<'_>) {
                 "Fix or remove the line, then check: SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL;",
             );
         }
-    }
+    });
 }
 
 /// `hba.trust_network`: a `host*` line with trust.
 pub(super) fn trust_network(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| r.conn_type.is_network() && r.method == AuthMethod::Trust,
+        LineRule::TrustNetwork,
         "network clients connect without a password",
         |r, t, b| t.push_with_method(b, secure_conn(r), "scram-sha-256", ""),
     );
@@ -289,11 +401,7 @@ pub(super) fn trust_network(ev: &mut Eval<'_>) {
 pub(super) fn trust_local(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| {
-            r.conn_type == ConnType::Local
-                && r.method == AuthMethod::Trust
-                && r.users.iter().any(|u| u.is_keyword("all"))
-        },
+        LineRule::TrustLocal,
         "every local OS user connects as any role",
         |_, t, b| t.push_with_method(b, None, "peer", ""),
     );
@@ -303,7 +411,7 @@ pub(super) fn trust_local(ev: &mut Eval<'_>) {
 pub(super) fn password_cleartext(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| r.method == AuthMethod::Password,
+        LineRule::PasswordCleartext,
         "the password is sent in clear text",
         |r, t, b| t.push_with_method(b, secure_conn(r), "scram-sha-256", ""),
     );
@@ -311,26 +419,21 @@ pub(super) fn password_cleartext(ev: &mut Eval<'_>) {
 
 /// `hba.md5`: method md5.
 pub(super) fn md5(ev: &mut Eval<'_>) {
-    per_line(
-        ev,
-        |r| r.method == AuthMethod::Md5,
-        "md5 authentication",
-        |_, t, b| {
-            t.push_with_method(
-                b,
-                None,
-                "scram-sha-256",
-                "\n# first: password_encryption = 'scram-sha-256' and reset the roles' passwords",
-            )
-        },
-    );
+    per_line(ev, LineRule::Md5, "md5 authentication", |_, t, b| {
+        t.push_with_method(
+            b,
+            None,
+            "scram-sha-256",
+            "\n# first: password_encryption = 'scram-sha-256' and reset the roles' passwords",
+        )
+    });
 }
 
 /// `hba.ident_network`: ident on a `host*` line.
 pub(super) fn ident_network(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| r.conn_type.is_network() && r.method == AuthMethod::Ident,
+        LineRule::IdentNetwork,
         "the client host's identd decides who connects",
         |r, t, b| t.push_with_method(b, secure_conn(r), "scram-sha-256", ""),
     );
@@ -340,10 +443,7 @@ pub(super) fn ident_network(ev: &mut Eval<'_>) {
 pub(super) fn plaintext_allowed(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| {
-            matches!(r.conn_type, ConnType::Host | ConnType::HostNoSsl)
-                && r.method != AuthMethod::Reject
-        },
+        LineRule::PlaintextAllowed,
         "connections without TLS are accepted",
         |r, t, b| match r.conn_type {
             ConnType::HostNoSsl => t.push_with_method(b, None, "reject", ""),
@@ -386,11 +486,7 @@ fn is_wide(a: Option<&HbaAddress>) -> bool {
 pub(super) fn wide_address(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| {
-            r.conn_type.is_network()
-                && r.method != AuthMethod::Reject
-                && is_wide(r.address.as_ref())
-        },
+        LineRule::WideAddress,
         "admits more than a /16 (IPv4) or /48 (IPv6)",
         |_, t, b| t.push_with_address(b, "<application subnet, e.g. 10.0.1.0/24>"),
     );
@@ -400,12 +496,7 @@ pub(super) fn wide_address(ev: &mut Eval<'_>) {
 pub(super) fn all_db_all_users(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| {
-            r.conn_type.is_network()
-                && r.method != AuthMethod::Reject
-                && r.databases.iter().any(|d| d.is_keyword("all"))
-                && r.users.iter().any(|u| u.is_keyword("all"))
-        },
+        LineRule::AllDbAllUsers,
         "every role reaches every database from this address",
         |_, t, b| t.push_with_names(b, "<database> <role>"),
     );
@@ -492,12 +583,7 @@ pub(super) fn superuser_network(ev: &mut Eval<'_>) {
 pub(super) fn replication_wide(ev: &mut Eval<'_>) {
     per_line(
         ev,
-        |r| {
-            r.conn_type.is_network()
-                && r.method != AuthMethod::Reject
-                && r.databases.iter().any(|d| d.is_keyword("replication"))
-                && (r.users.iter().any(|u| u.is_keyword("all")) || is_wide(r.address.as_ref()))
-        },
+        LineRule::ReplicationWide,
         "replication for all users or from a wide address",
         |_, _, b| {
             b.push_str("hostssl replication <replication role> <standby address>/32 scram-sha-256");
@@ -520,14 +606,15 @@ fn conn_classes(t: ConnType) -> [bool; 3] {
 /// `hba.no_final_reject`: the last `host*` rules are not a catch-all reject.
 pub(super) fn no_final_reject(ev: &mut Eval<'_>) {
     let hba = need!(ev, ev.hba());
-    let network: Vec<Line<'_>> = accepted(hba)
-        .filter(|l| l.rule.conn_type.is_network())
-        .collect();
-    let Some(last) = network.last() else { return };
+    // From the end: only the trailing run of catch-all rejects is read.
+    let mut network = accepted(hba)
+        .rev()
+        .filter(|l| l.rule.conn_type.is_network());
+    let Some(last) = network.next() else { return };
     // The trailing run of catch-all reject lines must cover every connection kind for
     // both address families.
     let mut covered = [[false; 3]; 2];
-    for l in network.iter().rev() {
+    for l in std::iter::once(last).chain(network) {
         let r = l.rule;
         let all_all = r.databases.iter().any(|d| d.is_keyword("all"));
         let users_all = r.users.iter().any(|u| u.is_keyword("all"));
@@ -1600,6 +1687,40 @@ mod tests {
             })
             .collect();
         HbaFile { lines }
+    }
+
+    #[test]
+    fn each_rule_alone_finds_what_it_finds_among_all() {
+        // The line rules share one scan of the file per evaluation: a rule evaluated
+        // alone, or after others, must see the same lines.
+        let snapshot = hba_snapshot(&[
+            "ERROR: invalid authentication method \"foo\"",
+            "local all all trust",
+            "host all all 0.0.0.0/0 trust",
+            "hostssl replication all 10.0.0.0/8 md5",
+            "hostnossl app app 10.1.0.0/16 password",
+            "host all all 10.0.0.0/8 ident",
+            "host app app 10.1.2.0/24 md5",
+            "hostssl all all ::/0 scram-sha-256",
+        ]);
+        let all = run(&snapshot);
+        let mut fired = 0;
+        for rule in crate::catalogue()
+            .iter()
+            .filter(|r| r.id.starts_with("hba."))
+        {
+            let alone =
+                crate::evaluate_rules(&snapshot, &crate::Policy::default(), |id| id == rule.id);
+            let among: Vec<&crate::Finding> = all.findings_of(rule.id).collect();
+            assert_eq!(
+                alone.findings().iter().collect::<Vec<_>>(),
+                among,
+                "{}",
+                rule.id
+            );
+            fired += usize::from(!among.is_empty());
+        }
+        assert!(fired >= 9, "{fired} rules fired");
     }
 
     #[test]

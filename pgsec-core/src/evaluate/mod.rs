@@ -125,6 +125,7 @@ pub fn evaluate_rules(
         findings: Vec::new(),
         skipped: Vec::new(),
         suppressed: Vec::new(),
+        hba_hits: None,
     };
     let fns: BTreeMap<&str, RuleFn> = RULE_FNS.iter().copied().collect();
     for rule in catalogue() {
@@ -153,6 +154,9 @@ pub(crate) struct Eval<'a> {
     findings: Vec<Finding>,
     skipped: Vec<Skipped>,
     suppressed: Vec<Finding>,
+    /// The hba lines the per-line `hba.*` rules fire on, found in one pass by the first
+    /// of them evaluated (see `hba_rules::line_hits`).
+    hba_hits: Option<Vec<(usize, u16)>>,
 }
 
 /// Unwraps a fact or records the rule as skipped and returns from the rule function.
