@@ -85,7 +85,7 @@ pub(crate) fn parse_numeric_host(s: &str) -> Option<IpAddr> {
     if let Some(v4) = inet_aton_exact(s) {
         return Some(IpAddr::V4(v4));
     }
-    let (addr, zone) = match s.find('%') {
+    let (addr, zone) = match s.bytes().position(|c| c == b'%') {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     };

@@ -421,7 +421,30 @@ fn next_token<'l>(text: &'l str, pos: &mut usize) -> Option<RawToken<'l>> {
             terminating_comma,
         });
     }
-    let mut buf: Vec<u8> = Vec::with_capacity(stop);
+    // A token quoted whole, `"db 12"`, ending at a delimiter: its text is the inside,
+    // borrowed.
+    if stop == 0 && rest.first() == Some(&b'"') {
+        if let Some(close) = memchr::memchr(b'"', rest.get(1..).unwrap_or_default()) {
+            let after = i + close + 2;
+            let end_pos = match line.get(after) {
+                None => Some(line.len()),
+                Some(b'#') => Some(line.len()),
+                Some(&c) if is_blank(c) || c == b',' => Some(after),
+                // a doubled quote, or more text after the closing quote
+                Some(_) => None,
+            };
+            if let Some(end_pos) = end_pos {
+                *pos = end_pos;
+                return Some(RawToken {
+                    text: Cow::Borrowed(text.get(i + 1..after - 1).unwrap_or_default()),
+                    initial_quote: true,
+                    terminating_comma: line.get(after) == Some(&b','),
+                });
+            }
+        }
+    }
+    // Anything else is built byte by byte (capacity bounded: a long line may hold many).
+    let mut buf: Vec<u8> = Vec::with_capacity(rest.len().min(64));
     let mut in_quote = false;
     let mut was_quote = false;
     let mut saw_quote = false;
@@ -693,6 +716,35 @@ mod tests {
         );
         assert_eq!(f[3][0].text, "");
         assert!(f[3][0].quoted);
+    }
+
+    #[test]
+    fn quoted_tokens_end_where_the_server_ends_them() {
+        // (text, quoted) per field, for tokens quoted whole (borrowed) and not.
+        let cases: [(&str, Vec<Vec<(&str, bool)>>); 7] = [
+            ("\"a b\" x", vec![vec![("a b", true)], vec![("x", false)]]),
+            (
+                "\"a\",b x",
+                vec![vec![("a", true), ("b", false)], vec![("x", false)]],
+            ),
+            ("\"a\"#c x", vec![vec![("a", true)]]),
+            ("\"\" x", vec![vec![("", true)], vec![("x", false)]]),
+            (
+                "\"a\"\"b\" x",
+                vec![vec![("a\"b", true)], vec![("x", false)]],
+            ),
+            ("\"a\"b x", vec![vec![("ab", true)], vec![("x", false)]]),
+            ("\"a b", vec![vec![("a b", true)]]),
+        ];
+        for (line, want) in cases {
+            let lines = tok(&format!("{line}\n"), 15);
+            let got: Vec<Vec<(&str, bool)>> = lines[0]
+                .fields
+                .iter()
+                .map(|f| f.iter().map(|t| (t.text.as_ref(), t.quoted)).collect())
+                .collect();
+            assert_eq!(got, want, "{line}");
+        }
     }
 
     #[test]

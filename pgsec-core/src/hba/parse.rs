@@ -240,7 +240,7 @@ pub(crate) fn parse_line(
         } else if kw("samenet") {
             address = Some(HbaAddress::SameNet);
         } else {
-            let (host, cidr) = match text.split_once('/') {
+            let (host, cidr) = match split_at_byte(text, b'/') {
                 Some((host, cidr)) => (host, Some(cidr)),
                 None => (text, None),
             };
@@ -333,7 +333,7 @@ pub(crate) fn parse_line(
     let mut options = Vec::new();
     for field in fields {
         for token in field {
-            match token.text.split_once('=') {
+            match split_at_byte(&token.text, b'=') {
                 None => {
                     return Err(LineError::shown(format!(
                         "authentication option not in name=value format: {}",
@@ -379,6 +379,13 @@ fn names(
         }
     }
     Ok(lists.intern(field))
+}
+
+/// `s` split around the first `b` (an ASCII byte); for the short strings of a line,
+/// a plain scan beats `str::split_once`'s searcher.
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|c| c == b)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Hands out one shared list for equal database or user columns: a file of 100,000
