@@ -721,7 +721,8 @@ mod tests {
     #[test]
     fn quoted_tokens_end_where_the_server_ends_them() {
         // (text, quoted) per field, for tokens quoted whole (borrowed) and not.
-        let cases: [(&str, Vec<Vec<(&str, bool)>>); 7] = [
+        type Fields = Vec<Vec<(&'static str, bool)>>;
+        let cases: [(&str, Fields); 7] = [
             ("\"a b\" x", vec![vec![("a b", true)], vec![("x", false)]]),
             (
                 "\"a\",b x",
