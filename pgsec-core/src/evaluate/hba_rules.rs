@@ -987,11 +987,9 @@ impl Index {
         }
     }
 
-    fn push(&mut self, key: u64, line: u32) {
-        // `shadowing` checked that the nodes fit.
-        let Ok(node) = u32::try_from(self.nodes.len()) else {
-            return;
-        };
+    /// Files `line` under `key`; `None` when the nodes are more than `u32` numbers.
+    fn push(&mut self, key: u64, line: u32) -> Option<()> {
+        let node = u32::try_from(self.nodes.len()).ok().filter(|&n| n != END)?;
         self.nodes.push((line, END));
         match self.lists.get_mut(&key) {
             Some((_, tail)) => {
@@ -1004,6 +1002,7 @@ impl Index {
                 self.lists.insert(key, (node, node));
             }
         }
+        Some(())
     }
 
     /// The first line of the list at `key` before `before` that satisfies `pred`.
@@ -1098,18 +1097,18 @@ impl UserParts {
     }
 }
 
-/// For each accepted line, the index of the first earlier line covering it, if any;
-/// `None` when the lines or their users are more than `u32` numbers.
-fn shadowing(lines: &[Line<'_>]) -> Option<Vec<Option<usize>>> {
-    let entries: usize = lines.iter().map(|l| l.rule.users.len()).sum();
-    u32::try_from(lines.len().max(entries)).ok()?;
+/// Each accepted line of `lines` that an earlier accepted line covers, with the first
+/// such line (indexes into `lines`), in order; `None` when the lines or the users in
+/// them are more than `u32` numbers. One pass over the file.
+fn shadowing(lines: &[HbaLine]) -> Option<Vec<(usize, usize)>> {
+    u32::try_from(lines.len()).ok()?;
     let mut index = Index::with_capacity(lines.len());
     // What has been filed so far under each user part.
     let mut kinds: KeyMap<Kinds> = key_map(256);
     let mut user_parts = UserParts::default();
-    let mut out = Vec::with_capacity(lines.len());
-    for (j, l) in (0u32..).zip(lines) {
-        let r = l.rule;
+    let mut out = Vec::new();
+    for (j, line) in (0u32..).zip(lines) {
+        let Ok(r) = &line.result else { continue };
         let (first_user, filed_under) = user_parts.of(&r.users);
         let mut best: Option<u32> = None;
         // An earlier rule covering this one lists `all` or this rule's first user, and
@@ -1127,7 +1126,9 @@ fn shadowing(lines: &[Line<'_>]) -> Option<Vec<Option<usize>>> {
                     covering_keys(r.address.as_ref(), filed, |addr| {
                         let before = best.unwrap_or(j);
                         let candidate = index.first(key(addr, part), before, |i| {
-                            lines.get(i as usize).is_some_and(|e| covers(e.rule, r))
+                            lines
+                                .get(i as usize)
+                                .is_some_and(|e| e.result.as_ref().is_ok_and(|e| covers(e, r)))
                         });
                         if let Some(i) = candidate {
                             best = Some(i);
@@ -1136,12 +1137,14 @@ fn shadowing(lines: &[Line<'_>]) -> Option<Vec<Option<usize>>> {
                 }
             }
         }
-        out.push(best.map(|i| i as usize));
+        if let Some(i) = best {
+            out.push((j as usize, i as usize));
+        }
         for &user in filed_under {
             let filed = kinds.entry(user).or_default();
             filed.conns |= 1 << conn_number(r.conn_type);
             let addr = file_address(r.address.as_ref(), filed);
-            index.push(key(addr, user_conn(user, r.conn_type)), j);
+            index.push(key(addr, user_conn(user, r.conn_type)), j)?;
         }
     }
     Some(out)
@@ -1154,14 +1157,20 @@ pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
     const DELETE: &str = "# delete line ";
     const MOVE: &str = " or move it above line ";
     let hba = need!(ev, ev.hba());
-    let lines: Vec<Line<'_>> = accepted(hba).collect();
-    let (mut text, mut earlier_text) = (RuleText::default(), RuleText::default());
-    let Some(shadowed) = shadowing(&lines) else {
-        ev.skip("more than 4,294,967,295 accepted lines or users in them");
+    let Some(shadowed) = shadowing(&hba.lines) else {
+        ev.skip("more than 4,294,967,295 lines or users in them");
         return;
     };
-    for (j, by) in shadowed.into_iter().enumerate() {
-        let (Some(l), Some(earlier)) = (lines.get(j), by.and_then(|i| lines.get(i))) else {
+    let line = |i: usize| {
+        let line = hba.lines.get(i)?;
+        Some(Line {
+            line,
+            rule: line.result.as_ref().ok()?,
+        })
+    };
+    let (mut text, mut earlier_text) = (RuleText::default(), RuleText::default());
+    for (j, i) in shadowed {
+        let (Some(l), Some(earlier)) = (line(j), line(i)) else {
             continue;
         };
         text.set(l.rule);
@@ -1784,14 +1793,23 @@ mod tests {
     #[test]
     fn shadow_index_agrees_with_a_scan_of_every_earlier_line() {
         for seed in [1, 2, 3] {
-            let file = random_rules(3000, seed);
-            let lines: Vec<Line<'_>> = accepted(&file).collect();
-            let scan: Vec<Option<usize>> = (0..lines.len())
-                .map(|j| (0..j).find(|&i| covers(lines[i].rule, lines[j].rule)))
+            let mut file = random_rules(3000, seed);
+            // Error lines in between are skipped, by the index as by the scan.
+            for i in (0..3000).step_by(97) {
+                file.lines[i].result = Err("error".into());
+            }
+            let rules: Vec<(usize, &HbaRule)> = (0..file.lines.len())
+                .filter_map(|i| Some((i, file.lines[i].result.as_ref().ok()?)))
                 .collect();
-            assert_eq!(shadowing(&lines), Some(scan.clone()), "seed {seed}");
+            let scan: Vec<(usize, usize)> = (0..rules.len())
+                .filter_map(|j| {
+                    let i = (0..j).find(|&i| covers(rules[i].1, rules[j].1))?;
+                    Some((rules[j].0, rules[i].0))
+                })
+                .collect();
+            assert_eq!(shadowing(&file.lines), Some(scan.clone()), "seed {seed}");
             // The pools make both outcomes common, or the comparison would prove little.
-            let shadowed = scan.iter().filter(|s| s.is_some()).count();
+            let shadowed = scan.len();
             assert!(shadowed > 300 && shadowed < 2900, "seed {seed}: {shadowed}");
         }
     }
