@@ -359,6 +359,7 @@ fn each_hit(
     mut f: impl FnMut(&mut Eval<'_>, &HbaLine),
 ) {
     let hits = ev.hba_hits.take().unwrap_or_else(|| line_hits(hba));
+    ev.reserve(hits.iter().filter(|(_, b)| b & bits != 0).count());
     for &(i, b) in &hits {
         if let (true, Some(line)) = (b & bits != 0, hba.lines.get(i)) {
             f(ev, line);
@@ -1161,6 +1162,7 @@ pub(super) fn shadowed_rule(ev: &mut Eval<'_>) {
         ev.skip("more than 4,294,967,295 lines or users in them");
         return;
     };
+    ev.reserve(shadowed.len());
     let line = |i: usize| {
         let line = hba.lines.get(i)?;
         Some(Line {

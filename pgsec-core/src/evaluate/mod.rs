@@ -217,6 +217,12 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Makes room for `additional` findings about to be emitted (a large file's rules
+    /// emit tens of thousands).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.findings.reserve(additional);
+    }
+
     /// Records the current rule (or a part of it) as skipped.
     pub(crate) fn skip(&mut self, reason: impl Into<String>) {
         let reason = reason.into();
