@@ -45,6 +45,7 @@ mod cert;
 mod error;
 mod evaluate;
 pub mod harden;
+mod hash;
 #[cfg(feature = "live")]
 pub mod live;
 mod policy;

@@ -1,12 +1,13 @@
 //! pg_hba.conf rules: `hba.*`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use super::{ident, need, Eval};
+use crate::hash::{fold_mul, key_map, mix, mix_bytes, KeyHasher, KeyMap};
 use crate::hba::{
     AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken, PgVersion,
 };
@@ -727,17 +728,6 @@ pub(crate) fn covers(a: &HbaRule, b: &HbaRule) -> bool {
 // before it counts; so the answer is exactly the first earlier line that covers the
 // rule, as a scan of all earlier lines would give (the tests compare the two).
 
-/// Multiplies and folds the 128-bit product: a fast mix with good high and low bits.
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let p = u128::from(a).wrapping_mul(u128::from(b));
-    // Both halves are kept: the casts split the product, they lose nothing.
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-fn mix(h: u64, v: u64) -> u64 {
-    fold_mul(h ^ v, 0x9e37_79b9_7f4a_7c15)
-}
-
 /// Address keys (hashed): the tag of each kind.
 const KEY_LOCAL: u64 = 1;
 const KEY_ALL: u64 = 2;
@@ -799,22 +789,7 @@ fn host_keys(name: &str, mut suffix: impl FnMut(u64)) -> u64 {
 
 /// The user part of a key.
 fn user_key(t: &HbaToken) -> u64 {
-    let bytes = t.text.as_bytes();
-    let mut h = mix(u64::from(t.quoted), bytes.len() as u64);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(c);
-        h = mix(h, u64::from_le_bytes(word));
-    }
-    // The tail by shifts: a copy into a stack word would call memcpy and then stall
-    // reading back what it wrote in pieces.
-    let tail = chunks
-        .remainder()
-        .iter()
-        .enumerate()
-        .fold(0u64, |w, (k, &b)| w | u64::from(b) << (8 * k));
-    mix(h, tail)
+    mix_bytes(u64::from(t.quoted), t.text.as_bytes())
 }
 
 /// The index key of an address key and a user part.
@@ -933,36 +908,6 @@ fn covering_keys(a: Option<&HbaAddress>, kinds: &Kinds, mut f: impl FnMut(u64)) 
         }
         _ => {}
     }
-}
-
-/// The keys are hashes already: the maps use them as they are.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = mix(self.0, u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = mix(self.0, n as u64);
-    }
-}
-
-type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
-
-fn key_map<V>(capacity: usize) -> KeyMap<V> {
-    HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default())
 }
 
 /// No next node.

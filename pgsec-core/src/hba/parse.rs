@@ -2,14 +2,13 @@
 //! line to an [`HbaRule`] or the error text the server reports for it.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::addr::{c_number_start, cidr_bits, leading_ones, mask_of, parse_numeric_host};
 use super::lexer::{TokLine, Token};
 use super::{AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaParseOptions, HbaRule, HbaToken};
+use crate::hash::{mix, mix_bytes, KeyMap};
 
 /// A line the server rejects: its message, and whether `pg_hba_file_rules.error`
 /// shows it (a few option errors are only logged, the view then has a null error).
@@ -394,7 +393,7 @@ fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
 #[derive(Default)]
 pub(crate) struct ListInterner {
     /// By [`list_hash`]; one list per hash (on a collision the newcomer is not kept).
-    table: HashMap<u64, Arc<[HbaToken]>, BuildHasherDefault<PreHashed>>,
+    table: KeyMap<Arc<[HbaToken]>>,
 }
 
 impl ListInterner {
@@ -423,48 +422,11 @@ impl ListInterner {
     }
 }
 
-/// A 64-bit hash of a token list (texts, quoting, boundaries), eight bytes at a step.
+/// A 64-bit hash of a token list (texts, quoting, boundaries).
 fn list_hash(field: &[Token<'_>]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
-    let mut h = mix(0, field.len() as u64);
-    for t in field {
-        let bytes = t.text.as_bytes();
-        h = mix(h, (bytes.len() as u64) << 1 | u64::from(t.quoted));
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            h = mix(h, u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
-        }
-        // The tail by shifts (a copy into a stack word calls memcpy and stalls).
-        let tail = chunks
-            .remainder()
-            .iter()
-            .enumerate()
-            .fold(0u64, |w, (k, &b)| w | u64::from(b) << (8 * k));
-        h = mix(h, tail);
-    }
-    // Spread the high bits down: the table picks buckets from the low ones.
-    h ^ (h >> 29)
-}
-
-/// A hasher for keys that already are hashes.
-#[derive(Default)]
-pub(crate) struct PreHashed(u64);
-
-impl Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    field.iter().fold(field.len() as u64, |h, t| {
+        mix_bytes(mix(h, u64::from(t.quoted)), t.text.as_bytes())
+    })
 }
 
 fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineError> {
