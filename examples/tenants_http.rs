@@ -30,7 +30,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pgsec_client::{PoolError, TenantId, TenantPool};
+use pgsec_client::{TenantId, TenantPool};
 use serde::{Deserialize, Serialize};
 
 /// The header a trusted gateway sets to the caller's tenant.
@@ -253,8 +253,8 @@ pub enum ApiError {
     Internal,
 }
 
-impl From<PoolError> for ApiError {
-    fn from(e: PoolError) -> Self {
+impl From<pgsec_client::Error> for ApiError {
+    fn from(e: pgsec_client::Error) -> Self {
         eprintln!("axum_tenants: pool: {e}");
         ApiError::Unavailable
     }

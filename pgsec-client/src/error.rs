@@ -8,6 +8,11 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::options::SslMode;
+use crate::pool::InvalidName;
+
+/// A failure to check a connection out of the pool (deadpool's error), inside
+/// [`Error::PoolConnect`] and [`Error::Checkout`].
+pub type CheckoutError = deadpool::managed::PoolError<tokio_postgres::Error>;
 
 /// Everything that can go wrong in pgsec-client.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +112,112 @@ pub enum Error {
     /// A query on an established connection failed.
     #[error("query failed: {}", error_chain(.0))]
     Query(#[source] tokio_postgres::Error),
+
+    // TenantPool: building, checking out, and the tenant transaction. These never
+    // contain a tenant id, a password or a query parameter.
+    /// A [`crate::TenantPool`] builder value is invalid; the message says which and what
+    /// is allowed.
+    #[error("invalid TenantPool setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A tenant id or setting name is invalid.
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+
+    /// The [`crate::TenantPool`] could not connect while being built.
+    #[error("could not connect while building the TenantPool: {source}")]
+    PoolConnect {
+        /// The underlying error (timeouts and TLS refusals included).
+        #[source]
+        source: CheckoutError,
+    },
+
+    /// The server refused to set the tenant setting (for example a prefix reserved by
+    /// an extension).
+    #[error(
+        "the server refused the tenant setting {setting}: {source}; choose another \
+         name with the pool builder's tenant_setting()"
+    )]
+    SettingRejected {
+        /// The setting name.
+        setting: String,
+        /// The server's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The start-up guard could not read what it checks.
+    #[error("the start-up guard could not read the role and table facts: {source}")]
+    GuardQuery {
+        /// The failing query's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The start-up guard found the role or the tables unsafe for tenant isolation.
+    #[error("{}", refusal_message(.findings))]
+    Unsafe {
+        /// The findings of pgsec-core's rules that refused the pool.
+        findings: Vec<pgsec_core::Finding>,
+    },
+
+    /// No connection could be checked out (pool closed, timeout, connect failure).
+    #[error("no connection available: {source}")]
+    Checkout {
+        /// deadpool's error.
+        #[source]
+        source: CheckoutError,
+    },
+
+    /// `BEGIN` or the tenant's `set_config` failed; the connection is rolled back
+    /// before it is reused.
+    #[error("could not begin the tenant transaction: {source}")]
+    Begin {
+        /// The server's or the connection's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server reported a different tenant value than the one sent.
+    #[error("the server did not apply the tenant setting; the transaction is rolled back")]
+    TenantNotApplied,
+
+    /// A statement inside the transaction failed, so PostgreSQL rolled the whole
+    /// transaction back at `COMMIT`.
+    #[error(
+        "the transaction was aborted by an earlier error and has been rolled back; \
+         nothing was committed"
+    )]
+    TransactionAborted,
+
+    /// At commit, the tenant setting no longer held this transaction's tenant: a
+    /// statement inside the transaction changed it or ended the transaction early.
+    #[error(
+        "the tenant setting changed inside the transaction (a statement set it or ended \
+         the transaction); commit() rolled back instead of committing"
+    )]
+    TenantChanged,
+
+    /// `COMMIT` failed (for example a deferred constraint or a serialization failure).
+    #[error("commit failed: {source}")]
+    Commit {
+        /// The server's or the connection's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// `ROLLBACK` failed; the connection is checked again before reuse.
+    #[error("rollback failed: {source}")]
+    Rollback {
+        /// The server's or the connection's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
 }
 
 /// tokio-postgres' `Display` names only the kind ("db error"); the cause is what a person
@@ -138,6 +249,20 @@ fn weak_sslmode_message(mode: SslMode) -> String {
 }
 
 impl Error {
+    /// The SQLSTATE of the server error behind this error, if any.
+    #[must_use]
+    pub fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
+        match self {
+            Error::SettingRejected { source, .. }
+            | Error::GuardQuery { source }
+            | Error::Begin { source }
+            | Error::Commit { source }
+            | Error::Rollback { source } => source.code(),
+            Error::Connect(source) | Error::Query(source) => source.code(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn syntax(reason: impl Into<String>) -> Self {
         Error::Syntax {
             reason: reason.into(),
@@ -340,3 +465,35 @@ impl std::error::Error for CertificateRefusal {}
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn refusal_message(findings: &[pgsec_core::Finding]) -> String {
+    let mut out = format!(
+        "the start-up guard refused the connection role ({} finding{}); fix them, or opt out \
+         with dangerous_skip_startup_guard()",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    );
+    for finding in findings {
+        out.push_str("\n  - ");
+        out.push_str(&FindingLine(finding).to_string());
+    }
+    out
+}
+
+/// One finding on one line: `[severity] id: title (evidence) — fix: remediation`.
+struct FindingLine<'a>(&'a pgsec_core::Finding);
+
+impl fmt::Display for FindingLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let finding = self.0;
+        write!(
+            f,
+            "[{}] {}: {} ({}); fix: {}",
+            finding.severity(),
+            finding.id(),
+            finding.title(),
+            finding.evidence(),
+            finding.remediation().replace('\n', " ")
+        )
+    }
+}

@@ -69,13 +69,13 @@ mod tls;
 
 pub use cert::{check_host_name, PeerCertificate};
 pub use connect::{config_findings, connect, ClientFinding, ConnectionDetails};
-pub use error::{certificate_refusal, CertificateRefusal, Error, Result};
+pub use error::{certificate_refusal, CertificateRefusal, CheckoutError, Error, Result};
 pub use options::{
     ChannelBinding, Config, Environment, Host, RootCert, SslMode, TargetSessionAttrs, DEFAULT_PORT,
 };
 pub use pool::{
-    CheckoutError, InvalidName, PoolError, PoolStatus, SettingName, TenantId, TenantKind,
-    TenantPool, TenantPoolBuilder, TenantTx, UnscopedConnection, DEFAULT_TENANT_SETTING,
-    GUARD_RULES, SETTING_NAME_MAX_LEN, TENANT_TEXT_MAX_LEN,
+    InvalidName, PoolStatus, SettingName, TenantId, TenantKind, TenantPool, TenantPoolBuilder,
+    TenantTx, UnscopedConnection, DEFAULT_TENANT_SETTING, GUARD_RULES, SETTING_NAME_MAX_LEN,
+    TENANT_TEXT_MAX_LEN,
 };
 pub use tls::{MakeVerifiedTlsConnect, TlsSession, VerifiedTlsConnect, VerifiedTlsStream};

@@ -93,9 +93,9 @@ pub enum Error {
     /// The isolation checker could not build its TenantPool or begin a transaction.
     #[error("isolation check, TenantPool: {source}")]
     IsolationPool {
-        /// pgsec-client's pool error.
+        /// pgsec-client's error.
         #[source]
-        source: pgsec_client::PoolError,
+        source: pgsec_client::Error,
     },
     /// A query of the isolation checker's own (discovery, seeding, clean-up) failed.
     #[error("isolation check, {step}: {source}")]

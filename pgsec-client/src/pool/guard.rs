@@ -163,7 +163,6 @@ pub(crate) fn evaluate(snapshot: &Snapshot, policy: &Policy) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PoolError;
 
     fn policy() -> Policy {
         Policy::default().with_app_role("app")
@@ -257,7 +256,7 @@ mod tests {
         // Nothing collected: every guard rule is skipped, and each skip is a refusal.
         let refusals = evaluate(&Snapshot::new("empty", 0), &policy());
         assert_eq!(ids(&refusals).len(), GUARD_RULES.len(), "{refusals:?}");
-        let message = PoolError::Unsafe { findings: refusals }.to_string();
+        let message = crate::Error::Unsafe { findings: refusals }.to_string();
         for id in GUARD_RULES {
             assert!(message.contains(id), "{message}");
         }

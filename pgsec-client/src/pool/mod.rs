@@ -10,7 +10,6 @@
 //!   cancelled future, a panic) is rolled back and verified before reuse, or discarded.
 //! - Building the pool runs a start-up guard made of pgsec-core's rules.
 
-mod error;
 mod guard;
 mod tenant;
 mod tracked;
@@ -29,7 +28,6 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Socket;
 use tracing::Instrument;
 
-pub use error::{CheckoutError, PoolError};
 pub use guard::GUARD_RULES;
 pub use tenant::{
     InvalidName, SettingName, TenantId, TenantKind, DEFAULT_TENANT_SETTING, SETTING_NAME_MAX_LEN,
@@ -89,7 +87,8 @@ impl TenantPool {
     /// (chain and host name, pgsec-client's verifier), or a Unix socket.
     ///
     /// A configuration that would not verify the server (a weak sslmode without its
-    /// dangerous opt-in) makes `build()` fail with [`PoolError::Config`].
+    /// dangerous opt-in) makes `build()` fail with the configuration's error (e.g.
+    /// [`crate::Error::WeakSslMode`]).
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -136,10 +135,10 @@ impl TenantPool {
     /// the connection is rolled back and checked before it is reused.
     ///
     /// # Errors
-    /// [`PoolError::Checkout`] when no connection is available, [`PoolError::Begin`]
-    /// when the server refuses `BEGIN` or the setting, [`PoolError::TenantNotApplied`]
+    /// [`crate::Error::Checkout`] when no connection is available, [`crate::Error::Begin`]
+    /// when the server refuses `BEGIN` or the setting, [`crate::Error::TenantNotApplied`]
     /// when the server reports another value.
-    pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, PoolError> {
+    pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, crate::Error> {
         let span = tracing::info_span!(
             target: "pgsec_client::pool",
             "tenant_tx",
@@ -169,8 +168,8 @@ impl TenantPool {
     /// its session state cannot be verified. Every call is logged at `warn`.
     ///
     /// # Errors
-    /// [`PoolError::Checkout`] when no connection is available.
-    pub async fn dangerous_unscoped_connection(&self) -> Result<UnscopedConnection, PoolError> {
+    /// [`crate::Error::Checkout`] when no connection is available.
+    pub async fn dangerous_unscoped_connection(&self) -> Result<UnscopedConnection, crate::Error> {
         tracing::warn!(
             target: "pgsec_client::pool",
             "unscoped connection checked out of the TenantPool: no tenant is set"
@@ -178,11 +177,11 @@ impl TenantPool {
         Ok(UnscopedConnection::new(self.checkout().await?))
     }
 
-    async fn checkout(&self) -> Result<Object<TrackedConnections>, PoolError> {
+    async fn checkout(&self) -> Result<Object<TrackedConnections>, crate::Error> {
         self.pool
             .get()
             .await
-            .map_err(|source| PoolError::Checkout { source })
+            .map_err(|source| crate::Error::Checkout { source })
     }
 
     /// The setting that carries the tenant.
@@ -344,9 +343,9 @@ impl TenantPoolBuilder {
         self
     }
 
-    fn validate(&self) -> Result<(), PoolError> {
+    fn validate(&self) -> Result<(), crate::Error> {
         let invalid = |setting, reason: &str| {
-            Err(PoolError::InvalidSetting {
+            Err(crate::Error::InvalidSetting {
                 setting,
                 reason: reason.to_owned(),
             })
@@ -383,20 +382,18 @@ impl TenantPoolBuilder {
     /// tenant setting, and runs the start-up guard (unless skipped).
     ///
     /// # Errors
-    /// - [`PoolError::InvalidSetting`] for a bad builder value;
-    /// - [`PoolError::Config`] when the connection configuration is refused (for
-    ///   example an sslmode below verify-full);
-    /// - [`PoolError::Connect`] when the first connection fails;
-    /// - [`PoolError::Unsafe`] when the guard refuses, listing pgsec-core's findings
+    /// - [`crate::Error::InvalidSetting`] for a bad builder value;
+    /// - the configuration's error when the connection configuration is refused (e.g.
+    ///   [`crate::Error::WeakSslMode`] for an sslmode below verify-full);
+    /// - [`crate::Error::PoolConnect`] when the first connection fails;
+    /// - [`crate::Error::Unsafe`] when the guard refuses, listing pgsec-core's findings
     ///   (`role.app_superuser`, `role.bypassrls`, `priv.app_owns_tables`,
     ///   `rls.disabled`, `rls.not_forced`, `tls.ssl_off`);
-    /// - [`PoolError::GuardQuery`] when the guard cannot read its facts;
-    /// - [`PoolError::SettingRejected`] when the server refuses the setting name.
-    pub async fn build(self) -> Result<TenantPool, PoolError> {
+    /// - [`crate::Error::GuardQuery`] when the guard cannot read its facts;
+    /// - [`crate::Error::SettingRejected`] when the server refuses the setting name.
+    pub async fn build(self) -> Result<TenantPool, crate::Error> {
         self.validate()?;
-        let manager = self
-            .manager
-            .map_err(|source| PoolError::Config { source })?;
+        let manager = self.manager?;
         let shared = Arc::new(Shared {
             setting: self.setting.clone(),
             record_tenant: self.record_tenant_ids,
@@ -412,7 +409,7 @@ impl TenantPoolBuilder {
         .create_timeout(self.create_timeout)
         .recycle_timeout(self.recycle_timeout)
         .build()
-        .map_err(|e| PoolError::InvalidSetting {
+        .map_err(|e| crate::Error::InvalidSetting {
             setting: "runtime",
             reason: e.to_string(),
         })?;
@@ -420,14 +417,14 @@ impl TenantPoolBuilder {
             let mut conn: Object<TrackedConnections> = pool
                 .get()
                 .await
-                .map_err(|source| PoolError::Connect { source })?;
+                .map_err(|source| crate::Error::PoolConnect { source })?;
             if self.startup_guard {
                 let (snapshot, policy) = guard::collect(&conn.client, &self.tenant_columns)
                     .await
-                    .map_err(|source| PoolError::GuardQuery { source })?;
+                    .map_err(|source| crate::Error::GuardQuery { source })?;
                 let findings = guard::evaluate(&snapshot, &policy);
                 if !findings.is_empty() {
-                    return Err(PoolError::Unsafe { findings });
+                    return Err(crate::Error::Unsafe { findings });
                 }
             } else {
                 tracing::warn!(
@@ -455,7 +452,7 @@ impl TenantPoolBuilder {
 async fn try_setting(
     conn: &mut Object<TrackedConnections>,
     setting: &SettingName,
-) -> Result<(), PoolError> {
+) -> Result<(), crate::Error> {
     conn.state = ConnState::MaybeInTransaction;
     let name = setting.as_str();
     let empty = "";
@@ -466,7 +463,7 @@ async fn try_setting(
         client.query_typed(tx::SET_TENANT_SQL, &params),
         client.batch_execute("ROLLBACK"),
     );
-    let rejected = |source| PoolError::SettingRejected {
+    let rejected = |source| crate::Error::SettingRejected {
         setting: setting.to_string(),
         source,
     };

@@ -10,7 +10,6 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, SimpleQueryMessage, Statement, ToStatement};
 use tracing::Instrument;
 
-use super::error::PoolError;
 use super::tenant::TenantId;
 use super::tracked::{ConnState, TrackedConnections};
 use super::Shared;
@@ -73,7 +72,7 @@ impl TenantTx {
     /// `BEGIN` and no more. The `set_config` is the connection's named statement
     /// (Bind/Execute/Sync: no parse or plan), or, in PgBouncer transaction mode, an
     /// unnamed one (Parse/Bind/Execute/Sync, still no prepare round trip).
-    pub(crate) async fn start(&mut self) -> Result<(), PoolError> {
+    pub(crate) async fn start(&mut self) -> Result<(), crate::Error> {
         let name = self.shared.setting.as_str();
         let value = self.tenant.as_setting_value();
         let client = &self.conn.client;
@@ -99,10 +98,10 @@ impl TenantTx {
             .and_then(|row| row.try_get::<_, &str>(0).map(|v| v == value));
         match echoed {
             Ok(true) => Ok(()),
-            Ok(false) => Err(PoolError::TenantNotApplied),
+            Ok(false) => Err(crate::Error::TenantNotApplied),
             Err(source) => {
                 self.discard_if_statements_lost(&source);
-                Err(PoolError::Begin { source })
+                Err(crate::Error::Begin { source })
             }
         }
     }
@@ -125,12 +124,12 @@ impl TenantTx {
     /// Commits.
     ///
     /// # Errors
-    /// - [`PoolError::TransactionAborted`] when a statement inside the transaction
+    /// - [`crate::Error::TransactionAborted`] when a statement inside the transaction
     ///   failed (PostgreSQL then rolls back at `COMMIT`);
-    /// - [`PoolError::TenantChanged`] when the tenant setting no longer held this
+    /// - [`crate::Error::TenantChanged`] when the tenant setting no longer held this
     ///   transaction's tenant; the transaction is rolled back instead;
-    /// - [`PoolError::Commit`] when `COMMIT` itself failed.
-    pub async fn commit(mut self) -> Result<(), PoolError> {
+    /// - [`crate::Error::Commit`] when `COMMIT` itself failed.
+    pub async fn commit(mut self) -> Result<(), crate::Error> {
         let span = self.span.clone();
         async {
             let name = self.shared.setting.as_str();
@@ -156,16 +155,16 @@ impl TenantTx {
             let result = match (check, commit) {
                 (Ok(_), Ok(())) => Ok(()),
                 (Err(e), Ok(())) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
-                    Err(PoolError::TransactionAborted)
+                    Err(crate::Error::TransactionAborted)
                 }
                 (Err(e), Ok(())) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
-                    Err(PoolError::TenantChanged)
+                    Err(crate::Error::TenantChanged)
                 }
                 // Unknown outcome: keep the mark, the connection is checked before reuse.
                 (Err(source), _) | (Ok(_), Err(source)) => {
                     self.discard_if_statements_lost(&source);
                     tracing::debug!(target: "pgsec_client::pool", "commit failed");
-                    return Err(PoolError::Commit { source });
+                    return Err(crate::Error::Commit { source });
                 }
             };
             // COMMIT completed, so the session is outside any transaction.
@@ -183,16 +182,16 @@ impl TenantTx {
     /// Rolls back.
     ///
     /// # Errors
-    /// [`PoolError::Rollback`] when `ROLLBACK` failed; the connection is then checked
+    /// [`crate::Error::Rollback`] when `ROLLBACK` failed; the connection is then checked
     /// again before reuse.
-    pub async fn rollback(mut self) -> Result<(), PoolError> {
+    pub async fn rollback(mut self) -> Result<(), crate::Error> {
         let span = self.span.clone();
         async {
             self.conn
                 .client
                 .batch_execute("ROLLBACK")
                 .await
-                .map_err(|source| PoolError::Rollback { source })?;
+                .map_err(|source| crate::Error::Rollback { source })?;
             self.conn.state = ConnState::Idle;
             tracing::debug!(target: "pgsec_client::pool", "rolled back");
             Ok(())

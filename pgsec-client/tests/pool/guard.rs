@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pgsec_client::{Config, PoolError, TenantPool, GUARD_RULES};
+use pgsec_client::{Config, Error, TenantPool, GUARD_RULES};
 use pgsec_testkit::{Credentials, TestDatabase, TestServer, APP_USER};
 
 use crate::{app_pool, tenant_database};
@@ -36,9 +36,9 @@ fn config_for(db: &TestDatabase, creds: &Credentials) -> Config {
         .password(creds.password())
 }
 
-fn refused_ids(err: &PoolError) -> Vec<String> {
+fn refused_ids(err: &Error) -> Vec<String> {
     match err {
-        PoolError::Unsafe { findings } => {
+        Error::Unsafe { findings } => {
             let mut ids: Vec<String> = findings.iter().map(|f| f.id().to_owned()).collect();
             ids.sort();
             ids.dedup();

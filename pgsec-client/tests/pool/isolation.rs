@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use pgsec_client::{PoolError, TenantId, TenantPool, TenantTx};
+use pgsec_client::{Error, TenantId, TenantPool, TenantTx};
 use pgsec_testkit::TestDatabase;
 use proptest::prelude::*;
 use tokio::runtime::Runtime;
@@ -199,7 +199,7 @@ async fn run_step(pool: TenantPool, tenant: TenantId, step: Step) -> Result<(), 
             }
             if commit_after {
                 match tx.commit().await {
-                    Err(PoolError::TransactionAborted) => {}
+                    Err(Error::TransactionAborted) => {}
                     other => return Err(format!("commit after an error gave {other:?}")),
                 }
             } else {

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
 
-use pgsec_client::{PoolError, TenantId, TenantPool};
+use pgsec_client::{Error, TenantId, TenantPool};
 use tokio_postgres::types::Type;
 
 use crate::{all_items, app_pool, tenant_database};
@@ -121,7 +121,7 @@ async fn a_failed_statement_makes_commit_fail_instead_of_silently_rolling_back()
         Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
     );
     let err = tx.commit().await.unwrap_err();
-    assert!(matches!(err, PoolError::TransactionAborted), "{err:?}");
+    assert!(matches!(err, Error::TransactionAborted), "{err:?}");
     assert!(all_items(&db).await.is_empty());
 
     // The connection is usable and clean afterwards.
@@ -150,7 +150,7 @@ async fn changing_the_tenant_inside_the_transaction_is_not_committed() {
     .await
     .unwrap();
     let err = tx.commit().await.unwrap_err();
-    assert!(matches!(err, PoolError::TenantChanged), "{err:?}");
+    assert!(matches!(err, Error::TenantChanged), "{err:?}");
     assert!(
         all_items(&db).await.is_empty(),
         "the smuggled row was committed"
@@ -160,7 +160,7 @@ async fn changing_the_tenant_inside_the_transaction_is_not_committed() {
     let tx = pool.begin(&t).await.unwrap();
     tx.batch_execute("COMMIT").await.unwrap();
     let err = tx.commit().await.unwrap_err();
-    assert!(matches!(err, PoolError::TenantChanged), "{err:?}");
+    assert!(matches!(err, Error::TenantChanged), "{err:?}");
 
     let tx = pool.begin(&t).await.unwrap();
     let (tenant, _, has_xid) = session_view(&tx).await;
@@ -265,7 +265,7 @@ async fn builder_values_are_validated() {
     assert!(
         matches!(
             err,
-            PoolError::InvalidSetting {
+            Error::InvalidSetting {
                 setting: "max_size",
                 ..
             }
@@ -280,7 +280,7 @@ async fn builder_values_are_validated() {
     assert!(
         matches!(
             err,
-            PoolError::InvalidSetting {
+            Error::InvalidSetting {
                 setting: "tenant_columns",
                 ..
             }
@@ -295,7 +295,7 @@ async fn builder_values_are_validated() {
     assert!(
         matches!(
             err,
-            PoolError::InvalidSetting {
+            Error::InvalidSetting {
                 setting: "wait_timeout",
                 ..
             }
@@ -312,7 +312,7 @@ async fn a_weak_sslmode_is_refused_before_connecting() {
         .replace("sslmode=verify-full", "sslmode=require");
     let config = pgsec_client::Config::parse(&conninfo).unwrap();
     let err = TenantPool::builder(&config).build().await.unwrap_err();
-    assert!(matches!(err, PoolError::Config { .. }), "{err}");
+    assert!(matches!(err, Error::WeakSslMode { .. }), "{err}");
     assert!(err.to_string().contains("verify-full"), "{err}");
 }
 
@@ -330,7 +330,7 @@ async fn a_setting_the_server_refuses_fails_the_build() {
         .build()
         .await
         .unwrap_err();
-    assert!(matches!(err, PoolError::SettingRejected { .. }), "{err}");
+    assert!(matches!(err, Error::SettingRejected { .. }), "{err}");
     assert_eq!(
         err.code(),
         Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
@@ -410,7 +410,7 @@ async fn the_pool_statements_are_prepared_once_per_connection() {
     insert(&tx, "unnamed").await.unwrap();
     tx.query("select 1/0", &[]).await.unwrap_err();
     let err = tx.commit().await.unwrap_err();
-    assert!(matches!(err, PoolError::TransactionAborted), "{err:?}");
+    assert!(matches!(err, Error::TransactionAborted), "{err:?}");
     assert!(all_items(&db).await.is_empty());
 }
 
@@ -425,7 +425,7 @@ async fn deallocating_the_pool_statements_fails_closed_and_replaces_the_connecti
     insert(&tx, "deallocated").await.unwrap();
     tx.batch_execute("DEALLOCATE ALL").await.unwrap();
     let err = tx.commit().await.unwrap_err();
-    assert!(matches!(err, PoolError::Commit { .. }), "{err:?}");
+    assert!(matches!(err, Error::Commit { .. }), "{err:?}");
     assert_eq!(
         err.code(),
         Some(&tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME)

@@ -145,7 +145,7 @@ pub(crate) struct Engine {
     pub(crate) own_inserts: BTreeMap<String, Exercise>,
 }
 
-fn pool_error(source: pgsec_client::PoolError) -> Error {
+fn pool_error(source: pgsec_client::Error) -> Error {
     Error::IsolationPool { source }
 }
 

@@ -82,7 +82,7 @@ mod tenants;
 use std::fmt;
 use std::time::Instant;
 
-use pgsec_client::{Config, Environment, PoolError, SettingName, TenantPool};
+use pgsec_client::{Config, Environment, SettingName, TenantPool};
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
 
@@ -313,7 +313,7 @@ impl IsolationChecker {
         };
         let (serial, guard_findings) = match builder().max_size(1).build().await {
             Ok(pool) => (pool, Vec::new()),
-            Err(PoolError::Unsafe { findings }) => {
+            Err(pgsec_client::Error::Unsafe { findings }) => {
                 let pool = builder()
                     .max_size(1)
                     .dangerous_skip_startup_guard()
