@@ -406,15 +406,9 @@ fn next_token<'l>(text: &'l str, pos: &mut usize) -> Option<RawToken<'l>> {
         let end = i + stop;
         // Cut at ASCII bytes, so on character boundaries.
         let run = text.get(i..end).unwrap_or_default();
-        let mut terminating_comma = false;
-        *pos = match at(end) {
-            b'#' => line.len(),
-            b',' => {
-                terminating_comma = true;
-                end
-            }
-            _ => end,
-        };
+        // `end` holds a blank, a comma, '#' or nothing: the token ends there.
+        let (next, terminating_comma) = after_token(line, end).unwrap_or((end, false));
+        *pos = next;
         return (!run.is_empty()).then_some(RawToken {
             text: Cow::Borrowed(run),
             initial_quote: false,
@@ -426,19 +420,13 @@ fn next_token<'l>(text: &'l str, pos: &mut usize) -> Option<RawToken<'l>> {
     if stop == 0 && rest.first() == Some(&b'"') {
         if let Some(close) = memchr::memchr(b'"', rest.get(1..).unwrap_or_default()) {
             let after = i + close + 2;
-            let end_pos = match line.get(after) {
-                None => Some(line.len()),
-                Some(b'#') => Some(line.len()),
-                Some(&c) if is_blank(c) || c == b',' => Some(after),
-                // a doubled quote, or more text after the closing quote
-                Some(_) => None,
-            };
-            if let Some(end_pos) = end_pos {
-                *pos = end_pos;
+            // Not when a doubled quote or more text follows the closing quote.
+            if let Some((next, terminating_comma)) = after_token(line, after) {
+                *pos = next;
                 return Some(RawToken {
                     text: Cow::Borrowed(text.get(i + 1..after - 1).unwrap_or_default()),
                     initial_quote: true,
-                    terminating_comma: line.get(after) == Some(&b','),
+                    terminating_comma,
                 });
             }
         }
@@ -491,6 +479,19 @@ fn next_token<'l>(text: &'l str, pos: &mut usize) -> Option<RawToken<'l>> {
         })
     } else {
         None
+    }
+}
+
+/// For a token whose text may end at `end`: where the next token is looked for and
+/// whether a comma ended this one (the list goes on), or None when the byte at `end`
+/// continues the token. Outside quotes a blank or a comma ends a token, and `#` ends it
+/// and the line.
+fn after_token(line: &[u8], end: usize) -> Option<(usize, bool)> {
+    match line.get(end) {
+        None | Some(b'#') => Some((line.len(), false)),
+        Some(b',') => Some((end, true)),
+        Some(&c) if is_blank(c) => Some((end, false)),
+        Some(_) => None,
     }
 }
 
