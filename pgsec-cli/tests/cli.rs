@@ -18,6 +18,19 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `pgsec audit --config postgresql.conf --hba pg_hba.conf` and `extra`, in `dir`.
+fn audit_files(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "audit",
+        "--config",
+        "postgresql.conf",
+        "--hba",
+        "pg_hba.conf",
+    ];
+    args.extend_from_slice(extra);
+    pgsec(&args, dir)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -44,16 +57,7 @@ fn weak_files_exit_1_with_findings_on_their_lines() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "postgresql.conf", WEAK_CONF);
     write(d.path(), "pg_hba.conf", WEAK_HBA);
-    let o = pgsec(
-        &[
-            "audit",
-            "--config",
-            "postgresql.conf",
-            "--hba",
-            "pg_hba.conf",
-        ],
-        d.path(),
-    );
+    let o = audit_files(d.path(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("hba.trust_network"), "{out}");
@@ -67,30 +71,10 @@ fn strong_files_exit_0() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "postgresql.conf", STRONG_CONF);
     write(d.path(), "pg_hba.conf", STRONG_HBA);
-    let o = pgsec(
-        &[
-            "audit",
-            "--config",
-            "postgresql.conf",
-            "--hba",
-            "pg_hba.conf",
-        ],
-        d.path(),
-    );
+    let o = audit_files(d.path(), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     // Lower the threshold: the low findings (e.g. log.disconnections) now fail.
-    let o = pgsec(
-        &[
-            "audit",
-            "--config",
-            "postgresql.conf",
-            "--hba",
-            "pg_hba.conf",
-            "--fail-on",
-            "low",
-        ],
-        d.path(),
-    );
+    let o = audit_files(d.path(), &["--fail-on", "low"]);
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -126,18 +110,7 @@ fn json_and_sarif_outputs_parse() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "postgresql.conf", WEAK_CONF);
     write(d.path(), "pg_hba.conf", WEAK_HBA);
-    let o = pgsec(
-        &[
-            "audit",
-            "--config",
-            "postgresql.conf",
-            "--hba",
-            "pg_hba.conf",
-            "--format",
-            "json",
-        ],
-        d.path(),
-    );
+    let o = audit_files(d.path(), &["--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["findings"]
@@ -146,18 +119,7 @@ fn json_and_sarif_outputs_parse() {
         .iter()
         .any(|f| f["id"] == "tls.ssl_off" && f["location"]["line"] == 2));
     assert!(v["summary"]["critical"].as_u64().unwrap() >= 2);
-    let o = pgsec(
-        &[
-            "audit",
-            "--config",
-            "postgresql.conf",
-            "--hba",
-            "pg_hba.conf",
-            "--format",
-            "sarif",
-        ],
-        d.path(),
-    );
+    let o = audit_files(d.path(), &["--format", "sarif"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let results = v["runs"][0]["results"].as_array().unwrap();
