@@ -335,32 +335,19 @@ async fn harden_writes_four_files_once() {
     let profile = dir.path().join("profile.toml");
     std::fs::write(&profile, &template.stdout).unwrap();
     let other = dir.path().join("from-profile");
-    let out = pgsec(
-        &[
-            "harden",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--out",
-            other.to_str().unwrap(),
-        ],
-        None,
-    )
-    .await;
+    let from_profile = [
+        "harden",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ];
+    let out = pgsec(&from_profile, None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // A bad profile is one line naming the key.
     std::fs::write(&profile, "allowed_networks = [\"0.0.0.0/0\"]\n").unwrap();
-    let out = pgsec(
-        &[
-            "harden",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--out",
-            other.to_str().unwrap(),
-        ],
-        None,
-    )
-    .await;
+    let out = pgsec(&from_profile, None).await;
     assert_fails(&out, &["allowed_networks", "wider than /16"]);
     let out = pgsec(&["harden", "--out", out_s], None).await;
     assert_eq!(
