@@ -33,6 +33,8 @@
 //!   operation sequences through pgsec-client's `TenantPool` and shrinks the first leak
 //!   to numbered SQL steps ([`isolation::check`]).
 //! - [`pgbouncer`]: a PgBouncer in transaction pooling mode in front of a test server.
+//! - [`proxy`]: a TCP proxy in front of a test server that adds latency, counts round
+//!   trips and injects faults (resets, a black hole, byte budgets, bandwidth limits).
 //! - [`certs`]: test CAs, intermediates and server certificates, deliberately odd ones
 //!   included (expired, without subjectAltName: [`TestCa::issue_with`]).
 #![warn(missing_docs)]
@@ -43,6 +45,7 @@ pub mod certs;
 mod error;
 pub mod isolation;
 pub mod pgbouncer;
+pub mod proxy;
 mod server;
 mod tls;
 
@@ -53,6 +56,7 @@ pub use builder::ServerBuilder;
 pub use certs::{ServerIdentity, TestCa};
 pub use error::{Error, Result};
 pub use isolation::{IsolationChecker, IsolationConfig, IsolationReport};
+pub use proxy::{Fault, Proxy, ProxyBuilder, ProxyStats};
 pub use server::{
     ConnectionInfo, Credentials, TestDatabase, TestServer, ADMIN_USER, APP_USER, TEMPLATE_DB,
 };

@@ -1,7 +1,7 @@
 //! A running test server and what it hands out.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use crate::backend::{log_backend_once, Backend, DEFAULT_IMAGE, ENV_IMAGE};
 use crate::builder::ServerBuilder;
 use crate::certs::{default_identity, ServerIdentity};
 use crate::error::{Error, Result};
+use crate::proxy::Proxy;
 
 /// Name of the superuser the kit creates.
 pub const ADMIN_USER: &str = "pgsec_admin";
@@ -87,6 +88,14 @@ pub struct ConnectionInfo {
     pub ssl: bool,
 }
 
+impl ConnectionInfo {
+    /// The server's socket address (`hostaddr` and `port`), e.g. the upstream of a
+    /// [`Proxy`].
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.hostaddr, self.port)
+    }
+}
+
 /// Everything needed to open connections; shared by the server and its databases.
 #[derive(Debug, Clone)]
 struct Connector {
@@ -126,12 +135,18 @@ impl Connector {
     }
 
     fn conninfo(&self, dbname: &str, creds: &Credentials) -> String {
+        self.conninfo_at(self.info.addr(), dbname, creds)
+    }
+
+    /// The connection string with the socket opened to `addr` (a proxy); the host name,
+    /// and so the certificate check, stay the server's.
+    fn conninfo_at(&self, addr: SocketAddr, dbname: &str, creds: &Credentials) -> String {
         let q = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
         let mut s = format!(
             "host={} hostaddr={} port={} user={} password={} dbname={}",
             self.info.host,
-            self.info.hostaddr,
-            self.info.port,
+            addr.ip(),
+            addr.port(),
             q(&creds.user),
             q(creds.password()),
             q(dbname),
@@ -525,6 +540,12 @@ impl TestServer {
         self.connector.conninfo(dbname, creds)
     }
 
+    /// Like [`TestServer::conninfo`], connecting through `proxy` (`hostaddr` and `port`
+    /// are the proxy's; `host`, and so verify-full's certificate check, the server's).
+    pub fn conninfo_via(&self, proxy: &Proxy, dbname: &str, creds: &Credentials) -> String {
+        self.connector.conninfo_at(proxy.addr(), dbname, creds)
+    }
+
     /// A new, empty database cloned from the kit's template (the app role may connect
     /// and create in its `public` schema). Databases live as long as the server.
     ///
@@ -633,6 +654,30 @@ impl TestDatabase {
     pub fn app_conninfo(&self) -> String {
         self.connector
             .conninfo(&self.name, &self.connector.info.app)
+    }
+
+    /// [`TestDatabase::app_conninfo`] through `proxy`: `hostaddr` and `port` are the
+    /// proxy's, `host` (checked against the server certificate) the server's.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pgsec_testkit::Error> {
+    /// let server = pgsec_testkit::shared().await?;
+    /// let db = server.fresh_database().await?;
+    /// let proxy = pgsec_testkit::Proxy::start(db.info().addr()).await?;
+    /// let conninfo = db.app_conninfo_via(&proxy);
+    /// assert!(conninfo.contains(&format!("port={}", proxy.port())));
+    /// # Ok(()) }
+    /// ```
+    pub fn app_conninfo_via(&self, proxy: &Proxy) -> String {
+        self.connector
+            .conninfo_at(proxy.addr(), &self.name, &self.connector.info.app)
+    }
+
+    /// [`TestDatabase::admin_conninfo`] through `proxy` (see
+    /// [`TestDatabase::app_conninfo_via`]).
+    pub fn admin_conninfo_via(&self, proxy: &Proxy) -> String {
+        self.connector
+            .conninfo_at(proxy.addr(), &self.name, &self.connector.info.admin)
     }
 
     /// Host, port, CA and credentials of the server.

@@ -6,4 +6,5 @@
 
 mod hardened;
 mod leftovers;
+mod proxy;
 mod weakened;
