@@ -174,18 +174,14 @@ pub enum Error {
         source: CheckoutError,
     },
 
-    /// `BEGIN` or the tenant's `set_config` failed; the connection is rolled back
-    /// before it is reused.
+    /// `BEGIN` or the tenant's `SET LOCAL` failed; the connection is rolled back and
+    /// reset before it is reused.
     #[error("could not begin the tenant transaction: {source}")]
     Begin {
         /// The server's or the connection's error.
         #[source]
         source: tokio_postgres::Error,
     },
-
-    /// The server reported a different tenant value than the one sent.
-    #[error("the server did not apply the tenant setting; the transaction is rolled back")]
-    TenantNotApplied,
 
     /// A statement inside the transaction failed, so PostgreSQL rolled the whole
     /// transaction back at `COMMIT`.

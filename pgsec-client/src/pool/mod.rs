@@ -1,16 +1,21 @@
 //! `TenantPool`: a deadpool-postgres pool where every transaction carries its tenant.
 //!
-//! - [`TenantPool::begin`] checks a connection out and sends `BEGIN` together with one
-//!   bound `select set_config($1, $2, true)`: the tenant costs no extra round trip.
-//!   The statement (and the commit check) is prepared once per connection when it is
-//!   opened, so a transaction only binds and executes it; behind PgBouncer in
-//!   transaction mode ([`TenantPoolBuilder::pgbouncer_transaction_mode`]) it is sent
-//!   unnamed instead.
+//! - [`TenantPool::begin`] checks a connection out and sends `BEGIN; SET LOCAL
+//!   <setting> = '<tenant>'` as one simple query: the tenant costs no extra round trip
+//!   and no planned statement.
+//! - [`TenantTx::commit`] sends the pool's check, `COMMIT` and a reset of the session
+//!   (`SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; DISCARD
+//!   TEMP; DISCARD SEQUENCES`) as one simple query, so the next tenant gets the session
+//!   a fresh connection has. The check is prepared once per connection when it is
+//!   opened (SQL `PREPARE`); behind PgBouncer in transaction mode
+//!   ([`TenantPoolBuilder::pgbouncer_transaction_mode`]) it is sent inline instead.
 //! - Connections are tracked: one returned inside a transaction (a dropped guard, a
-//!   cancelled future, a panic) is rolled back and verified before reuse, or discarded.
+//!   cancelled future, a panic) is rolled back, reset and checked before reuse, or
+//!   discarded.
 //! - Building the pool runs a start-up guard made of pgsec-core's rules.
 
 mod guard;
+mod session;
 mod tenant;
 mod tracked;
 mod tx;
@@ -24,7 +29,6 @@ use deadpool::managed::{Object, Pool};
 use deadpool::Runtime;
 use deadpool_postgres::{ManagerConfig, RecyclingMethod};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Socket;
 use tracing::Instrument;
 
@@ -36,6 +40,7 @@ pub use tenant::{
 pub use tx::TenantTx;
 pub use unscoped::UnscopedConnection;
 
+use session::SessionSql;
 use tracked::{ConnState, TrackedConnections};
 
 fn manager_from<T>(pg_config: tokio_postgres::Config, tls: T) -> deadpool_postgres::Manager
@@ -60,6 +65,8 @@ where
 pub(crate) struct Shared {
     pub(crate) setting: SettingName,
     pub(crate) record_tenant: bool,
+    /// The statements that carry the tenant and reset the session.
+    pub(crate) sql: SessionSql,
 }
 
 /// A pool of PostgreSQL connections that only runs statements inside tenant
@@ -129,15 +136,15 @@ impl TenantPool {
 
     /// Begins a transaction for `tenant`.
     ///
-    /// `BEGIN` and `select set_config(<setting>, <tenant>, true)` are sent together, so
-    /// this takes the round trip of a plain `BEGIN`. The tenant is bound as a
-    /// parameter. Cancelling the returned future at any point leaves nothing behind:
-    /// the connection is rolled back and checked before it is reused.
+    /// `BEGIN` and `SET LOCAL <setting> = '<tenant>'` are sent as one simple query, so
+    /// this takes the round trip of a plain `BEGIN`. The tenant is a validated
+    /// [`TenantId`] quoted with postgres-protocol's literal escaping. Cancelling the
+    /// returned future at any point leaves nothing behind: the connection is rolled
+    /// back, reset and checked before it is reused.
     ///
     /// # Errors
     /// [`crate::Error::Checkout`] when no connection is available, [`crate::Error::Begin`]
-    /// when the server refuses `BEGIN` or the setting, [`crate::Error::TenantNotApplied`]
-    /// when the server reports another value.
+    /// when the server refuses `BEGIN` or the setting.
     pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, crate::Error> {
         let span = tracing::info_span!(
             target: "pgsec_client::pool",
@@ -303,13 +310,12 @@ impl TenantPoolBuilder {
 
     /// Connect through PgBouncer in transaction pooling mode (default off).
     ///
-    /// By default each connection prepares the pool's two statements (the tenant's
-    /// `set_config` and the commit check) once, when it is opened, and every
-    /// transaction only binds and executes them. Behind PgBouncer's transaction pooling
-    /// consecutive transactions may run on different server connections, where those
-    /// named statements do not exist, so with this set every transaction sends them
-    /// unnamed instead (parsed and planned each time; still no extra round trip).
-    /// Needed for PgBouncer before 1.21, which does not track prepared statements.
+    /// By default each connection prepares the pool's two checks (SQL `PREPARE
+    /// pgsec_commit_check`, `pgsec_clean_check`) once, when it is opened, and `commit`
+    /// runs them with `EXECUTE`. Behind PgBouncer's transaction pooling consecutive
+    /// transactions may run on different server connections, where those statements
+    /// do not exist, so with this set every commit sends the check inline instead
+    /// (parsed and planned each time; still no extra round trip).
     pub fn pgbouncer_transaction_mode(mut self, enabled: bool) -> Self {
         self.pgbouncer_transaction_mode = enabled;
         self
@@ -394,25 +400,23 @@ impl TenantPoolBuilder {
     pub async fn build(self) -> Result<TenantPool, crate::Error> {
         self.validate()?;
         let manager = self.manager?;
+        let sql = SessionSql::new(&self.setting, !self.pgbouncer_transaction_mode);
         let shared = Arc::new(Shared {
             setting: self.setting.clone(),
             record_tenant: self.record_tenant_ids,
+            sql: sql.clone(),
         });
-        let pool = Pool::builder(TrackedConnections::new(
-            manager,
-            self.setting,
-            !self.pgbouncer_transaction_mode,
-        ))
-        .max_size(self.max_size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(self.wait_timeout)
-        .create_timeout(self.create_timeout)
-        .recycle_timeout(self.recycle_timeout)
-        .build()
-        .map_err(|e| crate::Error::InvalidSetting {
-            setting: "runtime",
-            reason: e.to_string(),
-        })?;
+        let pool = Pool::builder(TrackedConnections::new(manager, sql))
+            .max_size(self.max_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(self.wait_timeout)
+            .create_timeout(self.create_timeout)
+            .recycle_timeout(self.recycle_timeout)
+            .build()
+            .map_err(|e| crate::Error::InvalidSetting {
+                setting: "runtime",
+                reason: e.to_string(),
+            })?;
         let result = async {
             let mut conn: Object<TrackedConnections> = pool
                 .get()
@@ -434,7 +438,7 @@ impl TenantPoolBuilder {
                      or a server without TLS would not be refused"
                 );
             }
-            try_setting(&mut conn, &shared.setting).await
+            try_setting(&mut conn, &shared).await
         }
         .await;
         match result {
@@ -451,25 +455,16 @@ impl TenantPoolBuilder {
 /// server refuses (a reserved prefix) fails the build instead of every `begin`.
 async fn try_setting(
     conn: &mut Object<TrackedConnections>,
-    setting: &SettingName,
+    shared: &Shared,
 ) -> Result<(), crate::Error> {
     conn.state = ConnState::MaybeInTransaction;
-    let name = setting.as_str();
-    let empty = "";
-    let client = &conn.client;
-    let params: [(&(dyn ToSql + Sync), Type); 2] = [(&name, Type::TEXT), (&empty, Type::TEXT)];
-    let (begin, set, rollback) = futures_util::join!(
-        client.batch_execute("BEGIN"),
-        client.query_typed(tx::SET_TENANT_SQL, &params),
-        client.batch_execute("ROLLBACK"),
-    );
-    let rejected = |source| crate::Error::SettingRejected {
-        setting: setting.to_string(),
-        source,
-    };
-    begin.map_err(rejected)?;
-    set.map_err(rejected)?;
-    rollback.map_err(rejected)?;
+    conn.client
+        .batch_execute(&shared.sql.probe_setting())
+        .await
+        .map_err(|source| crate::Error::SettingRejected {
+            setting: shared.setting.to_string(),
+            source,
+        })?;
     conn.state = ConnState::Idle;
     Ok(())
 }

@@ -1,50 +1,38 @@
-//! Pooled connections that remember whether they may still be inside a transaction.
+//! Pooled connections that remember whether their session may hold anything of the
+//! last tenant.
 //!
 //! tokio-postgres does not expose the transaction status of `ReadyForQuery`, so the pool
 //! tracks it itself: a connection is marked [`ConnState::MaybeInTransaction`] before
-//! `BEGIN` is sent and only marked [`ConnState::Idle`] once `COMMIT` or `ROLLBACK` has
-//! completed. Whatever interrupts a transaction in between (a dropped guard, a cancelled
-//! future, a panic, an error) leaves the mark, and recycling then rolls back and
-//! verifies before the connection is handed out again, or discards it.
+//! `BEGIN` is sent and only marked [`ConnState::Idle`] once `COMMIT` or `ROLLBACK` and
+//! the session reset have completed and the check found nothing left (session.rs).
+//! Whatever interrupts a transaction in between (a dropped guard, a cancelled future, a
+//! panic, an error) leaves the mark, and recycling then rolls back, resets and checks
+//! before the connection is handed out again, or discards it.
 
 use std::fmt;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::ClientWrapper;
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::Statement;
 
-use super::tenant::SettingName;
-use super::tx::{COMMIT_CHECK_SQL, SET_TENANT_SQL};
+use super::session::{self, SessionSql};
 
 /// What is known about a pooled connection's session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ConnState {
     /// Outside any transaction, no tenant set.
     Idle,
-    /// A transaction may be open or failed: roll back and verify before reuse.
+    /// A transaction may be open or failed, or the session may hold state of the last
+    /// tenant: roll back, reset and check before reuse.
     MaybeInTransaction,
-    /// Session state is unknown (the unscoped path was used): never reuse.
+    /// The session cannot be trusted or reset (the unscoped path was used, a statement
+    /// was created with SQL `PREPARE`, the pool's checks were deallocated): never reuse.
     Discard,
-}
-
-/// The pool's own statements, prepared (named) once per connection when it is opened,
-/// so `begin` and `commit` only bind and execute them: no parse or plan per
-/// transaction, and no prepare round trip on the hot path.
-pub(crate) struct Prepared {
-    /// [`SET_TENANT_SQL`].
-    pub(crate) set_tenant: Statement,
-    /// [`COMMIT_CHECK_SQL`].
-    pub(crate) commit_check: Statement,
 }
 
 /// A pooled connection and its tracked state.
 pub(crate) struct TrackedConnection {
     pub(crate) client: ClientWrapper,
     pub(crate) state: ConnState,
-    /// `None` in PgBouncer transaction mode: a named statement lives on one server
-    /// connection, so every transaction sends unnamed statements instead.
-    pub(crate) prepared: Option<Prepared>,
 }
 
 impl fmt::Debug for TrackedConnection {
@@ -52,7 +40,6 @@ impl fmt::Debug for TrackedConnection {
         f.debug_struct("TrackedConnection")
             .field("state", &self.state)
             .field("closed", &self.client.is_closed())
-            .field("prepared", &self.prepared.is_some())
             .finish()
     }
 }
@@ -61,23 +48,12 @@ impl fmt::Debug for TrackedConnection {
 /// (which connects and keeps the statement caches).
 pub(crate) struct TrackedConnections {
     inner: deadpool_postgres::Manager,
-    setting: SettingName,
-    named_statements: bool,
+    sql: SessionSql,
 }
 
 impl TrackedConnections {
-    /// `named_statements`: prepare the pool's statements on each new connection
-    /// (false behind PgBouncer in transaction pooling mode).
-    pub(crate) fn new(
-        inner: deadpool_postgres::Manager,
-        setting: SettingName,
-        named_statements: bool,
-    ) -> Self {
-        Self {
-            inner,
-            setting,
-            named_statements,
-        }
+    pub(crate) fn new(inner: deadpool_postgres::Manager, sql: SessionSql) -> Self {
+        Self { inner, sql }
     }
 }
 
@@ -86,14 +62,10 @@ impl fmt::Debug for TrackedConnections {
         // deadpool-postgres' Manager prints its tokio-postgres config, which redacts the
         // password; print only the setting to be safe regardless.
         f.debug_struct("TrackedConnections")
-            .field("setting", &self.setting)
-            .field("named_statements", &self.named_statements)
+            .field("sql", &self.sql)
             .finish_non_exhaustive()
     }
 }
-
-/// The tenant as the session sees it, qualified against search_path tricks.
-pub(crate) const READ_TENANT_SQL: &str = "select pg_catalog.current_setting($1, true)";
 
 impl managed::Manager for TrackedConnections {
     type Type = TrackedConnection;
@@ -101,15 +73,12 @@ impl managed::Manager for TrackedConnections {
 
     async fn create(&self) -> Result<TrackedConnection, tokio_postgres::Error> {
         let client = managed::Manager::create(&self.inner).await?;
-        let prepared = if self.named_statements {
-            Some(prepare(&client).await?)
-        } else {
-            None
-        };
+        if self.sql.named() {
+            client.batch_execute(&session::prepare_sql()).await?;
+        }
         Ok(TrackedConnection {
             client,
             state: ConnState::Idle,
-            prepared,
         })
     }
 
@@ -129,11 +98,11 @@ impl managed::Manager for TrackedConnections {
         // Closed-connection check (RecyclingMethod::Fast: no round trip).
         managed::Manager::recycle(&self.inner, &mut conn.client, metrics).await?;
         if conn.state == ConnState::MaybeInTransaction {
-            rollback_and_verify(&conn.client, &self.setting).await?;
+            reset_and_verify(&conn.client, &self.sql).await?;
             conn.state = ConnState::Idle;
             tracing::debug!(
                 target: "pgsec_client::pool",
-                "rolled back an interrupted transaction before reuse"
+                "rolled back and reset an interrupted session before reuse"
             );
         }
         Ok(())
@@ -144,38 +113,22 @@ impl managed::Manager for TrackedConnections {
     }
 }
 
-/// Prepares both statements in one round trip, while the connection is being opened.
-async fn prepare(client: &ClientWrapper) -> Result<Prepared, tokio_postgres::Error> {
-    const TEXT_TEXT: [Type; 2] = [Type::TEXT, Type::TEXT];
-    let (set_tenant, commit_check) = futures_util::join!(
-        client.prepare_typed(SET_TENANT_SQL, &TEXT_TEXT),
-        client.prepare_typed(COMMIT_CHECK_SQL, &TEXT_TEXT),
-    );
-    Ok(Prepared {
-        set_tenant: set_tenant?,
-        commit_check: commit_check?,
-    })
-}
-
-/// `ROLLBACK` pipelined with a read of the tenant setting (one round trip). Any error,
-/// or a tenant still visible afterwards, fails the recycle so deadpool discards the
-/// connection.
-async fn rollback_and_verify(
+/// `ROLLBACK`, the session reset and the clean check in one message (one round trip).
+/// Any error, or a check that finds something left, fails the recycle so deadpool
+/// discards the connection.
+async fn reset_and_verify(
     client: &ClientWrapper,
-    setting: &SettingName,
+    sql: &SessionSql,
 ) -> RecycleResult<tokio_postgres::Error> {
-    let name = setting.as_str();
-    let params: [(&(dyn ToSql + Sync), Type); 1] = [(&name, Type::TEXT)];
-    let (rollback, probe) = futures_util::join!(
-        client.batch_execute("ROLLBACK"),
-        client.query_typed_one(READ_TENANT_SQL, &params),
-    );
-    rollback?;
-    let left: Option<String> = probe?.try_get(0)?;
-    match left.as_deref() {
-        None | Some("") => Ok(()),
-        Some(_) => Err(RecycleError::message(
-            "a tenant was still set after ROLLBACK; discarded",
-        )),
+    let batch = session::run(client, &sql.rollback_and_reset()).await;
+    if let Some(e) = batch.error {
+        return Err(RecycleError::Backend(e));
+    }
+    if batch.clean() {
+        Ok(())
+    } else {
+        Err(RecycleError::message(
+            "the session still held state of the last tenant after the reset; discarded",
+        ))
     }
 }

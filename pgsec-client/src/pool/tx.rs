@@ -8,22 +8,13 @@ use futures_util::FutureExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, SimpleQueryMessage, Statement, ToStatement};
+
+use super::session::{self, Batch};
 use tracing::Instrument;
 
 use super::tenant::TenantId;
 use super::tracked::{ConnState, TrackedConnections};
 use super::Shared;
-
-/// Sets the tenant for the current transaction only (`is_local = true`).
-pub(crate) const SET_TENANT_SQL: &str = "select pg_catalog.set_config($1, $2, true)";
-
-/// Sent with `COMMIT` in the same round trip. It fails (SQLSTATE 22012, division by
-/// zero) when the setting no longer holds this transaction's tenant, which aborts the
-/// transaction so that the `COMMIT` behind it rolls back; in an already aborted
-/// transaction it fails with 25P02. Either way `commit()` learns what `COMMIT` alone
-/// would hide: PostgreSQL answers `COMMIT` of an aborted transaction with success.
-pub(crate) const COMMIT_CHECK_SQL: &str =
-    "select 1 / (pg_catalog.current_setting($1, true) is not distinct from $2)::int";
 
 /// An open transaction for one tenant on a pooled connection.
 ///
@@ -67,43 +58,17 @@ impl TenantTx {
         }
     }
 
-    /// Sends `BEGIN` and the tenant's `set_config` before awaiting either: both
-    /// requests leave in the same write, so this costs the round trip of a plain
-    /// `BEGIN` and no more. The `set_config` is the connection's named statement
-    /// (Bind/Execute/Sync: no parse or plan), or, in PgBouncer transaction mode, an
-    /// unnamed one (Parse/Bind/Execute/Sync, still no prepare round trip).
+    /// Sends `BEGIN; SET LOCAL <setting> = '<tenant>'` as one simple query: the
+    /// round trip of a plain `BEGIN`, and no statement to plan. The tenant is a
+    /// [`TenantId`], whose alphabet needs no escaping; it is quoted with
+    /// postgres-protocol's literal escaping all the same.
     pub(crate) async fn start(&mut self) -> Result<(), crate::Error> {
-        let name = self.shared.setting.as_str();
-        let value = self.tenant.as_setting_value();
-        let client = &self.conn.client;
-        let params: [&(dyn ToSql + Sync); 2] = [&name, &value];
-        let (begin, set) = match &self.conn.prepared {
-            Some(prepared) => {
-                futures_util::join!(
-                    client.batch_execute("BEGIN"),
-                    client.query_one(&prepared.set_tenant, &params),
-                )
-            }
-            None => {
-                let typed: [(&(dyn ToSql + Sync), Type); 2] =
-                    [(&name, Type::TEXT), (&value, Type::TEXT)];
-                futures_util::join!(
-                    client.batch_execute("BEGIN"),
-                    client.query_typed_one(SET_TENANT_SQL, &typed),
-                )
-            }
-        };
-        let echoed = begin
-            .and(set)
-            .and_then(|row| row.try_get::<_, &str>(0).map(|v| v == value));
-        match echoed {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(crate::Error::TenantNotApplied),
-            Err(source) => {
-                self.discard_if_statements_lost(&source);
-                Err(crate::Error::Begin { source })
-            }
-        }
+        let sql = self.shared.sql.begin(&self.tenant);
+        self.conn
+            .client
+            .batch_execute(&sql)
+            .await
+            .map_err(|source| crate::Error::Begin { source })
     }
 
     /// A prepared statement of the pool was deallocated (`DEALLOCATE ALL` inside a
@@ -123,57 +88,63 @@ impl TenantTx {
 
     /// Commits.
     ///
+    /// One message: the pool's check (the tenant setting still holds this
+    /// transaction's tenant; session advisory locks released; no statement created with
+    /// SQL `PREPARE` left), `COMMIT`, and the reset of everything else a session can
+    /// keep (session.rs). A session that cannot be reset is closed instead of reused.
+    ///
     /// # Errors
     /// - [`crate::Error::TransactionAborted`] when a statement inside the transaction
-    ///   failed (PostgreSQL then rolls back at `COMMIT`);
+    ///   failed; nothing was committed;
     /// - [`crate::Error::TenantChanged`] when the tenant setting no longer held this
     ///   transaction's tenant; the transaction is rolled back instead;
-    /// - [`crate::Error::Commit`] when `COMMIT` itself failed.
+    /// - [`crate::Error::Commit`] when the check or `COMMIT` itself failed. With a
+    ///   server error ([`crate::Error::code`]) nothing was committed; without one (the
+    ///   connection broke) the outcome is unknown.
     pub async fn commit(mut self) -> Result<(), crate::Error> {
         let span = self.span.clone();
         async {
-            let name = self.shared.setting.as_str();
-            let value = self.tenant.as_setting_value();
-            let client = &self.conn.client;
-            let params: [&(dyn ToSql + Sync); 2] = [&name, &value];
-            let (check, commit) = match &self.conn.prepared {
-                Some(prepared) => {
-                    futures_util::join!(
-                        client.query(&prepared.commit_check, &params),
-                        client.batch_execute("COMMIT"),
-                    )
-                }
-                None => {
-                    let typed: [(&(dyn ToSql + Sync), Type); 2] =
-                        [(&name, Type::TEXT), (&value, Type::TEXT)];
-                    futures_util::join!(
-                        client.query_typed(COMMIT_CHECK_SQL, &typed),
-                        client.batch_execute("COMMIT"),
-                    )
-                }
+            let sql = self.shared.sql.commit(&self.tenant);
+            let batch = session::run(&self.conn.client, &sql).await;
+            let Some(error) = batch.error else {
+                self.settle(&batch);
+                tracing::debug!(target: "pgsec_client::pool", "committed");
+                return Ok(());
             };
-            let result = match (check, commit) {
-                (Ok(_), Ok(())) => Ok(()),
-                (Err(e), Ok(())) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
-                    Err(crate::Error::TransactionAborted)
+            match batch.completed {
+                // The check failed: the transaction is open and aborted.
+                0 => {
+                    let result = match error.code() {
+                        Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                            Err(crate::Error::TransactionAborted)
+                        }
+                        Some(&SqlState::DIVISION_BY_ZERO) => Err(crate::Error::TenantChanged),
+                        _ => {
+                            self.discard_if_statements_lost(&error);
+                            Err(crate::Error::Commit { source: error })
+                        }
+                    };
+                    if let Err(e) = &result {
+                        tracing::warn!(target: "pgsec_client::pool", "commit rolled back: {e}");
+                    }
+                    self.reset().await;
+                    result
                 }
-                (Err(e), Ok(())) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
-                    Err(crate::Error::TenantChanged)
-                }
-                // Unknown outcome: keep the mark, the connection is checked before reuse.
-                (Err(source), _) | (Ok(_), Err(source)) => {
-                    self.discard_if_statements_lost(&source);
+                // COMMIT failed: a server error rolled the transaction back.
+                1 => {
                     tracing::debug!(target: "pgsec_client::pool", "commit failed");
-                    return Err(crate::Error::Commit { source });
+                    self.reset().await;
+                    Err(crate::Error::Commit { source: error })
                 }
-            };
-            // COMMIT completed, so the session is outside any transaction.
-            self.conn.state = ConnState::Idle;
-            match &result {
-                Ok(()) => tracing::debug!(target: "pgsec_client::pool", "committed"),
-                Err(e) => tracing::warn!(target: "pgsec_client::pool", "commit rolled back: {e}"),
+                // Committed; the reset after it failed, so the recycle check redoes it.
+                _ => {
+                    tracing::debug!(
+                        target: "pgsec_client::pool",
+                        "committed; session reset failed, checked before reuse: {error}"
+                    );
+                    Ok(())
+                }
             }
-            result
         }
         .instrument(span)
         .await
@@ -181,23 +152,58 @@ impl TenantTx {
 
     /// Rolls back.
     ///
+    /// One message: `ROLLBACK`, the session reset, and the check that nothing of this
+    /// transaction's tenant is left.
+    ///
     /// # Errors
-    /// [`crate::Error::Rollback`] when `ROLLBACK` failed; the connection is then checked
+    /// [`crate::Error::Rollback`] when `ROLLBACK` failed; the connection is checked
     /// again before reuse.
     pub async fn rollback(mut self) -> Result<(), crate::Error> {
         let span = self.span.clone();
         async {
-            self.conn
-                .client
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(|source| crate::Error::Rollback { source })?;
-            self.conn.state = ConnState::Idle;
-            tracing::debug!(target: "pgsec_client::pool", "rolled back");
-            Ok(())
+            let batch =
+                session::run(&self.conn.client, &self.shared.sql.rollback_and_reset()).await;
+            match batch.error {
+                // The first statement is ROLLBACK; past it the transaction is over.
+                Some(source) if batch.completed == 0 => Err(crate::Error::Rollback { source }),
+                Some(_) => Ok(()),
+                None => {
+                    self.settle(&batch);
+                    tracing::debug!(target: "pgsec_client::pool", "rolled back");
+                    Ok(())
+                }
+            }
         }
         .instrument(span)
         .await
+    }
+
+    /// After a batch that ended the transaction, reset the session and ran the check
+    /// without error: the connection is reusable as it is, or (a statement created with
+    /// SQL `PREPARE` is left) closed.
+    fn settle(&mut self, batch: &Batch) {
+        self.conn.state = if batch.clean() {
+            ConnState::Idle
+        } else {
+            tracing::debug!(
+                target: "pgsec_client::pool",
+                "the session keeps a statement created with SQL PREPARE; closing it"
+            );
+            ConnState::Discard
+        };
+    }
+
+    /// Rolls back and resets after a failed commit, so the connection does not sit in
+    /// an aborted transaction holding locks. When this fails too, the mark stays and
+    /// the recycle check tries again or discards the connection.
+    async fn reset(&mut self) {
+        if self.conn.state == ConnState::Discard {
+            return;
+        }
+        let batch = session::run(&self.conn.client, &self.shared.sql.rollback_and_reset()).await;
+        if batch.error.is_none() {
+            self.settle(&batch);
+        }
     }
 
     /// Like [`tokio_postgres::Client::query`].
@@ -352,7 +358,7 @@ impl TenantTx {
 
 impl Drop for TenantTx {
     fn drop(&mut self) {
-        if self.conn.state == ConnState::Idle {
+        if self.conn.state != ConnState::MaybeInTransaction {
             return;
         }
         // Queue ROLLBACK now so locks are released without waiting for the next
