@@ -6,63 +6,7 @@ mod isolation;
 mod lifecycle;
 mod pgbouncer;
 mod roundtrips;
-mod spans;
 
-use pgsec_client::{Config, TenantPool, TenantPoolBuilder};
-use pgsec_testkit::{TestDatabase, APP_USER};
+mod fixture;
 
-/// A tenant table owned by the superuser, RLS enabled and forced, isolated by
-/// `app.current_tenant_id`, usable by the application role.
-pub(crate) fn tenant_schema_sql() -> String {
-    format!(
-        "create table items (
-           id bigserial primary key,
-           tenant_id text not null default pg_catalog.current_setting('app.current_tenant_id'),
-           body text not null
-         );
-         alter table items enable row level security;
-         alter table items force row level security;
-         create policy items_tenant on items
-           using (tenant_id = pg_catalog.current_setting('app.current_tenant_id', true))
-           with check (tenant_id = pg_catalog.current_setting('app.current_tenant_id', true));
-         grant select, insert, update, delete on items to {APP_USER};
-         grant usage on sequence items_id_seq to {APP_USER};"
-    )
-}
-
-/// A fresh database with the tenant schema.
-pub(crate) async fn tenant_database() -> TestDatabase {
-    let server = pgsec_testkit::shared().await.expect("test server");
-    let db = server.fresh_database().await.expect("fresh database");
-    db.admin_client()
-        .await
-        .expect("admin client")
-        .batch_execute(&tenant_schema_sql())
-        .await
-        .expect("tenant schema");
-    db
-}
-
-/// The application role's verify-full configuration for `db`.
-pub(crate) fn app_config(db: &TestDatabase) -> Config {
-    Config::parse(&db.app_conninfo()).expect("app conninfo parses")
-}
-
-/// A builder for the application role on `db`.
-pub(crate) fn app_pool(db: &TestDatabase) -> TenantPoolBuilder {
-    TenantPool::builder(&app_config(db))
-}
-
-/// Rows of `items` that the superuser sees (RLS does not apply to it), as
-/// (tenant, body) pairs.
-pub(crate) async fn all_items(db: &TestDatabase) -> Vec<(String, String)> {
-    db.admin_client()
-        .await
-        .expect("admin client")
-        .query("select tenant_id, body from items order by id", &[])
-        .await
-        .expect("read items")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
-}
+pub(crate) use fixture::*;

@@ -52,8 +52,14 @@ impl Capture {
     }
 }
 
-// current_thread runtime: the thread-local subscriber sees the pool's work too.
+// current_thread runtime: the thread-local subscriber sees the pool's work too. One
+// test function, so no other thread of this process creates the pool's spans meanwhile.
 #[tokio::test]
+async fn spans_and_warnings() {
+    spans_carry_the_tenant_only_when_allowed().await;
+    skipping_the_guard_and_the_unscoped_path_are_loud().await;
+}
+
 async fn spans_carry_the_tenant_only_when_allowed() {
     let db = tenant_database().await;
     let capture = Capture::default();
@@ -102,7 +108,6 @@ async fn spans_carry_the_tenant_only_when_allowed() {
     );
 }
 
-#[tokio::test]
 async fn skipping_the_guard_and_the_unscoped_path_are_loud() {
     let db = tenant_database().await;
     let capture = Capture::default();
