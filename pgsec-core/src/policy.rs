@@ -35,7 +35,21 @@ pub struct Policy {
     pub severity_overrides: BTreeMap<String, Severity>,
     /// The role the application connects as.
     pub app_role: Option<String>,
+    /// The setting that carries the tenant (default `app.current_tenant_id`), for
+    /// `rls.tenant_setting_default`.
+    pub tenant_setting: String,
+    /// Report only what lets the application's role past Row-Level Security (default
+    /// off): `role.bypassrls` only for roles it is or can `SET ROLE` to, and
+    /// `rls.view_bypass` / `rls.definer_function` only for views it may read and
+    /// functions it may execute that run with the rights of a role that bypasses the
+    /// policies (a superuser, a BYPASSRLS role, the tenant table's owner). This is the
+    /// view of pgsec-client's start-up guard; its findings are a subset of an audit's
+    /// with the same application role.
+    pub app_only: bool,
 }
+
+/// The tenant setting's default name.
+pub(crate) const DEFAULT_TENANT_SETTING: &str = "app.current_tenant_id";
 
 impl Default for Policy {
     fn default() -> Self {
@@ -48,6 +62,8 @@ impl Default for Policy {
             monitoring_roles: BTreeSet::new(),
             severity_overrides: BTreeMap::new(),
             app_role: None,
+            tenant_setting: DEFAULT_TENANT_SETTING.to_owned(),
+            app_only: false,
         }
     }
 }
@@ -120,6 +136,21 @@ impl Policy {
     #[must_use]
     pub fn with_app_role(mut self, role: impl Into<String>) -> Self {
         self.app_role = Some(role.into());
+        self
+    }
+
+    /// Sets the setting that carries the tenant.
+    #[must_use]
+    pub fn with_tenant_setting(mut self, name: impl Into<String>) -> Self {
+        self.tenant_setting = name.into();
+        self
+    }
+
+    /// Restricts the application rules to what concerns the application's role (see
+    /// [`Policy::app_only`]).
+    #[must_use]
+    pub fn with_app_only(mut self, yes: bool) -> Self {
+        self.app_only = yes;
         self
     }
 

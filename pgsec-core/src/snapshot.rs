@@ -282,6 +282,15 @@ pub struct LiveFacts {
     pub current_user: Option<String>,
     /// `pg_settings`, by name (lower case).
     pub settings: Collected<BTreeMap<String, LiveSetting>>,
+    /// Why some settings may be missing from [`LiveFacts::settings`]: a role without
+    /// `pg_read_all_settings` sees only the settings that are not superuser-only, so a
+    /// setting absent from the map is unknown rather than at its default. `None` when
+    /// every setting was visible.
+    pub settings_hidden: Option<String>,
+    /// The collecting session's value of the tenant setting, read when it connected
+    /// (`current_setting(name, true)` outside any transaction): what a transaction that
+    /// does not set the tenant would see.
+    pub tenant_setting: Collected<SessionSetting>,
     /// `pg_hba_file_rules` as an [`HbaFile`] (file names and line numbers as the server
     /// reports them).
     pub hba: Collected<HbaFile>,
@@ -296,6 +305,29 @@ pub struct LiveFacts {
     pub databases: Vec<DatabaseFacts>,
     /// `pg_ident_file_mappings` (PostgreSQL 15+; superuser unless granted).
     pub ident_mappings: Collected<Vec<IdentMapping>>,
+}
+
+/// A setting as the collecting session saw it right after connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionSetting {
+    /// The setting's name, as the collector was asked for it.
+    pub name: String,
+    /// The session's role (`session_user`): role-level defaults are those of this role.
+    pub role: String,
+    /// The value, `None` when the setting does not exist in the session (never set).
+    pub value: Option<String>,
+}
+
+impl SessionSetting {
+    /// `name` as `role`'s session saw it.
+    pub fn new(name: impl Into<String>, role: impl Into<String>, value: Option<String>) -> Self {
+        SessionSetting {
+            name: name.into(),
+            role: role.into(),
+            value,
+        }
+    }
 }
 
 /// One row of `pg_ident_file_mappings`: a user-name map line, or the error the server
@@ -440,9 +472,51 @@ pub struct RoleFact {
     pub connlimit: i32,
     /// Roles this role is a direct member of (`pg_auth_members`).
     pub member_of: Vec<String>,
+    /// The options of the memberships of [`RoleFact::member_of`]. A role of `member_of`
+    /// without an entry here has PostgreSQL 15's semantics: privileges inherited when
+    /// this role is INHERIT, and SET ROLE allowed.
+    pub memberships: Vec<Membership>,
+}
+
+/// The options of one direct membership (`pg_auth_members`; per grant from PostgreSQL 16
+/// on, several grants of one role being merged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Membership {
+    /// The role granted.
+    pub role: String,
+    /// The member has the granted role's privileges without SET ROLE (PostgreSQL 16+
+    /// `inherit_option`; before 16, the member's `rolinherit`).
+    pub inherit: bool,
+    /// The member may `SET ROLE` to the granted role (PostgreSQL 16+ `set_option`;
+    /// always before 16).
+    pub set: bool,
+}
+
+impl Membership {
+    /// A membership of `role` with these options.
+    pub fn new(role: impl Into<String>, inherit: bool, set: bool) -> Self {
+        Membership {
+            role: role.into(),
+            inherit,
+            set,
+        }
+    }
 }
 
 impl RoleFact {
+    /// The options of the direct membership of `role`: `(inherit, set)`, or `None` when
+    /// this role is not a member of it.
+    pub fn membership(&self, role: &str) -> Option<(bool, bool)> {
+        if let Some(m) = self.memberships.iter().find(|m| m.role == role) {
+            return Some((m.inherit, m.set));
+        }
+        self.member_of
+            .iter()
+            .any(|r| r == role)
+            .then_some((self.inherit, true))
+    }
+
     /// A login role with no special attributes, INHERIT, no connection limit.
     pub fn login(name: impl Into<String>) -> Self {
         RoleFact {
@@ -805,6 +879,11 @@ pub struct ViewFact {
     pub security_invoker: bool,
     /// Tables and views the definition references (`pg_depend` / `pg_rewrite`).
     pub referenced: Vec<QualifiedName>,
+    /// A materialized view: its rows were read with its owner's rights when it was
+    /// last refreshed, and no policy applies to them.
+    pub materialized: bool,
+    /// `relacl`; `None` is the default (owner only).
+    pub acl: Option<Vec<AclItem>>,
 }
 
 impl ViewFact {
@@ -822,7 +901,29 @@ impl ViewFact {
             owner: owner.into(),
             security_invoker,
             referenced,
+            materialized: false,
+            acl: None,
         }
+    }
+
+    /// A materialized view over `referenced`.
+    pub fn materialized(
+        schema: impl Into<String>,
+        name: impl Into<String>,
+        owner: impl Into<String>,
+        referenced: Vec<QualifiedName>,
+    ) -> Self {
+        ViewFact {
+            materialized: true,
+            ..ViewFact::new(schema, name, owner, false, referenced)
+        }
+    }
+
+    /// Sets the ACL.
+    #[must_use]
+    pub fn with_acl(mut self, acl: Vec<AclItem>) -> Self {
+        self.acl = Some(acl);
+        self
     }
 }
 
@@ -849,6 +950,8 @@ pub struct FunctionFact {
     /// `prosrc`, when collected (searched for table names when `referenced_tables` is
     /// unknown).
     pub body: Option<String>,
+    /// `proacl`; `None` is the default: EXECUTE for PUBLIC and the owner.
+    pub acl: Option<Vec<AclItem>>,
 }
 
 impl FunctionFact {
@@ -870,6 +973,13 @@ impl FunctionFact {
     /// `schema.name(args)`.
     pub fn signature(&self) -> String {
         format!("{}.{}({})", self.schema, self.name, self.args)
+    }
+
+    /// Sets the ACL.
+    #[must_use]
+    pub fn with_acl(mut self, acl: Vec<AclItem>) -> Self {
+        self.acl = Some(acl);
+        self
     }
 }
 

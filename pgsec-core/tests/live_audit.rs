@@ -296,11 +296,14 @@ async fn an_unprivileged_role_gets_skips_that_name_the_privilege() -> TestResult
         Collected::Present(_) => panic!("pg_authid readable by the app role"),
     };
     assert!(pw.contains("superuser"), "{pw}");
-    let settings = match &f.settings {
-        Collected::NotCollected(r) => r.clone(),
-        Collected::Present(_) => panic!("settings without pg_read_all_settings"),
-    };
-    assert!(settings.contains("pg_read_all_settings"), "{settings}");
+    // Without pg_read_all_settings the visible settings are kept (ssl is one), the
+    // superuser-only ones are missing and known to be.
+    let settings = f.settings.get()?;
+    assert_eq!(settings["ssl"].value, "on");
+    assert!(settings["ssl"].sourcefile.is_none());
+    assert!(!settings.contains_key("shared_preload_libraries"));
+    let hidden = f.settings_hidden.as_deref().expect("some settings hidden");
+    assert!(hidden.contains("pg_read_all_settings"), "{hidden}");
     assert!(f.roles.is_present());
     let d = db(&c, fresh.name());
     assert!(d.tables.is_present() && d.policies.is_present());
@@ -327,9 +330,13 @@ async fn an_unprivileged_role_gets_skips_that_name_the_privilege() -> TestResult
     assert!(skipped("auth.md5_stored")
         .iter()
         .any(|r| r.contains("superuser")));
-    assert!(skipped("tls.ssl_off")
+    assert!(skipped("audit.pgaudit_not_loaded")
         .iter()
-        .any(|r| r.contains("pg_read_all_settings")));
+        .any(|r| r.contains("shared_preload_libraries") && r.contains("pg_read_all_settings")));
+    assert!(
+        !report.is_skipped("tls.ssl_off") && report.findings_of("tls.ssl_off").count() == 0,
+        "ssl is visible to every role"
+    );
     assert!(
         report.findings_of("rls.disabled").count() == 1,
         "the RLS rules still run"
@@ -584,5 +591,110 @@ async fn the_tutorial_setup_fires_every_rule_it_should() -> TestResult {
             .map(|s| format!("{}: {}", s.id, s.reason))
             .collect::<Vec<_>>()
     );
+    Ok(())
+}
+
+/// What the start-up guard's options collect: one statement, membership options,
+/// materialized views and ACLs, and the session's tenant setting.
+#[tokio::test]
+async fn the_startup_guard_options_collect_in_one_statement() -> TestResult {
+    let server = pgsec_testkit::shared().await?;
+    let fresh = server.fresh_database().await?;
+    let (noinherit, group) = (
+        format!("{}_noinh", fresh.name()),
+        format!("{}_group", fresh.name()),
+    );
+    fresh
+        .admin_client()
+        .await?
+        .batch_execute(&format!(
+            "CREATE ROLE {noinherit} NOLOGIN NOINHERIT;
+             CREATE ROLE {group} NOLOGIN;
+             GRANT {group} TO {noinherit};
+             CREATE TABLE orders (id int, tenant_id text);
+             CREATE MATERIALIZED VIEW order_snapshot AS SELECT * FROM orders;
+             GRANT SELECT ON order_snapshot TO {APP_USER};
+             CREATE FUNCTION peek() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+               AS 'SELECT count(*) FROM orders';
+             REVOKE EXECUTE ON FUNCTION peek() FROM PUBLIC;
+             ALTER DATABASE {db} SET app.current_tenant_id = 'acme';",
+            db = fresh.name()
+        ))
+        .await?;
+    let app = fresh.app_client().await?;
+    let counting = Counting::new(&app);
+    let c = collect(
+        &counting,
+        &CollectOptions::startup_guard("app.current_tenant_id"),
+    )
+    .await?;
+    assert_eq!((counting.flights(), counting.statements()), (1, 1));
+    let f = c.facts();
+    assert!(f.hba.get().is_err_and(|r| r.contains("not requested")));
+    assert!(!f.stored_passwords.is_present());
+
+    let roles = f.roles.get()?;
+    let member = roles.iter().find(|r| r.name == noinherit).expect("role");
+    // A NOINHERIT member inherits nothing and may SET ROLE (before 16 always; from 16
+    // on the grant's options default to the member's INHERIT and SET TRUE).
+    assert_eq!(member.membership(&group), Some((false, true)));
+
+    let session = f.tenant_setting.get()?;
+    assert_eq!(session.role, APP_USER);
+    assert_eq!(session.value.as_deref(), Some("acme"));
+    let rows = f.db_role_settings.get()?;
+    assert!(rows
+        .iter()
+        .any(|r| r.database.as_deref() == Some(fresh.name())
+            && r.role.is_none()
+            && r.settings.iter().any(|(k, _)| k == "app.current_tenant_id")));
+
+    let d = db(&c, fresh.name());
+    let snap = d
+        .views
+        .get()?
+        .iter()
+        .find(|v| v.name == "order_snapshot")
+        .expect("materialized view");
+    assert!(snap.materialized);
+    assert_eq!(snap.referenced, [QualifiedName::new("public", "orders")]);
+    assert!(snap
+        .acl
+        .iter()
+        .flatten()
+        .any(|a| a.grantee == APP_USER && a.has('r')));
+    let peek = d
+        .functions
+        .get()?
+        .iter()
+        .find(|f| f.name == "peek")
+        .expect("function");
+    assert!(peek
+        .acl
+        .iter()
+        .flatten()
+        .all(|a| !a.is_public() && a.grantee != APP_USER));
+
+    // The guard's view of it, through the core rules.
+    let snapshot = c.into_snapshot("guard", 1_750_000_000);
+    let policy = Policy::default().with_app_only(true);
+    let report = evaluate(&snapshot, &policy);
+    let fired = ids(&report, Severity::Info);
+    for id in [
+        "rls.view_bypass",
+        "rls.tenant_setting_default",
+        "rls.disabled",
+    ] {
+        assert!(fired.contains(id), "{id} did not fire: {fired:?}");
+    }
+    assert!(
+        report.findings_of("rls.definer_function").next().is_none(),
+        "peek is not executable by the application"
+    );
+
+    // A name that is not a setting name is never sent.
+    let c = collect(&app, &CollectOptions::startup_guard("x'; SELECT 1; --")).await?;
+    let reason = c.facts().tenant_setting.get().expect_err("not read");
+    assert!(reason.contains("not a custom setting name"), "{reason}");
     Ok(())
 }

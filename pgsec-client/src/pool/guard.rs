@@ -1,174 +1,154 @@
-//! The start-up guard: a small live snapshot of the pool's own role and database,
-//! evaluated with pgsec-core's rules so the guard and `pgsec audit` agree.
+//! The start-up guard: pgsec-core's live collector and rules, run over the pool's first
+//! connection. The client neither queries the catalog nor decides anything itself, so
+//! the guard and `pgsec audit` (connected as the application's role) agree by
+//! construction: the guard's findings are the audit's findings of [`GUARD_RULES`] that
+//! concern the application's role (`Policy::app_only`).
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pgsec_core::snapshot::{
-    DatabaseFacts, LiveFacts, LiveSetting, RoleFact, ServerVersion, TableFact,
-};
-use pgsec_core::{Collected, Finding, Policy, Snapshot};
+use pgsec_core::live::{collect, CollectOptions};
+use pgsec_core::{Finding, Location, Policy, Severity, Snapshot};
 use tokio_postgres::Client;
 
-/// The rules the guard enforces (RULES.md ids).
-pub const GUARD_RULES: [&str; 6] = [
+use super::SettingName;
+
+/// The rules the start-up guard enforces (pgsec-core catalogue ids). A finding of any of
+/// them, or a rule among them that could not be decided, refuses the pool:
+///
+/// - `role.app_superuser`: the pool's role is a superuser, or can `SET ROLE` to one
+///   through any chain of memberships (INHERIT or not; on PostgreSQL 16+, along grants
+///   with the SET option);
+/// - `role.bypassrls`: the pool's role has BYPASSRLS, or can `SET ROLE` to a role that
+///   has it;
+/// - `priv.app_owns_tables`: the pool's role owns a table, inherits its owner's
+///   privileges, or can `SET ROLE` to its owner;
+/// - `rls.disabled`, `rls.not_forced`: a tenant table (one with a tenant column) of the
+///   database without enabled, or without forced, row-level security;
+/// - `rls.view_bypass`: a view without `security_invoker`, or a materialized view, over
+///   a tenant table, owned by a role that bypasses its policies (a superuser, a
+///   BYPASSRLS role, the table's owner), that the pool's role may read;
+/// - `rls.definer_function`: a SECURITY DEFINER function owned by such a role that reads
+///   a tenant table and that the pool's role may execute;
+/// - `rls.tenant_setting_default`: the tenant setting has a non-empty default for the
+///   pool's sessions (`ALTER ROLE … SET`, `ALTER DATABASE … SET`, `ALTER ROLE … IN
+///   DATABASE … SET`, `postgresql.conf` or `ALTER SYSTEM`, or the connection's
+///   `options`);
+/// - `tls.ssl_off`: the server has `ssl = off`.
+///
+/// Roles, views and functions are judged only as far as they concern the pool's role:
+/// another role's BYPASSRLS is reported by `pgsec audit`, not refused here.
+pub const GUARD_RULES: [&str; 9] = [
     "role.app_superuser",
     "role.bypassrls",
     "priv.app_owns_tables",
     "rls.disabled",
     "rls.not_forced",
+    "rls.view_bypass",
+    "rls.definer_function",
+    "rls.tenant_setting_default",
     "tls.ssl_off",
 ];
 
-/// `current_user` and every role it is a member of, directly or not, with their
-/// attributes and direct memberships, so the core rules can follow inheritance.
-/// (Memberships are followed through `pg_auth_members`: `pg_has_role` would call a
-/// superuser a member of every role.)
-const ROLES_SQL: &str = "\
-with recursive member_of(oid) as (
-    select r.oid from pg_catalog.pg_roles r where r.rolname = current_user
-  union
-    select m.roleid from pg_catalog.pg_auth_members m join member_of x on m.member = x.oid
-)
-select r.rolname::text, r.rolsuper, r.rolcanlogin, r.rolbypassrls, r.rolcreaterole,
-       r.rolcreatedb, r.rolinherit, r.rolconnlimit,
-       array(select g.rolname::text from pg_catalog.pg_auth_members m
-             join pg_catalog.pg_roles g on g.oid = m.roleid
-             where m.member = r.oid order by 1) as member_of
-  from pg_catalog.pg_roles r
-  join member_of using (oid)
- order by r.rolname = current_user desc, 1";
+/// The policy the guard evaluates with: the connected role is the application's, only
+/// what concerns it is reported, the tenant columns and setting are the pool's.
+fn policy(app: &str, tenant_columns: &[String], setting: &SettingName) -> Policy {
+    Policy::default()
+        .with_app_role(app)
+        .with_tenant_columns(tenant_columns.iter().cloned())
+        .with_tenant_setting(setting.as_str())
+        .with_app_only(true)
+}
 
-/// Ordinary and partitioned tables of user schemas, with their columns.
-const TABLES_SQL: &str = "\
-select n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text,
-       c.relrowsecurity, c.relforcerowsecurity,
-       array(select a.attname::text from pg_catalog.pg_attribute a
-             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-             order by a.attnum) as columns
-  from pg_catalog.pg_class c
-  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
- where c.relkind in ('r', 'p')
-   and n.nspname not in ('pg_catalog', 'information_schema')
-   and n.nspname !~ '^pg_toast' and n.nspname !~ '^pg_temp_'
- order by 1, 2";
-
-const SERVER_SQL: &str = "\
-select current_user::text, current_database()::text,
-       pg_catalog.current_setting('server_version_num')::int,
-       pg_catalog.current_setting('server_version'),
-       (select s.setting from pg_catalog.pg_settings s where s.name = 'ssl'),
-       (select s.source from pg_catalog.pg_settings s where s.name = 'ssl')";
-
-/// Collects the guard's snapshot over `client`.
+/// Runs the guard over `client`: collects with pgsec-core's collector (simple-query
+/// statements only, so it works behind PgBouncer's transaction pooling) and refuses on
+/// any finding of [`GUARD_RULES`].
 ///
-/// Unnamed statements only (`query_typed`, one message batch each), results cast to
-/// built-in types: this works behind PgBouncer's transaction pooling, where a named
-/// statement could land on another server connection.
-pub(crate) async fn collect(
+/// # Errors
+/// [`crate::Error::Unsafe`] with the findings; [`crate::Error::GuardQuery`] when the
+/// connection failed while collecting.
+pub(crate) async fn check(
     client: &Client,
     tenant_columns: &[String],
-) -> Result<(Snapshot, Policy), tokio_postgres::Error> {
-    let (server, roles, tables) = futures_util::try_join!(
-        client.query_typed_one(SERVER_SQL, &[]),
-        client.query_typed(ROLES_SQL, &[]),
-        client.query_typed(TABLES_SQL, &[]),
-    )?;
-    let user: String = server.try_get(0)?;
-    let database: String = server.try_get(1)?;
-    let version_num: i32 = server.try_get(2)?;
-    let version_text: String = server.try_get(3)?;
-    let ssl: Option<String> = server.try_get(4)?;
-    let ssl_source: Option<String> = server.try_get(5)?;
-
-    let mut live = LiveFacts::default();
-    live.server_version = Collected::Present(ServerVersion::new(
-        u32::try_from(version_num).unwrap_or(0),
-        version_text,
-    ));
-    live.current_user = Some(user.clone());
-    let mut settings = BTreeMap::new();
-    if let (Some(value), Some(source)) = (ssl, ssl_source) {
-        settings.insert("ssl".to_owned(), LiveSetting::new("ssl", value, source));
+    setting: &SettingName,
+) -> Result<(), crate::Error> {
+    let options = CollectOptions::startup_guard(setting.as_str());
+    let collection = match collect(client, &options).await {
+        Ok(collection) => collection,
+        Err(pgsec_core::Error::Live { source, .. }) => {
+            return Err(crate::Error::GuardQuery { source });
+        }
+        // The role may read none of the catalogs: nothing can be decided.
+        Err(other) => {
+            let reason = other.to_string();
+            return Err(crate::Error::Unsafe {
+                findings: GUARD_RULES
+                    .iter()
+                    .map(|id| undecided(id, &reason))
+                    .collect(),
+            });
+        }
+    };
+    let user = collection.current_user().unwrap_or_default().to_owned();
+    let target = format!(
+        "TenantPool start-up guard ({user}@{})",
+        collection.current_database()
+    );
+    let snapshot = collection.into_snapshot(target, now());
+    let findings = evaluate(&snapshot, &policy(&user, tenant_columns, setting));
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Error::Unsafe { findings })
     }
-    live.settings = Collected::Present(settings);
+}
 
-    let mut role_facts = Vec::with_capacity(roles.len());
-    for row in &roles {
-        let mut fact = RoleFact::login(row.try_get::<_, String>(0)?);
-        fact.superuser = row.try_get(1)?;
-        fact.login = row.try_get(2)?;
-        fact.bypassrls = row.try_get(3)?;
-        fact.createrole = row.try_get(4)?;
-        fact.createdb = row.try_get(5)?;
-        fact.inherit = row.try_get(6)?;
-        fact.connlimit = row.try_get(7)?;
-        fact.member_of = row.try_get(8)?;
-        role_facts.push(fact);
-    }
-    live.roles = Collected::Present(role_facts);
-
-    let mut facts = Vec::with_capacity(tables.len());
-    for row in &tables {
-        let schema: String = row.try_get(0)?;
-        let name: String = row.try_get(1)?;
-        let owner: String = row.try_get(2)?;
-        let columns: Vec<String> = row.try_get(5)?;
-        facts.push(
-            TableFact::new(schema, name, owner)
-                .with_columns(columns)
-                .with_rls(row.try_get(3)?, row.try_get(4)?),
-        );
-    }
-    let mut db = DatabaseFacts::new(database.clone());
-    db.tables = Collected::Present(facts);
-    live.databases = vec![db];
-
-    let collected_at = SystemTime::now()
+fn now() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    let snapshot = Snapshot::new(
-        format!("TenantPool start-up guard ({user}@{database})"),
-        collected_at,
-    )
-    .with_live(live)
-    .with_app_role(user.clone());
-    let policy = Policy::default()
-        .with_tenant_columns(tenant_columns.iter().cloned())
-        .with_app_role(user);
-    Ok((snapshot, policy))
+        .unwrap_or(0)
 }
 
 /// The guard's verdict on a snapshot: the findings of [`GUARD_RULES`], plus one finding
 /// per guard rule that could not be decided (fail closed).
-pub(crate) fn evaluate(snapshot: &Snapshot, policy: &Policy) -> Vec<Finding> {
+fn evaluate(snapshot: &Snapshot, policy: &Policy) -> Vec<Finding> {
     let report = pgsec_core::evaluate_rules(snapshot, policy, |id| GUARD_RULES.contains(&id));
     let mut refusals: Vec<Finding> = report.findings().to_vec();
     for skipped in report.skipped() {
-        refusals.push(Finding::new(
-            skipped.id.clone(),
-            pgsec_core::Severity::High,
-            "start-up guard could not decide this rule",
-            format!("guard: {}", skipped.id),
-            pgsec_core::Location::object("rule", skipped.id.clone()),
-            skipped.reason.clone(),
-            "grant the pool's role read access to pg_roles, pg_class and pg_settings, or \
-             report the rule as a pgsec bug",
-        ));
+        refusals.push(undecided(&skipped.id, &skipped.reason));
     }
     refusals
+}
+
+/// The refusal for a guard rule that could not be decided.
+fn undecided(id: &str, reason: &str) -> Finding {
+    Finding::new(
+        id,
+        Severity::High,
+        "start-up guard could not decide this rule",
+        format!("guard: {id}"),
+        Location::object("rule", id),
+        reason,
+        "let the pool's role read the catalogs PUBLIC may read by default (pg_roles, \
+         pg_auth_members, pg_db_role_setting, pg_class, pg_proc, pg_settings), or report \
+         the rule as a pgsec bug",
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgsec_core::snapshot::{
+        Collected, DatabaseFacts, DbRoleSetting, LiveFacts, LiveSetting, QualifiedName, RoleFact,
+        SessionSetting, TableFact, ViewFact,
+    };
+    use std::collections::BTreeMap;
 
     fn policy() -> Policy {
-        Policy::default().with_app_role("app")
+        super::policy("app", &["tenant_id".to_owned()], &SettingName::default())
     }
 
-    fn live(roles: Vec<RoleFact>, tables: Vec<TableFact>, ssl: &str) -> Snapshot {
+    fn live_facts(roles: Vec<RoleFact>, tables: Vec<TableFact>, ssl: &str) -> LiveFacts {
         let mut live = LiveFacts::default();
         live.roles = Collected::Present(roles);
         let mut settings = BTreeMap::new();
@@ -177,11 +157,20 @@ mod tests {
             LiveSetting::new("ssl", ssl, "configuration file"),
         );
         live.settings = Collected::Present(settings);
+        live.db_role_settings = Collected::Present(Vec::new());
+        live.tenant_setting =
+            Collected::Present(SessionSetting::new("app.current_tenant_id", "app", None));
         let mut db = DatabaseFacts::new("app");
         db.tables = Collected::Present(tables);
+        db.views = Collected::Present(Vec::new());
+        db.functions = Collected::Present(Vec::new());
         live.databases = vec![db];
+        live
+    }
+
+    fn live(roles: Vec<RoleFact>, tables: Vec<TableFact>, ssl: &str) -> Snapshot {
         Snapshot::new("guard test", 0)
-            .with_live(live)
+            .with_live(live_facts(roles, tables, ssl))
             .with_app_role("app")
     }
 
@@ -198,6 +187,12 @@ mod tests {
         ids
     }
 
+    fn superuser(name: &str) -> RoleFact {
+        let mut r = RoleFact::group(name);
+        r.superuser = true;
+        r
+    }
+
     #[test]
     fn a_safe_snapshot_passes() {
         let snap = live(
@@ -210,45 +205,72 @@ mod tests {
 
     #[test]
     fn each_guard_rule_refuses() {
-        let mut superuser = RoleFact::login("app");
-        superuser.superuser = true;
+        let mut su = RoleFact::login("app");
+        su.superuser = true;
         let mut bypass = RoleFact::login("app");
         bypass.bypassrls = true;
+        let mut member = RoleFact::login("app");
+        member.member_of = vec!["admins".into()];
+        let app = || vec![RoleFact::login("app"), superuser("postgres")];
+        let mut view = live_facts(app(), vec![tenant_table("owner", true, true)], "on");
+        view.databases[0].views = Collected::Present(vec![ViewFact::new(
+            "public",
+            "v",
+            "postgres",
+            false,
+            vec![QualifiedName::new("public", "orders")],
+        )
+        .with_acl(vec![
+            pgsec_core::snapshot::AclItem::parse("app=r/postgres").unwrap()
+        ])]);
+        let mut defaults = live_facts(app(), vec![], "on");
+        defaults.db_role_settings = Collected::Present(vec![DbRoleSetting::new(
+            None,
+            Some("app".into()),
+            vec![("app.current_tenant_id".into(), "acme".into())],
+        )]);
         let cases = [
-            (live(vec![superuser], vec![], "on"), "role.app_superuser"),
+            (live(vec![su], vec![], "on"), "role.app_superuser"),
+            (
+                live(vec![member, superuser("admins")], vec![], "on"),
+                "role.app_superuser",
+            ),
             (live(vec![bypass], vec![], "on"), "role.bypassrls"),
             (
-                live(
-                    vec![RoleFact::login("app")],
-                    vec![tenant_table("app", true, true)],
-                    "on",
-                ),
+                live(app(), vec![tenant_table("app", true, true)], "on"),
                 "priv.app_owns_tables",
             ),
             (
-                live(
-                    vec![RoleFact::login("app")],
-                    vec![tenant_table("owner", false, false)],
-                    "on",
-                ),
+                live(app(), vec![tenant_table("owner", false, false)], "on"),
                 "rls.disabled",
             ),
             (
-                live(
-                    vec![RoleFact::login("app")],
-                    vec![tenant_table("owner", true, false)],
-                    "on",
-                ),
+                live(app(), vec![tenant_table("owner", true, false)], "on"),
                 "rls.not_forced",
             ),
             (
-                live(vec![RoleFact::login("app")], vec![], "off"),
-                "tls.ssl_off",
+                Snapshot::new("t", 0).with_live(view).with_app_role("app"),
+                "rls.view_bypass",
             ),
+            (
+                Snapshot::new("t", 0)
+                    .with_live(defaults)
+                    .with_app_role("app"),
+                "rls.tenant_setting_default",
+            ),
+            (live(app(), vec![], "off"), "tls.ssl_off"),
         ];
         for (snap, id) in cases {
             assert_eq!(ids(&evaluate(&snap, &policy())), vec![id]);
         }
+    }
+
+    #[test]
+    fn another_roles_bypassrls_is_not_the_pools_business() {
+        let mut etl = RoleFact::login("etl");
+        etl.bypassrls = true;
+        let snap = live(vec![RoleFact::login("app"), etl], vec![], "on");
+        assert!(evaluate(&snap, &policy()).is_empty());
     }
 
     #[test]

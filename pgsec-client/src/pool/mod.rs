@@ -393,9 +393,18 @@ impl TenantPoolBuilder {
     ///   [`crate::Error::WeakSslMode`] for an sslmode below verify-full);
     /// - [`crate::Error::PoolConnect`] when the first connection fails;
     /// - [`crate::Error::Unsafe`] when the guard refuses, listing pgsec-core's findings
-    ///   (`role.app_superuser`, `role.bypassrls`, `priv.app_owns_tables`,
-    ///   `rls.disabled`, `rls.not_forced`, `tls.ssl_off`);
-    /// - [`crate::Error::GuardQuery`] when the guard cannot read its facts;
+    ///   of [`GUARD_RULES`] with their objects and fixes: the role is, or can become
+    ///   through any chain of memberships (`SET ROLE`), a superuser or a BYPASSRLS role
+    ///   (`role.app_superuser`, `role.bypassrls`); it owns a table or can act as its
+    ///   owner (`priv.app_owns_tables`); a tenant table lacks enabled or forced RLS
+    ///   (`rls.disabled`, `rls.not_forced`); a view, materialized view or SECURITY
+    ///   DEFINER function that runs as a role bypassing the policies exposes a tenant
+    ///   table to the role (`rls.view_bypass`, `rls.definer_function`); the tenant
+    ///   setting has a non-empty default for the role's sessions
+    ///   (`rls.tenant_setting_default`); the server has `ssl = off` (`tls.ssl_off`); or
+    ///   one of these rules could not be decided;
+    /// - [`crate::Error::GuardQuery`] when the connection fails while the guard reads
+    ///   its facts;
     /// - [`crate::Error::SettingRejected`] when the server refuses the setting name.
     pub async fn build(self) -> Result<TenantPool, crate::Error> {
         self.validate()?;
@@ -422,14 +431,10 @@ impl TenantPoolBuilder {
                 .get()
                 .await
                 .map_err(|source| crate::Error::PoolConnect { source })?;
+            // A setting name the server refuses is the more basic error: first.
+            try_setting(&mut conn, &shared).await?;
             if self.startup_guard {
-                let (snapshot, policy) = guard::collect(&conn.client, &self.tenant_columns)
-                    .await
-                    .map_err(|source| crate::Error::GuardQuery { source })?;
-                let findings = guard::evaluate(&snapshot, &policy);
-                if !findings.is_empty() {
-                    return Err(crate::Error::Unsafe { findings });
-                }
+                guard::check(&conn.client, &self.tenant_columns, &shared.setting).await
             } else {
                 tracing::warn!(
                     target: "pgsec_client::pool",
@@ -437,8 +442,8 @@ impl TenantPoolBuilder {
                      superuser, BYPASSRLS or table-owning role, tables without forced RLS \
                      or a server without TLS would not be refused"
                 );
+                Ok(())
             }
-            try_setting(&mut conn, &shared).await
         }
         .await;
         match result {

@@ -8,6 +8,7 @@ mod hba_rules;
 mod logging;
 mod objects;
 mod privileges;
+mod reach;
 mod rls;
 mod roles;
 pub(crate) mod settings;
@@ -76,6 +77,7 @@ const RULE_FNS: &[(&str, RuleFn)] = &[
     ("rls.policy_ignores_tenant", rls::policy_ignores_tenant),
     ("rls.view_bypass", rls::view_bypass),
     ("rls.definer_function", rls::definer_function),
+    ("rls.tenant_setting_default", rls::tenant_setting_default),
     ("fn.definer_search_path", objects::definer_search_path),
     ("ext.untrusted_language", objects::untrusted_language),
     ("ext.risky_extension", objects::risky_extension),
@@ -217,6 +219,11 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// The current rule's catalogue severity.
+    pub(crate) fn rule_severity(&self) -> Severity {
+        self.rule.severity
+    }
+
     /// Makes room for `additional` findings about to be emitted (a large file's rules
     /// emit tens of thousands).
     pub(crate) fn reserve(&mut self, additional: usize) {
@@ -283,15 +290,21 @@ impl<'a> Eval<'a> {
     pub(crate) fn setting(&self, name: &str) -> Result<Setting, String> {
         let mut live_reason = None;
         if let Collected::Present(live) = &self.snap.live {
-            match &live.settings {
-                Collected::Present(map) => return Ok(live_setting(map, name)),
-                Collected::NotCollected(r) => live_reason = Some(r.clone()),
+            match (&live.settings, &live.settings_hidden) {
+                // A setting the role could not see is unknown, not at its default.
+                (Collected::Present(map), Some(hidden)) if !map.contains_key(name) => {
+                    live_reason = Some(format!("{name} is not visible: {hidden}"));
+                }
+                (Collected::Present(map), _) => return Ok(live_setting(map, name)),
+                (Collected::NotCollected(r), _) => {
+                    live_reason = Some(format!("pg_settings not readable: {r}"));
+                }
             }
         }
         match &self.snap.conf {
             Collected::Present(conf) => Ok(file_setting(conf, name)),
             Collected::NotCollected(r) => Err(match live_reason {
-                Some(lr) => format!("pg_settings not readable: {lr}"),
+                Some(lr) => lr,
                 None => format!("{r} (needs postgresql.conf or a live connection)"),
             }),
         }
@@ -543,6 +556,28 @@ mod tests {
             );
         }
         assert_eq!(RULE_FNS.len(), catalogue().len());
+    }
+
+    #[test]
+    fn settings_the_role_could_not_see_are_unknown_not_defaults() {
+        let mut l = testutil::live();
+        testutil::set(&mut l, "ssl", "on");
+        l.settings_hidden = Some("role app may not see every setting".to_owned());
+        let r = evaluate(&Snapshot::new("t", 0).with_live(l), &Policy::default());
+        assert!(r.findings_of("tls.ssl_off").next().is_none());
+        assert!(!r.is_skipped("tls.ssl_off"), "ssl is visible to every role");
+        let hidden = r
+            .skipped()
+            .iter()
+            .find(|s| s.id == "audit.pgaudit_not_loaded")
+            .expect("shared_preload_libraries is unknown");
+        assert!(
+            hidden
+                .reason
+                .contains("shared_preload_libraries is not visible"),
+            "{}",
+            hidden.reason
+        );
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! Privilege rules: `priv.*`.
 
-use std::collections::BTreeSet;
-
+use super::reach::Roles;
 use super::settings::split_list;
-use super::{ident, in_db, member_closure, need, qident, schema_creators, Eval};
+use super::{ident, in_db, need, qident, schema_creators, Eval};
 use crate::report::Location;
 use crate::snapshot::{Collected, DatabaseFacts};
 
@@ -56,29 +55,38 @@ pub(super) fn public_table_grants(ev: &mut Eval<'_>) {
     }
 }
 
-/// `priv.app_owns_tables`: the application's role owns tables (directly or through a
-/// role it inherits).
+/// `priv.app_owns_tables`: the application's role owns tables, has the privileges of
+/// their owner through a membership, or can `SET ROLE` to their owner (INHERIT or not).
 pub(super) fn app_owns_tables(ev: &mut Eval<'_>) {
     let app = need!(ev, ev.app_role());
-    let inherited: BTreeSet<String> = match ev.roles() {
-        Ok(roles)
-            if roles
-                .iter()
-                .find(|r| r.name == app)
-                .is_some_and(|r| r.inherit) =>
-        {
-            member_closure(roles, app)
+    let reach = match ev.roles() {
+        Ok(roles) => Some(Roles::new(roles).reach(app)),
+        Err(reason) => {
+            ev.skip(format!(
+                "{reason}: ownership through role memberships cannot be followed"
+            ));
+            None
         }
-        _ => BTreeSet::new(),
     };
     for (db, tables) in ev.per_db("tables", |d| &d.tables) {
         for t in tables {
-            let via = if t.owner == app {
-                String::new()
-            } else if inherited.contains(&t.owner) {
-                format!(" (through membership of {})", t.owner)
+            let (via, fix) = if t.owner == app {
+                (String::new(), None)
             } else {
-                continue;
+                match reach.as_ref().and_then(|r| r.acts_as(&t.owner)) {
+                    Some((chain, None)) => (
+                        format!(" (through membership of {}: {chain})", t.owner),
+                        chain.first_hop(),
+                    ),
+                    Some((chain, Some(set))) => (
+                        format!(
+                            " (it can SET ROLE to {set} and act as the owner {}: {chain})",
+                            t.owner
+                        ),
+                        chain.first_hop(),
+                    ),
+                    None => continue,
+                }
             };
             let tenant = if t.columns.iter().any(|c| ev.policy.is_tenant_column(c)) {
                 "tenant table"
@@ -86,14 +94,26 @@ pub(super) fn app_owns_tables(ev: &mut Eval<'_>) {
                 "table"
             };
             let name = t.qualified().to_string();
-            ev.emit(
-                format!("{}/{name}", db.name),
-                Location::object("table", in_db(&db.name, &name)),
-                format!("the application role {app} owns {tenant} {name}{via} in database {}", db.name),
-                format!(
+            let remediation = match fix {
+                Some(first) => format!(
+                    "REVOKE {} FROM {};  -- or ALTER TABLE {} OWNER TO <schema owner role>",
+                    ident(first),
+                    ident(app),
+                    qident(&t.schema, &t.name)
+                ),
+                None => format!(
                     "ALTER TABLE {} OWNER TO <schema owner role>;  -- then GRANT {app} only the DML it needs",
                     qident(&t.schema, &t.name)
                 ),
+            };
+            ev.emit(
+                format!("{}/{name}", db.name),
+                Location::object("table", in_db(&db.name, &name)),
+                format!(
+                    "the application role {app} owns {tenant} {name}{via} in database {}",
+                    db.name
+                ),
+                remediation,
             );
         }
     }
@@ -306,6 +326,45 @@ mod tests {
             "priv.app_owns_tables",
         );
         assert!(run(&s).is_skipped("priv.app_owns_tables"));
+    }
+
+    #[test]
+    fn app_owns_tables_through_set_role_of_a_noinherit_membership() {
+        let mut app = RoleFact::login("app");
+        app.inherit = false;
+        app.member_of = vec!["owners".into()];
+        let tables = vec![TableFact::new("public", "orders", "owners").with_columns(["tenant_id"])];
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![app.clone(), RoleFact::group("owners")]);
+            l.databases[0].tables = Collected::Present(tables.clone());
+        });
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        let f = of(&r, "priv.app_owns_tables");
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].evidence().contains("SET ROLE to owners"),
+            "{}",
+            f[0].evidence()
+        );
+        assert!(f[0].remediation().starts_with("REVOKE owners FROM app"));
+        // PostgreSQL 16, neither inherit nor set: no way to the owner's rights.
+        app.memberships = vec![crate::snapshot::Membership::new("owners", false, false)];
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![app, RoleFact::group("owners")]);
+            l.databases[0].tables = Collected::Present(tables.clone());
+        });
+        assert_quiet(
+            &evaluate(&s, &Policy::default().with_app_role("app")),
+            "priv.app_owns_tables",
+        );
+        // Roles not collected: direct ownership is still decided, memberships are skipped.
+        let s = live_snapshot(|l| {
+            l.roles = Collected::not_collected("no access");
+            l.databases[0].tables = Collected::Present(vec![TableFact::new("public", "t", "app")]);
+        });
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        assert_eq!(of(&r, "priv.app_owns_tables").len(), 1);
+        assert!(r.is_skipped("priv.app_owns_tables"));
     }
 
     #[test]

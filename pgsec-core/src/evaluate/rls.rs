@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{in_db, qident, Eval};
+use super::reach::Roles;
+use super::{ident, in_db, qident, Eval};
 use crate::report::Location;
 use crate::snapshot::{Collected, DatabaseFacts, PolicyFact, QualifiedName, TableFact};
 use crate::Policy;
@@ -278,7 +279,7 @@ pub(super) fn policy_always_true(ev: &mut Eval<'_>) {
                 ),
                 format!(
                     "ALTER POLICY {} ON {} USING ({col} = current_setting('app.current_tenant_id')::<type>) WITH CHECK ({col} = current_setting('app.current_tenant_id')::<type>);",
-                    super::ident(&p.name),
+                    ident(&p.name),
                     qident(&t.schema, &t.name)
                 ),
             );
@@ -315,7 +316,7 @@ pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
                 ),
                 format!(
                     "ALTER POLICY {} ON {} USING ({col} = current_setting('app.current_tenant_id')::<type>) WITH CHECK ({col} = current_setting('app.current_tenant_id')::<type>);",
-                    super::ident(&p.name),
+                    ident(&p.name),
                     qident(&t.schema, &t.name)
                 ),
             );
@@ -335,8 +336,41 @@ fn tenant_tables<'a>(
         .collect()
 }
 
-/// `rls.view_bypass`: a view over a tenant table without security_invoker.
+/// The application's role and what it can act as, for rules that report only what
+/// concerns it under [`Policy::app_only`]. `None` when the rule was skipped.
+fn app_reach<'a>(ev: &mut Eval<'a>) -> Option<(Option<&'a str>, Option<Roles<'a>>)> {
+    let app = match ev.app_role() {
+        Ok(app) => Some(app),
+        Err(reason) if ev.policy.app_only => {
+            ev.skip(reason);
+            return None;
+        }
+        Err(_) => None,
+    };
+    let roles = match ev.roles() {
+        Ok(roles) => Some(Roles::new(roles)),
+        Err(reason) => {
+            ev.skip(format!(
+                "{reason}: whose rights a view or function runs with, and who may use it, \
+                 cannot be told"
+            ));
+            if ev.policy.app_only {
+                return None;
+            }
+            None
+        }
+    };
+    Some((app, roles))
+}
+
+/// `rls.view_bypass`: a view over a tenant table without security_invoker, or a
+/// materialized view over one. Critical when its owner bypasses the policies and the
+/// application's role may read it; with [`Policy::app_only`], only then.
 pub(super) fn view_bypass(ev: &mut Eval<'_>) {
+    let Some((app, roles)) = app_reach(ev) else {
+        return;
+    };
+    let reach = app.zip(roles.as_ref()).map(|(a, idx)| idx.reach(a));
     for (db, tables) in ev.per_db("tables", |d| &d.tables) {
         let views = match &db.views {
             Collected::Present(v) => v,
@@ -350,17 +384,20 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
             .iter()
             .map(|v| (QualifiedName::new(v.schema.clone(), v.name.clone()), v))
             .collect();
-        for v in views.iter().filter(|v| !v.security_invoker) {
+        for v in views
+            .iter()
+            .filter(|v| v.materialized || !v.security_invoker)
+        {
             // Tenant tables reached through the view, following views it reads.
-            let mut reached = BTreeSet::new();
+            let mut reached: BTreeMap<QualifiedName, &TableFact> = BTreeMap::new();
             let mut seen = BTreeSet::new();
             let mut stack: Vec<&QualifiedName> = v.referenced.iter().collect();
             while let Some(q) = stack.pop() {
                 if !seen.insert(q.clone()) {
                     continue;
                 }
-                if tenants.contains_key(q) {
-                    reached.insert(q.to_string());
+                if let Some(t) = tenants.get(q) {
+                    reached.insert(q.clone(), t);
                 }
                 if let Some(inner) = by_name.get(q) {
                     stack.extend(inner.referenced.iter());
@@ -369,34 +406,81 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
             if reached.is_empty() {
                 continue;
             }
+            let bypass = roles.as_ref().and_then(|idx| {
+                reached
+                    .values()
+                    .find_map(|t| idx.bypass_reason(&v.owner, t))
+            });
+            let used = reach
+                .as_ref()
+                .and_then(|r| r.may_use(v.acl.as_deref(), &v.owner, "arwd", false));
+            let exposed = match (&bypass, &used, app) {
+                (Some(b), Some(u), Some(a)) => Some(format!(
+                    "; {b}, and the application's role {a} may read it: {u}"
+                )),
+                _ => None,
+            };
+            if ev.policy.app_only && exposed.is_none() {
+                continue;
+            }
+            let list = reached
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
             let name = format!("{}.{}", v.schema, v.name);
-            ev.emit(
+            let q = qident(&v.schema, &v.name);
+            let (kind, evidence, fix) = if v.materialized {
+                (
+                    "materialized view",
+                    format!(
+                        "materialized view {name} holds rows of tenant table {list} read with the \
+                         rights of its owner {} when it was refreshed, and no policy applies to \
+                         them (database {})",
+                        v.owner, db.name
+                    ),
+                    format!(
+                        "REVOKE ALL ON {q} FROM PUBLIC{};  -- a materialized view cannot apply \
+                         policies: give the application a security_invoker view of the tables",
+                        app.map(|a| format!(", {}", ident(a))).unwrap_or_default()
+                    ),
+                )
+            } else {
+                (
+                    "view",
+                    format!(
+                        "view {name} reads tenant table {list} without security_invoker: it runs \
+                         with the rights of its owner {} (database {})",
+                        v.owner, db.name
+                    ),
+                    format!("ALTER VIEW {q} SET (security_invoker = true);"),
+                )
+            };
+            let severity = if exposed.is_some() {
+                crate::Severity::Critical
+            } else {
+                ev.rule_severity()
+            };
+            ev.emit_at(
+                severity,
                 format!("{}/{name}", db.name),
-                Location::object("view", in_db(&db.name, &name)),
-                format!(
-                    "view {name} reads tenant table {} without security_invoker: it runs with the rights of its owner {} (database {})",
-                    reached.into_iter().collect::<Vec<_>>().join(", "),
-                    v.owner,
-                    db.name
-                ),
-                format!("ALTER VIEW {} SET (security_invoker = true);", qident(&v.schema, &v.name)),
+                Location::object(kind, in_db(&db.name, &name)),
+                format!("{evidence}{}", exposed.unwrap_or_default()),
+                fix,
             );
         }
     }
 }
 
-/// `rls.definer_function`: a SECURITY DEFINER function owned by a table owner or a
-/// superuser reads a tenant table.
+/// `rls.definer_function`: a SECURITY DEFINER function owned by a role that bypasses a
+/// tenant table's policies (a superuser, a BYPASSRLS role, the table's owner) reads the
+/// table. Critical when the application's role may execute it; with
+/// [`Policy::app_only`], only then.
 pub(super) fn definer_function(ev: &mut Eval<'_>) {
-    let superusers: Option<BTreeSet<&str>> = ev.roles().ok().map(|rs| {
-        rs.iter()
-            .filter(|r| r.superuser)
-            .map(|r| r.name.as_str())
-            .collect()
-    });
-    if superusers.is_none() {
-        ev.skip("roles not collected: functions owned by superusers cannot be recognised");
-    }
+    let Some((app, roles)) = app_reach(ev) else {
+        return;
+    };
+    let reach = app.zip(roles.as_ref()).map(|(a, idx)| idx.reach(a));
     for (db, tables) in ev.per_db("tables", |d| &d.tables) {
         let functions = match &db.functions {
             Collected::Present(f) => f,
@@ -424,6 +508,12 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
             }
         }
         for f in functions.iter().filter(|f| f.security_definer) {
+            let used = reach
+                .as_ref()
+                .and_then(|r| r.may_use(f.acl.as_deref(), &f.owner, "X", true));
+            if ev.policy.app_only && used.is_none() {
+                continue;
+            }
             let read: Vec<&TableFact> = match (&f.referenced_tables, &f.body) {
                 (Some(refs), _) => refs
                     .iter()
@@ -447,39 +537,201 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
                     continue;
                 }
             };
-            let owner_super = superusers
-                .as_ref()
-                .is_some_and(|s| s.contains(f.owner.as_str()));
+            let mut why = None;
             let bypassing: Vec<String> = read
                 .iter()
-                .filter(|t| owner_super || t.owner == f.owner)
+                .filter(|t| {
+                    let reason = match &roles {
+                        Some(idx) => idx.bypass_reason(&f.owner, t),
+                        None => (t.owner == f.owner)
+                            .then(|| format!("{} owns {}", f.owner, t.qualified())),
+                    };
+                    let hit = reason.is_some();
+                    why = why.take().or(reason);
+                    hit
+                })
                 .map(|t| t.qualified().to_string())
                 .collect();
-            if bypassing.is_empty() {
+            let Some(why) = why else {
                 continue;
-            }
-            let who = if owner_super {
-                "a superuser"
+            };
+            let exposed = match (&used, app) {
+                (Some(u), Some(a)) => {
+                    Some(format!("; the application's role {a} may execute it: {u}"))
+                }
+                _ => None,
+            };
+            let severity = if exposed.is_some() {
+                crate::Severity::Critical
             } else {
-                "the table owner"
+                ev.rule_severity()
             };
             let sig = f.signature();
-            ev.emit(
+            ev.emit_at(
+                severity,
                 format!("{}/{sig}", db.name),
                 Location::object("function", in_db(&db.name, &sig)),
                 format!(
-                    "SECURITY DEFINER function {sig} is owned by {} ({who}) and reads tenant table {} (database {})",
-                    f.owner,
+                    "SECURITY DEFINER function {sig} runs with the rights of its owner ({why}) \
+                     and reads tenant table {} (database {}){}",
                     bypassing.join(", "),
-                    db.name
+                    db.name,
+                    exposed.unwrap_or_default()
                 ),
                 format!(
-                    "ALTER FUNCTION {}({}) SECURITY INVOKER;  -- or filter by current_setting('app.current_tenant_id') inside it",
+                    "ALTER FUNCTION {}({}) SECURITY INVOKER;  -- or filter by current_setting('{}') inside it",
                     qident(&f.schema, &f.name),
-                    f.args
+                    f.args,
+                    ev.policy.tenant_setting
                 ),
             );
         }
+    }
+}
+
+/// A setting name for SQL text: each dot-separated part quoted as needed.
+fn setting_ident(name: &str) -> String {
+    name.split('.')
+        .map(super::ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// `rls.tenant_setting_default`: the tenant setting has a non-empty default, so a
+/// transaction that does not set the tenant runs as some tenant instead of seeing
+/// nothing. Looked for in `postgresql.conf`, in `pg_db_role_setting` (ALTER DATABASE,
+/// ALTER ROLE, ALTER ROLE … IN DATABASE) and in the collecting session's own value
+/// (which also covers ALTER SYSTEM and the connection's `options`). The value itself is
+/// never reported.
+pub(super) fn tenant_setting_default(ev: &mut Eval<'_>) {
+    let policy = ev.policy;
+    let name = policy.tenant_setting.as_str();
+    let sql_name = setting_ident(name);
+    let app = ev.app_role().ok();
+    let mut decided = false;
+    if let Collected::Present(conf) = &ev.snap.conf {
+        decided = true;
+        if let Some(s) = conf.get(name).filter(|s| !s.value.is_empty()) {
+            ev.emit(
+                format!("file/{name}"),
+                Location::file_line(s.file.clone(), s.line_number),
+                format!(
+                    "{name} is set to a non-empty value at {}:{}: every session starts with a \
+                     tenant, so a transaction that does not set one runs as that tenant",
+                    s.file, s.line_number
+                ),
+                format!("# delete the `{name} = …` line, then: SELECT pg_reload_conf();"),
+            );
+        }
+    }
+    if let Collected::Present(live) = &ev.snap.live {
+        decided = true;
+        let examined: BTreeSet<&str> = live.databases.iter().map(|d| d.name.as_str()).collect();
+        let session_role = live.tenant_setting.as_option().map(|s| s.role.as_str());
+        let mut explained = false;
+        match &live.db_role_settings {
+            Collected::Present(rows) => {
+                for row in rows {
+                    if row
+                        .database
+                        .as_deref()
+                        .is_some_and(|d| !examined.contains(d))
+                    {
+                        continue;
+                    }
+                    if let (Some(r), Some(a)) = (row.role.as_deref(), app) {
+                        if r != a {
+                            continue;
+                        }
+                    }
+                    let set = row
+                        .settings
+                        .iter()
+                        .any(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty());
+                    if !set {
+                        continue;
+                    }
+                    explained |= row.role.is_none() || row.role.as_deref() == session_role;
+                    let (level, how, fix) = match (&row.database, &row.role) {
+                        (Some(d), Some(r)) => (
+                            format!("role {r} in database {d}"),
+                            "ALTER ROLE … IN DATABASE … SET",
+                            format!(
+                                "ALTER ROLE {} IN DATABASE {} RESET {sql_name};",
+                                ident(r),
+                                ident(d)
+                            ),
+                        ),
+                        (Some(d), None) => (
+                            format!("database {d}"),
+                            "ALTER DATABASE … SET",
+                            format!("ALTER DATABASE {} RESET {sql_name};", ident(d)),
+                        ),
+                        (None, Some(r)) => (
+                            format!("role {r}"),
+                            "ALTER ROLE … SET",
+                            format!("ALTER ROLE {} RESET {sql_name};", ident(r)),
+                        ),
+                        (None, None) => (
+                            "every role".to_owned(),
+                            "ALTER ROLE ALL SET",
+                            format!("ALTER ROLE ALL RESET {sql_name};"),
+                        ),
+                    };
+                    ev.emit(
+                        format!(
+                            "{}/{}/{name}",
+                            row.database.as_deref().unwrap_or("*"),
+                            row.role.as_deref().unwrap_or("*")
+                        ),
+                        Location::object("setting", format!("{name} of {level}")),
+                        format!(
+                            "{name} has a non-empty default for {level} ({how}): a transaction \
+                             that does not set the tenant runs as that tenant instead of seeing \
+                             no rows"
+                        ),
+                        fix,
+                    );
+                }
+            }
+            Collected::NotCollected(r) => ev.skip(format!(
+                "database and role defaults (pg_db_role_setting) not collected: {r}"
+            )),
+        }
+        match &live.tenant_setting {
+            Collected::Present(s) if !s.name.eq_ignore_ascii_case(name) => ev.skip(format!(
+                "the session's value was read for {}, not for the tenant setting {name}",
+                s.name
+            )),
+            Collected::Present(s) => {
+                let concerns_app = app.is_none_or(|a| a == s.role);
+                let set = s.value.as_deref().is_some_and(|v| !v.is_empty());
+                if concerns_app && set && !explained {
+                    ev.emit(
+                        format!("session/{}/{name}", s.role),
+                        Location::object("setting", format!("{name} of {}'s sessions", s.role)),
+                        format!(
+                            "a new session of role {} already has {name} set to a non-empty \
+                             value (from postgresql.conf, ALTER SYSTEM, or the connection's \
+                             options or PGOPTIONS): a transaction that does not set the tenant \
+                             runs as that tenant instead of seeing no rows",
+                            s.role
+                        ),
+                        format!(
+                            "remove `-c {name}=…` from the connection's options and PGOPTIONS; \
+                             ALTER SYSTEM RESET {sql_name}; delete it from postgresql.conf; then \
+                             SELECT pg_reload_conf();"
+                        ),
+                    );
+                }
+            }
+            Collected::NotCollected(r) => {
+                ev.skip(format!("the session's value of {name} not collected: {r}"))
+            }
+        }
+    }
+    if !decided {
+        ev.skip("needs postgresql.conf or a live connection");
     }
 }
 
@@ -741,5 +993,274 @@ mod tests {
             l.databases[0].functions = Collected::Present(vec![f]);
         });
         assert_quiet(&run(&s), "rls.definer_function");
+    }
+
+    fn acl(items: &[&str]) -> Vec<crate::snapshot::AclItem> {
+        items
+            .iter()
+            .map(|i| crate::snapshot::AclItem::parse(i).unwrap())
+            .collect()
+    }
+
+    fn su(name: &str) -> RoleFact {
+        let mut r = RoleFact::login(name);
+        r.superuser = true;
+        r
+    }
+
+    fn app_only() -> Policy {
+        Policy::default().with_app_role("app").with_app_only(true)
+    }
+
+    #[test]
+    fn a_superuser_view_the_app_may_read_is_critical_and_the_guards_view() {
+        let orders = QualifiedName::new("public", "orders");
+        let granted = ViewFact::new(
+            "public",
+            "all_orders",
+            "postgres",
+            false,
+            vec![orders.clone()],
+        )
+        .with_acl(acl(&["postgres=arwdDxt/postgres", "app=r/postgres"]));
+        let hidden = ViewFact::new("public", "report", "postgres", false, vec![orders.clone()]);
+        let plain_owner = ViewFact::new("public", "mine", "reporter", false, vec![orders.clone()])
+            .with_acl(acl(&["=r/reporter"]));
+        let matview = ViewFact::materialized("public", "snap", "postgres", vec![orders])
+            .with_acl(acl(&["=r/postgres"]));
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![
+                su("postgres"),
+                RoleFact::login("app"),
+                RoleFact::login("reporter"),
+            ]);
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
+            l.databases[0].views = Collected::Present(vec![granted, hidden, plain_owner, matview]);
+        });
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        let f = of(&r, "rls.view_bypass");
+        assert_eq!(f.len(), 4, "{f:?}");
+        let sev = |name: &str| {
+            f.iter()
+                .find(|x| x.object().ends_with(name))
+                .map(|x| x.severity())
+                .unwrap()
+        };
+        assert_eq!(sev("public.all_orders"), Severity::Critical);
+        assert_eq!(sev("public.snap"), Severity::Critical);
+        assert_eq!(sev("public.report"), Severity::High, "not readable by app");
+        assert_eq!(sev("public.mine"), Severity::High, "owner does not bypass");
+        let snap = f
+            .iter()
+            .find(|x| x.object().ends_with("public.snap"))
+            .unwrap();
+        assert!(
+            snap.evidence().contains("materialized view"),
+            "{}",
+            snap.evidence()
+        );
+        // The guard's view keeps the two the application can read past the policies.
+        let r = evaluate(&s, &app_only());
+        let mut objects: Vec<&str> = of(&r, "rls.view_bypass")
+            .iter()
+            .map(|f| f.object())
+            .collect();
+        objects.sort_unstable();
+        assert_eq!(objects, ["app/public.all_orders", "app/public.snap"]);
+    }
+
+    #[test]
+    fn a_view_granted_to_a_role_the_app_inherits_counts() {
+        let mut app = RoleFact::login("app");
+        app.member_of = vec!["staff".into()];
+        let v = ViewFact::new(
+            "public",
+            "v",
+            "owner",
+            false,
+            vec![QualifiedName::new("public", "orders")],
+        )
+        .with_acl(acl(&["staff=r/owner"]));
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![
+                app,
+                RoleFact::group("staff"),
+                RoleFact::login("owner"),
+            ]);
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
+            l.databases[0].views = Collected::Present(vec![v]);
+        });
+        let r = evaluate(&s, &app_only());
+        let f = of(&r, "rls.view_bypass");
+        assert_eq!(f.len(), 1, "the table owner's view, readable through staff");
+        assert!(
+            f[0].evidence().contains("staff holds"),
+            "{}",
+            f[0].evidence()
+        );
+    }
+
+    #[test]
+    fn definer_functions_the_app_may_execute() {
+        let mut f = FunctionFact::new("public", "all_orders", "owner");
+        f.security_definer = true;
+        f.body = Some("select count(*) from orders".into());
+        let revoked = f.clone().with_acl(acl(&["owner=X/owner"]));
+        let mut by_bypass = f.clone();
+        by_bypass.owner = "etl".into();
+        let mut etl = RoleFact::group("etl");
+        etl.bypassrls = true;
+        let snap = |funcs: Vec<FunctionFact>| {
+            live_snapshot(|l| {
+                l.roles = Collected::Present(vec![
+                    RoleFact::login("app"),
+                    RoleFact::login("owner"),
+                    etl.clone(),
+                ]);
+                l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
+                l.databases[0].functions = Collected::Present(funcs);
+            })
+        };
+        // EXECUTE is PUBLIC's by default: critical, and refused by the guard.
+        let r = evaluate(&snap(vec![f.clone()]), &app_only());
+        let found = of(&r, "rls.definer_function");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity(), Severity::Critical);
+        assert!(
+            found[0].evidence().contains("owner owns public.orders"),
+            "{}",
+            found[0].evidence()
+        );
+        // Owned by a BYPASSRLS role: the same.
+        assert_eq!(
+            of(
+                &evaluate(&snap(vec![by_bypass]), &app_only()),
+                "rls.definer_function"
+            )
+            .len(),
+            1
+        );
+        // EXECUTE revoked from PUBLIC: still an audit finding, not the application's.
+        let s = snap(vec![revoked]);
+        assert_quiet(&evaluate(&s, &app_only()), "rls.definer_function");
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        assert_eq!(
+            of(&r, "rls.definer_function")[0].severity(),
+            Severity::Medium
+        );
+    }
+
+    #[test]
+    fn app_only_fails_closed_without_roles() {
+        let s = live_snapshot(|l| l.roles = Collected::not_collected("no access"));
+        let r = evaluate(&s, &app_only());
+        assert!(r.is_skipped("rls.view_bypass") && r.is_skipped("rls.definer_function"));
+    }
+
+    fn with_defaults(
+        rows: Vec<crate::snapshot::DbRoleSetting>,
+        session: Option<&str>,
+    ) -> crate::Snapshot {
+        live_snapshot(|l| {
+            l.db_role_settings = Collected::Present(rows);
+            l.tenant_setting = Collected::Present(crate::snapshot::SessionSetting::new(
+                "app.current_tenant_id",
+                "app",
+                session.map(str::to_owned),
+            ));
+        })
+    }
+
+    fn row(db: Option<&str>, role: Option<&str>, value: &str) -> crate::snapshot::DbRoleSetting {
+        crate::snapshot::DbRoleSetting::new(
+            db.map(str::to_owned),
+            role.map(str::to_owned),
+            vec![("app.current_tenant_id".into(), value.into())],
+        )
+    }
+
+    #[test]
+    fn tenant_setting_defaults_of_roles_and_databases() {
+        let policy = Policy::default().with_app_role("app");
+        for (r, fix) in [
+            (
+                row(None, Some("app"), "acme"),
+                "ALTER ROLE app RESET app.current_tenant_id;",
+            ),
+            (
+                row(Some("app"), None, "acme"),
+                "ALTER DATABASE app RESET app.current_tenant_id;",
+            ),
+            (
+                row(Some("app"), Some("app"), "acme"),
+                "ALTER ROLE app IN DATABASE app RESET app.current_tenant_id;",
+            ),
+            (
+                row(None, None, "acme"),
+                "ALTER ROLE ALL RESET app.current_tenant_id;",
+            ),
+        ] {
+            // The session sees the default too; one finding, the row's.
+            let report = evaluate(&with_defaults(vec![r], Some("acme")), &policy);
+            let f = of(&report, "rls.tenant_setting_default");
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert_eq!(f[0].remediation(), fix);
+            assert!(
+                !f[0].evidence().contains("acme"),
+                "the value is not reported"
+            );
+        }
+        // Other roles, other databases and empty values are not the application's.
+        let report = evaluate(
+            &with_defaults(
+                vec![
+                    row(None, Some("etl"), "acme"),
+                    row(Some("elsewhere"), None, "acme"),
+                    row(None, Some("app"), ""),
+                ],
+                None,
+            ),
+            &policy,
+        );
+        assert_quiet(&report, "rls.tenant_setting_default");
+    }
+
+    #[test]
+    fn tenant_setting_default_of_the_session_and_the_file() {
+        let policy = Policy::default().with_app_role("app");
+        let report = evaluate(&with_defaults(vec![], Some("acme")), &policy);
+        let f = of(&report, "rls.tenant_setting_default");
+        assert_eq!(f.len(), 1);
+        assert!(f[0].remediation().contains("-c app.current_tenant_id"));
+        assert_quiet(
+            &evaluate(&with_defaults(vec![], Some("")), &policy),
+            "rls.tenant_setting_default",
+        );
+        // The session of another role says nothing about the application's.
+        let s = live_snapshot(|l| {
+            l.tenant_setting = Collected::Present(crate::snapshot::SessionSetting::new(
+                "app.current_tenant_id",
+                "admin",
+                Some("acme".into()),
+            ));
+        });
+        assert_quiet(&evaluate(&s, &policy), "rls.tenant_setting_default");
+        // The setting's name is the policy's.
+        let r = evaluate(
+            &with_defaults(vec![], Some("acme")),
+            &policy.clone().with_tenant_setting("app.org"),
+        );
+        assert!(r.is_skipped("rls.tenant_setting_default"));
+        assert!(of(&r, "rls.tenant_setting_default").is_empty());
+        // Not collected: skipped, so the guard refuses.
+        let s = live_snapshot(|l| l.tenant_setting = Collected::not_collected("not asked"));
+        assert!(evaluate(&s, &policy).is_skipped("rls.tenant_setting_default"));
+        // postgresql.conf.
+        let r = run(&conf_snapshot(&["app.current_tenant_id = 'acme'"]));
+        assert_eq!(of(&r, "rls.tenant_setting_default").len(), 1);
+        assert_quiet(
+            &run(&conf_snapshot(&["ssl = on"])),
+            "rls.tenant_setting_default",
+        );
     }
 }

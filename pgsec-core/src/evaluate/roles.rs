@@ -1,5 +1,6 @@
 //! Role rules: `role.*` and `auth.md5_stored`.
 
+use super::reach::Roles;
 use super::{ident, member_closure, need, Eval};
 use crate::report::Location;
 use crate::snapshot::PasswordKind;
@@ -9,7 +10,8 @@ fn role_loc(name: &str) -> Location {
     Location::object("role", name)
 }
 
-/// `role.app_superuser`: the application's role is a superuser.
+/// `role.app_superuser`: the application's role is a superuser, or can `SET ROLE` to
+/// one through its memberships.
 pub(super) fn app_superuser(ev: &mut Eval<'_>) {
     let roles = need!(ev, ev.roles());
     let app = need!(ev, ev.app_role());
@@ -23,7 +25,30 @@ pub(super) fn app_superuser(ev: &mut Eval<'_>) {
             format!("the application connects as {app}, which is SUPERUSER"),
             format!("ALTER ROLE {} NOSUPERUSER;", ident(app)),
         ),
-        Some(_) => {}
+        Some(_) => {
+            let idx = Roles::new(roles);
+            let reach = idx.reach(app);
+            for (target, chain) in reach.settable() {
+                if !idx.get(target).is_some_and(|t| t.superuser) {
+                    continue;
+                }
+                let first = chain.first_hop().unwrap_or(target);
+                ev.emit(
+                    format!("{app}/{target}"),
+                    role_loc(app),
+                    format!(
+                        "the application's role {app} can SET ROLE to {target}, which is \
+                         SUPERUSER (memberships {chain}): one `SET LOCAL ROLE {target}` \
+                         inside a tenant transaction reads every tenant's rows"
+                    ),
+                    format!(
+                        "REVOKE {} FROM {};  -- or break the chain {chain} elsewhere",
+                        ident(first),
+                        ident(app)
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -55,23 +80,50 @@ pub(super) fn superusers(ev: &mut Eval<'_>) {
     }
 }
 
-/// `role.bypassrls`: a non-superuser role has BYPASSRLS (critical for the app's role).
+/// `role.bypassrls`: a non-superuser role has BYPASSRLS (critical when it is the
+/// application's role or one it can `SET ROLE` to; with [`crate::Policy::app_only`],
+/// only those).
 pub(super) fn bypassrls(ev: &mut Eval<'_>) {
     let roles = need!(ev, ev.roles());
-    let app = ev.app_role().ok();
+    let app = match ev.app_role() {
+        Ok(app) => Some(app),
+        Err(reason) if ev.policy.app_only => {
+            ev.skip(reason);
+            return;
+        }
+        Err(_) => None,
+    };
+    let reach = app.map(|a| Roles::new(roles).reach(a));
     for r in roles.iter().filter(|r| r.bypassrls && !r.superuser) {
-        let is_app = app == Some(r.name.as_str());
-        let (sev, what) = if is_app {
-            (Severity::Critical, " and is the application's role")
-        } else {
-            (Severity::High, "")
+        let chain = reach.as_ref().and_then(|x| x.set_chain(&r.name));
+        let fix = format!("ALTER ROLE {} NOBYPASSRLS;", ident(&r.name));
+        let (sev, what, fix) = match (app, chain) {
+            (Some(a), _) if a == r.name => (
+                Severity::Critical,
+                " and is the application's role".to_owned(),
+                fix,
+            ),
+            (Some(a), Some(chain)) => (
+                Severity::Critical,
+                format!(
+                    " and the application's role {a} can SET ROLE to it (memberships \
+                     {chain}), then read every tenant's rows"
+                ),
+                format!(
+                    "{fix}  -- or REVOKE {} FROM {};",
+                    ident(chain.first_hop().unwrap_or(&r.name)),
+                    ident(a)
+                ),
+            ),
+            _ if ev.policy.app_only => continue,
+            _ => (Severity::High, String::new(), fix),
         };
         ev.emit_at(
             sev,
             r.name.as_str(),
             role_loc(&r.name),
             format!("role {} has BYPASSRLS{what}", r.name),
-            format!("ALTER ROLE {} NOBYPASSRLS;", ident(&r.name)),
+            fix,
         );
     }
 }
@@ -281,6 +333,81 @@ mod tests {
             &run(&with_roles(vec![RoleFact::login("app")])),
             "role.bypassrls",
         );
+    }
+
+    fn app_member_of(groups: &[&str]) -> RoleFact {
+        let mut app = RoleFact::login("app");
+        app.member_of = groups.iter().map(|g| (*g).to_owned()).collect();
+        app
+    }
+
+    #[test]
+    fn app_superuser_through_a_nologin_superuser_role() {
+        let mut admins = superuser("admins");
+        admins.login = false;
+        let mut app = app_member_of(&["admins"]);
+        app.inherit = false; // SET ROLE needs no INHERIT
+        let r = run(&with_roles(vec![app, admins]).with_app_role("app"));
+        let f = of(&r, "role.app_superuser");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].object(), "app/admins");
+        assert!(
+            f[0].evidence().contains("SET ROLE to admins"),
+            "{}",
+            f[0].evidence()
+        );
+        assert!(f[0].remediation().starts_with("REVOKE admins FROM app"));
+        // A harmless group is not a way up.
+        let r = run(&with_roles(vec![
+            app_member_of(&["readers"]),
+            RoleFact::group("readers"),
+        ])
+        .with_app_role("app"));
+        assert_quiet(&r, "role.app_superuser");
+        // PostgreSQL 16: a membership without the SET option is no way up either.
+        let mut app = app_member_of(&["admins"]);
+        app.memberships = vec![crate::snapshot::Membership::new("admins", true, false)];
+        let r = run(&with_roles(vec![app, superuser("admins")]).with_app_role("app"));
+        assert_quiet(&r, "role.app_superuser");
+    }
+
+    #[test]
+    fn bypassrls_reached_through_two_memberships_is_critical() {
+        let mut etl = RoleFact::group("etl");
+        etl.bypassrls = true;
+        let mut other = RoleFact::login("backup");
+        other.bypassrls = true;
+        let roles = vec![
+            app_member_of(&["staff"]),
+            {
+                let mut staff = RoleFact::group("staff");
+                staff.member_of = vec!["etl".into()];
+                staff
+            },
+            etl,
+            other,
+        ];
+        let r = run(&with_roles(roles.clone()).with_app_role("app"));
+        let f = of(&r, "role.bypassrls");
+        assert_eq!(f.len(), 2);
+        let etl = f.iter().find(|f| f.object() == "etl").unwrap();
+        assert_eq!(etl.severity(), Severity::Critical);
+        assert!(
+            etl.evidence().contains("app -> staff -> etl"),
+            "{}",
+            etl.evidence()
+        );
+        let backup = f.iter().find(|f| f.object() == "backup").unwrap();
+        assert_eq!(backup.severity(), Severity::High);
+        // The guard's view: only what the application can become.
+        let policy = Policy::default().with_app_role("app").with_app_only(true);
+        let r = evaluate(&with_roles(roles.clone()), &policy);
+        let f = of(&r, "role.bypassrls");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].object(), "etl");
+        // ... which needs the application's role.
+        let r = evaluate(&with_roles(roles), &Policy::default().with_app_only(true));
+        assert!(r.is_skipped("role.bypassrls"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::conf::{ConfFile, ConfSetting};
 use crate::hba::{AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken};
-use crate::snapshot::{Collected, DatabaseFacts, LiveFacts, LiveSetting};
+use crate::snapshot::{Collected, DatabaseFacts, LiveFacts, LiveSetting, SessionSetting};
 use crate::{evaluate, Finding, Policy, Report, Snapshot};
 
 /// A ConfFile from `name = value` lines (file `postgresql.conf`, line numbers from 1).
@@ -154,7 +154,8 @@ pub(crate) fn db(name: &str) -> DatabaseFacts {
     d
 }
 
-/// Live facts with roles, settings, hba and one empty database `app` present.
+/// Live facts with roles, settings, hba, the session's (unset) tenant setting and one
+/// empty database `app` present.
 pub(crate) fn live() -> LiveFacts {
     LiveFacts {
         roles: Collected::Present(Vec::new()),
@@ -162,6 +163,11 @@ pub(crate) fn live() -> LiveFacts {
         hba: Collected::Present(HbaFile::default()),
         stored_passwords: Collected::Present(BTreeMap::new()),
         db_role_settings: Collected::Present(Vec::new()),
+        tenant_setting: Collected::Present(SessionSetting::new(
+            "app.current_tenant_id",
+            "app",
+            None,
+        )),
         databases: vec![db("app")],
         ..LiveFacts::default()
     }

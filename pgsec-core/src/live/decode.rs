@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use crate::snapshot::{
     AclItem, Collected, DatabaseFacts, DbRoleSetting, ExtensionFact, FunctionFact, LanguageFact,
-    LiveSetting, PasswordKind, PolicyCommand, PolicyFact, QualifiedName, RoleFact, SchemaFact,
-    TableFact, ViewFact,
+    LiveSetting, Membership, PasswordKind, PolicyCommand, PolicyFact, QualifiedName, RoleFact,
+    SchemaFact, TableFact, ViewFact,
 };
 
 /// A family's text: its JSON, or why it is missing.
@@ -69,7 +69,7 @@ pub(super) fn settings(text: &FamilyText) -> Collected<BTreeMap<String, LiveSett
 }
 
 /// Roles: name, super, login, bypassrls, createrole, createdb, inherit, connlimit,
-/// member_of.
+/// member_of, memberships (role, inherit, set).
 type RoleRow = (
     String,
     bool,
@@ -80,13 +80,25 @@ type RoleRow = (
     bool,
     i32,
     Option<Vec<String>>,
+    Option<Vec<(String, bool, bool)>>,
 );
 
 pub(super) fn roles(text: &FamilyText) -> Collected<Vec<RoleFact>> {
     collected(rows::<RoleRow>("roles", text).map(|rows| {
         rows.into_iter()
             .map(
-                |(name, su, login, bypass, createrole, createdb, inherit, connlimit, member_of)| {
+                |(
+                    name,
+                    su,
+                    login,
+                    bypass,
+                    createrole,
+                    createdb,
+                    inherit,
+                    connlimit,
+                    member_of,
+                    memberships,
+                )| {
                     let mut r = if login {
                         RoleFact::login(name)
                     } else {
@@ -99,6 +111,11 @@ pub(super) fn roles(text: &FamilyText) -> Collected<Vec<RoleFact>> {
                     r.inherit = inherit;
                     r.connlimit = connlimit;
                     r.member_of = member_of.unwrap_or_default();
+                    r.memberships = memberships
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(role, inherit, set)| Membership::new(role, inherit, set))
+                        .collect();
                     r
                 },
             )
@@ -211,22 +228,30 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
         String,
         Option<Vec<String>>,
         Option<Vec<(String, String)>>,
+        bool,
+        Option<Vec<String>>,
     );
     db.views = collected(rows::<ViewRow>("views", get(3)).map(|rows| {
         rows.into_iter()
-            .map(|(schema, name, owner, options, refs)| {
+            .map(|(schema, name, owner, options, refs, materialized, a)| {
                 let refs = refs
                     .unwrap_or_default()
                     .into_iter()
                     .map(|(s, n)| QualifiedName::new(s, n))
                     .collect();
-                ViewFact::new(
-                    schema,
-                    name,
-                    owner,
-                    security_invoker(options.as_deref()),
-                    refs,
-                )
+                let mut v = if materialized {
+                    ViewFact::materialized(schema, name, owner, refs)
+                } else {
+                    ViewFact::new(
+                        schema,
+                        name,
+                        owner,
+                        security_invoker(options.as_deref()),
+                        refs,
+                    )
+                };
+                v.acl = acl(a);
+                v
             })
             .collect()
     }));
@@ -239,17 +264,19 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
         bool,
         Option<Vec<String>>,
         Option<String>,
+        Option<Vec<String>>,
     );
     db.functions = collected(rows::<FunctionRow>("functions", get(4)).map(|rows| {
         rows.into_iter()
             .map(
-                |(schema, name, args, owner, language, secdef, config, body)| {
+                |(schema, name, args, owner, language, secdef, config, body, a)| {
                     let mut f = FunctionFact::new(schema, name, owner);
                     f.args = args;
                     f.language = language;
                     f.security_definer = secdef;
                     f.config = config.unwrap_or_default();
                     f.body = body;
+                    f.acl = acl(a);
                     f
                 },
             )
@@ -365,5 +392,38 @@ mod tests {
         assert!(tables[0].acl.as_ref().unwrap()[1].is_public());
         assert_eq!(db.schemas, Collected::Present(Vec::new()));
         assert_eq!(db.policies, Collected::NotCollected("x".into()));
+    }
+
+    #[test]
+    fn memberships_matviews_and_acls_decode() {
+        let roles = roles(&Ok(Some(
+            r#"[["app",false,true,false,false,false,false,-1,["owners"],[["owners",false,true]]]]"#
+                .to_owned(),
+        )));
+        let app = &roles.get().unwrap()[0];
+        assert_eq!(app.membership("owners"), Some((false, true)));
+        let views = Ok(Some(
+            r#"[["s","m","o",null,[["s","t"]],true,["o=arwdDxt/o","app=r/o"]],
+                ["s","v","o",["security_invoker=on"],null,false,null]]"#
+                .to_owned(),
+        ));
+        let functions = Ok(Some(
+            r#"[["s","f","","o","sql",true,null,"select 1",["o=X/o"]]]"#.to_owned(),
+        ));
+        let texts = vec![
+            Ok(None),
+            Ok(None),
+            Ok(None),
+            views,
+            functions,
+            Ok(None),
+            Ok(None),
+        ];
+        let db = database("d".into(), &texts);
+        let views = db.views.get().unwrap();
+        assert!(views[0].materialized && views[0].acl.as_ref().unwrap().len() == 2);
+        assert!(!views[1].materialized && views[1].security_invoker && views[1].acl.is_none());
+        let f = &db.functions.get().unwrap()[0];
+        assert_eq!(f.acl.as_ref().unwrap()[0].privileges, "X");
     }
 }

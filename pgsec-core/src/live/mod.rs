@@ -11,6 +11,7 @@
 //! | call | statements | round trips |
 //! |---|---|---|
 //! | [`collect`] (cluster + current database) | 4 | 1 (2 if a catalog table was revoked from PUBLIC) |
+//! | [`collect`] with [`CollectOptions::startup_guard`] | 1 | 1 (2 likewise) |
 //! | [`collect_database`] (each further database) | 1 | 1 (2 likewise) |
 //!
 //! ```no_run
@@ -35,7 +36,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::hba::PgVersion;
-use crate::snapshot::{Collected, DatabaseFacts, LiveFacts, ServerVersion};
+use crate::snapshot::{Collected, DatabaseFacts, LiveFacts, ServerVersion, SessionSetting};
 use crate::{Error, Snapshot};
 
 use decode::FamilyText;
@@ -64,18 +65,63 @@ impl QueryRunner for tokio_postgres::Client {
 }
 
 /// What to collect and how to read it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 #[must_use]
 pub struct CollectOptions {
     /// Take the connected role (`current_user`) as the application's role.
     pub current_user_is_app: bool,
+    /// The setting that carries the tenant (default `app.current_tenant_id`): its value
+    /// in the collecting session is read right after connecting
+    /// ([`LiveFacts::tenant_setting`](crate::snapshot::LiveFacts::tenant_setting)).
+    /// `None` reads nothing.
+    pub tenant_setting: Option<String>,
+    /// Also read `pg_hba_file_rules`, `pg_ident_file_mappings` and `pg_authid` (default
+    /// true). Without them the main statement is the only one sent, and the families
+    /// are recorded as not collected.
+    pub privileged_families: bool,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            current_user_is_app: false,
+            tenant_setting: Some(crate::policy::DEFAULT_TENANT_SETTING.to_owned()),
+            privileged_families: true,
+        }
+    }
 }
 
 impl CollectOptions {
+    /// What pgsec-client's start-up guard needs: the connected role is the
+    /// application's, the tenant setting is `tenant_setting`, and the families that
+    /// need a privilege (hba and ident files, stored passwords) are not read, since no
+    /// guard rule looks at them and an application role would only be refused them.
+    pub fn startup_guard(tenant_setting: impl Into<String>) -> Self {
+        CollectOptions::default()
+            .current_user_is_app(true)
+            .tenant_setting(tenant_setting)
+            .privileged_families(false)
+    }
+
     /// Sets whether the connected role is the application's role.
     pub fn current_user_is_app(mut self, yes: bool) -> Self {
         self.current_user_is_app = yes;
+        self
+    }
+
+    /// Sets the tenant setting whose session value is read. A name that is not a
+    /// custom setting name (dot-separated parts of letters, digits, `_` and `$`) is not
+    /// sent to the server; the fact is then recorded as not collected.
+    pub fn tenant_setting(mut self, name: impl Into<String>) -> Self {
+        self.tenant_setting = Some(name.into());
+        self
+    }
+
+    /// Sets whether `pg_hba_file_rules`, `pg_ident_file_mappings` and `pg_authid` are
+    /// read.
+    pub fn privileged_families(mut self, yes: bool) -> Self {
+        self.privileged_families = yes;
         self
     }
 }
@@ -218,23 +264,33 @@ pub async fn collect<R: QueryRunner + ?Sized>(
     options: &CollectOptions,
 ) -> Result<LiveCollection, Error> {
     let mut stats = CollectStats::default();
-    let main = sql::main_statement();
+    let tenant_setting = options.tenant_setting.as_deref();
+    let valid_setting = tenant_setting.filter(|n| sql::valid_setting_name(n));
+    let head_sql = sql::head(valid_setting);
+    let main = sql::main_statement(&head_sql);
     let mut families: Vec<Family> = sql::CLUSTER.to_vec();
     families.extend(sql::DATABASE);
-    let mut answers = flight(
-        runner,
-        &[&main, sql::HBA, sql::IDENT, sql::AUTHID],
-        &mut stats,
-    )
-    .await;
-    let authid = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
-    let ident = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
-    let hba_answer = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
-    let main_answer = answers.pop().unwrap_or_else(|| Ok(Vec::new()));
+    let unanswered = || Ok(Vec::new());
+    let (main_answer, hba_answer, ident, authid) = if options.privileged_families {
+        let mut answers = flight(
+            runner,
+            &[&main, sql::HBA, sql::IDENT, sql::AUTHID],
+            &mut stats,
+        )
+        .await;
+        let authid = answers.pop().unwrap_or_else(unanswered);
+        let ident = answers.pop().unwrap_or_else(unanswered);
+        let hba = answers.pop().unwrap_or_else(unanswered);
+        let main = answers.pop().unwrap_or_else(unanswered);
+        (main, Some(hba), Some(ident), Some(authid))
+    } else {
+        let mut answers = flight(runner, &[&main], &mut stats).await;
+        (answers.pop().unwrap_or_else(unanswered), None, None, None)
+    };
     let (head, texts) = columns(
         runner,
         main_answer,
-        (sql::HEAD, sql::HEAD_COLUMNS),
+        (&head_sql, sql::HEAD_COLUMNS),
         &families,
         &mut stats,
     )
@@ -257,32 +313,67 @@ pub async fn collect<R: QueryRunner + ?Sized>(
             .unwrap_or_else(|| Err("not read".to_owned()))
     };
 
-    let settings = if all_settings {
-        decode::settings(&cluster_text(0))
-    } else {
-        Collected::NotCollected(format!(
+    // Without pg_read_all_settings, pg_settings leaves out the superuser-only settings
+    // (shared_preload_libraries, ...) and every file and line: the visible ones are kept,
+    // the others are unknown, never assumed at their defaults.
+    let settings = decode::settings(&cluster_text(0));
+    let settings_hidden = (!all_settings).then(|| {
+        format!(
             "role {user} may not see every setting: pg_settings hides superuser-only \
              settings such as shared_preload_libraries and the file and line of each; \
              connect as a superuser, or GRANT pg_read_all_settings (or pg_monitor) TO {user}"
-        ))
+        )
+    });
+    let session_user = text(5).unwrap_or_else(|| user.clone());
+    let tenant_setting = match (tenant_setting, valid_setting) {
+        (None, _) => Collected::not_collected("no tenant setting was named to the collector"),
+        (Some(name), None) => Collected::NotCollected(format!(
+            "{name:?} is not a custom setting name (dot-separated parts of letters, digits, \
+             _ and $), so its value was not read"
+        )),
+        (Some(name), Some(_)) if head.len() < sql::HEAD_COLUMNS => Collected::NotCollected(
+            format!("the session's value of {name} was not returned by the server"),
+        ),
+        (Some(name), Some(_)) => {
+            Collected::Present(SessionSetting::new(name, session_user, text(6)))
+        }
     };
-    let hba = privileged(hba_answer, &user, "pg_hba_file_rules")?.and_then(|(json, file)| {
+    let not_requested = |what: &str| {
+        format!(
+            "{what} was not requested (the collection skipped the families that need a \
+             privilege)"
+        )
+    };
+    let hba = match hba_answer {
+        Some(answer) => privileged(answer, &user, "pg_hba_file_rules")?,
+        None => Err(not_requested("pg_hba_file_rules")),
+    }
+    .and_then(|(json, file)| {
         rows_of::<hba::HbaRow>("pg_hba_file_rules", json)
             .map(|rows| hba::hba_file(rows, file.as_deref()))
     });
-    let ident = privileged(ident, &user, "pg_ident_file_mappings")?.and_then(|(json, file)| {
+    let ident = match ident {
+        Some(answer) => privileged(answer, &user, "pg_ident_file_mappings")?,
+        None => Err(not_requested("pg_ident_file_mappings")),
+    }
+    .and_then(|(json, file)| {
         rows_of::<hba::IdentRow>("pg_ident_file_mappings", json)
             .map(|rows| hba::ident_mappings(rows, file.as_deref()))
     });
-    let stored_passwords = match privileged(authid, &user, "pg_authid")? {
-        Ok((json, _)) => decode::stored_passwords(&Ok(json)),
-        Err(reason) => Collected::NotCollected(reason),
+    let stored_passwords = match authid {
+        Some(answer) => match privileged(answer, &user, "pg_authid")? {
+            Ok((json, _)) => decode::stored_passwords(&Ok(json)),
+            Err(reason) => Collected::NotCollected(reason),
+        },
+        None => Collected::NotCollected(not_requested("pg_authid")),
     };
     let connectable = decode::databases(&cluster_text(3)).unwrap_or_default();
     let mut facts = LiveFacts {
         server_version: version,
         current_user: Some(user.clone()),
         settings,
+        settings_hidden,
+        tenant_setting,
         hba: to_collected(hba),
         roles: decode::roles(&cluster_text(1)),
         stored_passwords,

@@ -29,15 +29,47 @@ macro_rules! user_schema {
 }
 
 /// Server identity and what the role may see; always the first columns of the main
-/// statement.
-pub(super) const HEAD: &str = "pg_catalog.current_setting('server_version_num'), \
+/// statement, followed by [`head`]'s session columns.
+const HEAD: &str = "pg_catalog.current_setting('server_version_num'), \
      pg_catalog.current_setting('server_version'), \
      current_user::text, \
      pg_catalog.current_database()::text, \
      pg_catalog.pg_has_role('pg_read_all_settings', 'USAGE')";
 
-/// Number of columns of [`HEAD`].
-pub(super) const HEAD_COLUMNS: usize = 5;
+/// Number of columns of [`head`].
+pub(super) const HEAD_COLUMNS: usize = 7;
+
+/// The leading columns of the main statement: [`HEAD`], `session_user`, and the
+/// session's value of `tenant_setting` (`NULL` when none is asked for). The name must
+/// have passed [`valid_setting_name`]; it is spliced as a literal all the same.
+pub(super) fn head(tenant_setting: Option<&str>) -> String {
+    let value = match tenant_setting {
+        Some(name) => format!("pg_catalog.current_setting({}, true)", literal(name)),
+        None => "NULL::text".to_owned(),
+    };
+    format!("{HEAD}, session_user::text, {value}")
+}
+
+/// True for a setting name the collector may splice into its statement: dot-separated
+/// parts of ASCII letters, digits, `_` and `$`, each starting with a letter or `_`
+/// (PostgreSQL's custom setting names), at most 127 bytes.
+pub(super) fn valid_setting_name(name: &str) -> bool {
+    name.len() <= 127
+        && name.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        })
+}
+
+/// An SQL string literal (standard-conforming: quotes doubled; callers pass validated
+/// names without backslashes).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
 
 /// The leading columns of the per-database statement.
 pub(super) const DB_HEAD: &str = "pg_catalog.current_database()::text, current_user::text";
@@ -53,6 +85,9 @@ pub(super) const SETTINGS: Family = Family {
            FROM pg_catalog.pg_settings)",
 };
 
+/// Roles with their direct memberships, and each membership's options: PostgreSQL 16's
+/// per-grant `inherit_option` and `set_option`, read through `to_jsonb` so that the
+/// statement also runs on 15, where they are the member's INHERIT and always SET.
 pub(super) const ROLES: Family = Family {
     name: "pg_roles and pg_auth_members",
     expr: "(SELECT pg_catalog.json_agg(pg_catalog.json_build_array(\
@@ -61,7 +96,18 @@ pub(super) const ROLES: Family = Family {
              (SELECT pg_catalog.json_agg(g.rolname ORDER BY g.rolname) \
                 FROM pg_catalog.pg_auth_members m \
                 JOIN pg_catalog.pg_roles g ON g.oid = m.roleid \
-               WHERE m.member = r.oid)) ORDER BY r.rolname) \
+               WHERE m.member = r.oid), \
+             (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(g.rolname, x.inh, x.st) \
+                       ORDER BY g.rolname) \
+                FROM (SELECT m.roleid, \
+                             pg_catalog.bool_or(COALESCE( \
+                               (pg_catalog.to_jsonb(m) ->> 'inherit_option')::boolean, \
+                               r.rolinherit)) AS inh, \
+                             pg_catalog.bool_or(COALESCE( \
+                               (pg_catalog.to_jsonb(m) ->> 'set_option')::boolean, true)) AS st \
+                        FROM pg_catalog.pg_auth_members m \
+                       WHERE m.member = r.oid GROUP BY m.roleid) x \
+                JOIN pg_catalog.pg_roles g ON g.oid = x.roleid)) ORDER BY r.rolname) \
            FROM pg_catalog.pg_roles r)",
 };
 
@@ -128,6 +174,7 @@ pub(super) const POLICIES: Family = Family {
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace)",
 };
 
+/// Views and materialized views, with what they read and who may use them.
 pub(super) const VIEWS: Family = Family {
     name: "pg_class (views) and pg_rewrite",
     expr: concat!(
@@ -142,10 +189,11 @@ pub(super) const VIEWS: Family = Family {
                        AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
                       JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid \
                       JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
-                     WHERE rw.ev_class = c.oid AND d.refobjid <> c.oid) x))) \
+                     WHERE rw.ev_class = c.oid AND d.refobjid <> c.oid) x), \
+           c.relkind = 'm', c.relacl::text[])) \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind = 'v' AND ",
+         WHERE c.relkind IN ('v', 'm') AND ",
         user_schema!("n"),
         ")"
     ),
@@ -160,7 +208,8 @@ pub(super) const FUNCTIONS: Family = Family {
            n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid), \
            pg_catalog.pg_get_userbyid(p.proowner), l.lanname, p.prosecdef, p.proconfig, \
            CASE WHEN p.prosecdef THEN CASE WHEN p.prosrc <> '' THEN p.prosrc \
-                ELSE pg_catalog.pg_get_functiondef(p.oid) END END)) \
+                ELSE pg_catalog.pg_get_functiondef(p.oid) END END, \
+           p.proacl::text[])) \
          FROM pg_catalog.pg_proc p \
          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
          JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
@@ -211,9 +260,10 @@ pub(super) const AUTHID: &str = "SELECT pg_catalog.json_agg(pg_catalog.json_buil
             ELSE 'other' END) ORDER BY rolname) \
      FROM pg_catalog.pg_authid WHERE rolpassword IS NOT NULL";
 
-/// The statement reading [`HEAD`], the cluster families and the database families.
-pub(super) fn main_statement() -> String {
-    let mut cols: Vec<&str> = vec![HEAD];
+/// The statement reading `head` (see [`head`]), the cluster families and the database
+/// families.
+pub(super) fn main_statement(head: &str) -> String {
+    let mut cols: Vec<&str> = vec![head];
     cols.extend(CLUSTER.iter().map(|f| f.expr));
     cols.extend(DATABASE.iter().map(|f| f.expr));
     format!("SELECT {}", cols.join(",\n "))
@@ -234,4 +284,32 @@ pub(super) fn family_statement(f: &Family) -> String {
 /// Leading columns on their own.
 pub(super) fn head_statement(head: &str) -> String {
     format!("SELECT {head}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_custom_setting_names_are_spliced() {
+        for ok in ["app.current_tenant_id", "my_app.tenant$1", "a.b.c", "_x.y"] {
+            assert!(valid_setting_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "app.",
+            ".x",
+            "app..x",
+            "app.1x",
+            "app.x'; drop table t; --",
+            "app.x\\'",
+            "app.tenant id",
+            &"a".repeat(128),
+        ] {
+            assert!(!valid_setting_name(bad), "{bad}");
+        }
+        assert!(head(Some("app.t")).ends_with("pg_catalog.current_setting('app.t', true)"));
+        assert!(head(None).ends_with("NULL::text"));
+        assert_eq!(literal("it's"), "'it''s'");
+    }
 }
