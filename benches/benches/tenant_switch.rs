@@ -1,22 +1,23 @@
 //! What tenant isolation costs per transaction: one short transaction (a point select
-//! and an update of one row of a table with row-level security forced) run five ways,
-//! at concurrency 1, 8 and 64, for 1,000 tenants picked at random per transaction.
+//! and an update of one row of a table with row-level security forced) run six ways,
+//! at concurrency 1, 8 and 64, for 1,000 tenants picked at random per transaction,
+//! twice: directly over loopback, and through pgsec-testkit's proxy adding 1 ms to
+//! every round trip (0.5 ms each way), as a database across a network would.
 //!
 //! | variant | what a transaction sends |
 //! |---|---|
 //! | `baseline` | plain deadpool-postgres: `BEGIN`, select, update, `COMMIT`; no tenant (its role's policy is `USING (true)`) |
-//! | `tenant_pool` | `TenantPool::begin`: `BEGIN` + bound `set_config(…, true)` in one round trip; `commit` = `COMMIT` + tenant check in one round trip |
-//! | `naive_set_local` | `BEGIN`, then `SET LOCAL app.current_tenant_id = '…'` as its own round trip |
+//! | `tenant_pool` | `TenantPool::begin`: `BEGIN; SET LOCAL <setting> = '<tenant>'` in one simple query; `commit`: the pool's check (`EXECUTE` of a statement prepared per connection), `COMMIT` and the session reset in one simple query |
+//! | `naive_set_local` | `BEGIN`, then `SET LOCAL app.current_tenant_id = '…'` as its own round trip; deadpool's `RecyclingMethod::Fast` (leaks session state between tenants) |
+//! | `clean_recycling` | `naive_set_local` on deadpool's `RecyclingMethod::Clean`: its reset (`CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES`) runs at every checkout, a round trip of its own |
 //! | `set_role` | `BEGIN; SET LOCAL ROLE tenant_NNNN` in one simple query (a role per tenant) |
 //! | `pool_per_tenant` | a pool of one connection per tenant, the tenant fixed at connection start (`options=-c app.current_tenant_id=…`); at most 64 connections in all, the least recently used idle pool closed first |
 //!
-//! Three diagnostic variants, in the summary only, split what `tenant_pool` adds,
-//! sending its statements unnamed (parsed and planned every time, as TenantPool does
-//! behind PgBouncer in transaction mode) from a plain deadpool-postgres pool:
-//! `diag_set_config_only` (`BEGIN` + bound `set_config` in one round trip, plain
-//! `COMMIT`), `diag_commit_check_only` (baseline with TenantPool's tenant check
-//! pipelined with `COMMIT`) and `diag_both_statements` (both: TenantPool's statements
-//! without TenantPool's code).
+//! Three diagnostic variants, in the summary only, split what `tenant_pool` adds, from
+//! a plain deadpool-postgres pool sending TenantPool's statements: `diag_set_local`
+//! (`BEGIN; SET LOCAL …` in one message, plain `COMMIT`), `diag_check` (that plus the
+//! commit check in `COMMIT`'s message) and `diag_reset` (that plus the session reset in
+//! `COMMIT`'s message, no check).
 //!
 //! Every variant uses the same statements (`query_typed`: no prepare round trip), the
 //! same verify-full TLS (pgsec-client's `Config::to_tokio_config` and
@@ -24,11 +25,13 @@
 //! (pgsec-testkit, hardened, `synchronous_commit = off` so that commit flushes on a
 //! shared disk do not drown the differences).
 //!
-//! Criterion times each variant (`tenant_switch/VARIANT/CONCURRENCY`, throughput in
-//! transactions). Then, under `cargo bench`, the variants run again in interleaved
-//! rounds (rotating order, steady-state windows) and a table of tx/s, p50 and p99 with
-//! ratios to `baseline` is printed and written to `target/pgsec-bench/tenant_switch.md`
-//! and `.json`. Only those same-run ratios are meaningful on a shared machine.
+//! Criterion times each variant over loopback (`tenant_switch/VARIANT/CONCURRENCY`,
+//! throughput in transactions). Then, under `cargo bench`, the variants run again in
+//! interleaved rounds (rotating order, steady-state windows), over loopback and through
+//! the proxy, and two tables of tx/s, p50 and p99 with ratios to `baseline` are printed,
+//! written to `target/pgsec-bench/tenant_switch{,_1ms}.md` and `.json`, and (full mode)
+//! into README.md between the `tenant-switch` markers. Only those same-run ratios are
+//! meaningful on a shared machine.
 //!
 //! `cargo bench -p pgsec-benches --bench tenant_switch` (append `-- --quick`, or set
 //! `PGSEC_BENCH_QUICK=1`, for a smoke run). Round trips per transaction are asserted
@@ -44,7 +47,7 @@ use criterion::{BenchmarkId, SamplingMode, Throughput};
 use deadpool_postgres::{ManagerConfig, RecyclingMethod};
 use pgsec_benches::{Comparison, Environment, Goal, RunMode, Samples};
 use pgsec_client::{Config, MakeVerifiedTlsConnect, TenantId, TenantPool};
-use pgsec_testkit::{Credentials, TestDatabase, TestServer, APP_USER};
+use pgsec_testkit::{Credentials, Proxy, TestDatabase, TestServer, APP_USER};
 use rand::Rng as _;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::{ToSql, Type};
@@ -63,11 +66,18 @@ const BASELINE_ROLE: &str = "bench_baseline";
 const SWITCHER_ROLE: &str = "bench_switcher";
 const TENANT_GROUP: &str = "bench_tenants";
 
-/// TenantPool's statements (pgsec-client `pool/tx.rs`), sent unnamed by the diagnostic
-/// variants.
-const SET_TENANT_SQL: &str = "select pg_catalog.set_config($1, $2, true)";
-const COMMIT_CHECK_SQL: &str =
-    "select 1 / (pg_catalog.current_setting($1, true) is not distinct from $2)::int";
+/// TenantPool's commit check and session reset (pgsec-client `pool/session.rs`), for
+/// the diagnostic variants.
+const PREPARE_CHECK_SQL: &str = "PREPARE pgsec_commit_check(pg_catalog.text, pg_catalog.text) AS \
+     SELECT 1 operator(pg_catalog./) coalesce(pg_catalog.current_setting($1, true) \
+     operator(pg_catalog.=) $2, false)::int, pg_catalog.pg_advisory_unlock_all(), \
+     not exists (select from pg_catalog.pg_prepared_statements p where p.from_sql \
+     and p.name operator(pg_catalog.<>) 'pgsec_commit_check' \
+     and p.name operator(pg_catalog.<>) 'pgsec_clean_check')";
+const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; \
+                         UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES";
+/// Round trip the proxy adds, half each way.
+const PROXY_RTT: Duration = Duration::from_millis(1);
 
 const SELECT_SQL: &str = "select balance from accounts where tenant_id = $1 and id = $2";
 const UPDATE_SQL: &str =
@@ -78,23 +88,25 @@ enum Kind {
     Baseline,
     TenantPool,
     NaiveSetLocal,
+    CleanRecycling,
     SetRole,
     PoolPerTenant,
-    DiagSetConfig,
-    DiagCommitCheck,
-    DiagBoth,
+    DiagSetLocal,
+    DiagCheck,
+    DiagReset,
 }
 
 impl Kind {
-    const ALL: [Kind; 8] = [
+    const ALL: [Kind; 9] = [
         Kind::Baseline,
         Kind::TenantPool,
         Kind::NaiveSetLocal,
+        Kind::CleanRecycling,
         Kind::SetRole,
         Kind::PoolPerTenant,
-        Kind::DiagSetConfig,
-        Kind::DiagCommitCheck,
-        Kind::DiagBoth,
+        Kind::DiagSetLocal,
+        Kind::DiagCheck,
+        Kind::DiagReset,
     ];
 
     fn name(self) -> &'static str {
@@ -102,21 +114,19 @@ impl Kind {
             Kind::Baseline => "baseline",
             Kind::TenantPool => "tenant_pool",
             Kind::NaiveSetLocal => "naive_set_local",
+            Kind::CleanRecycling => "clean_recycling",
             Kind::SetRole => "set_role",
             Kind::PoolPerTenant => "pool_per_tenant",
-            Kind::DiagSetConfig => "diag_set_config_only",
-            Kind::DiagCommitCheck => "diag_commit_check_only",
-            Kind::DiagBoth => "diag_both_statements",
+            Kind::DiagSetLocal => "diag_set_local",
+            Kind::DiagCheck => "diag_check",
+            Kind::DiagReset => "diag_reset",
         }
     }
 
-    /// The two halves of what `tenant_pool` adds to `baseline`, measured only in the
+    /// The parts of what `tenant_pool` adds to `baseline`, measured only in the
     /// summary to explain its cost.
     fn is_diagnostic(self) -> bool {
-        matches!(
-            self,
-            Kind::DiagSetConfig | Kind::DiagCommitCheck | Kind::DiagBoth
-        )
+        matches!(self, Kind::DiagSetLocal | Kind::DiagCheck | Kind::DiagReset)
     }
 }
 
@@ -127,6 +137,8 @@ struct Tenants {
     /// The naive variant splices the value, as such code does; the names are ours.
     set_local: Vec<String>,
     begin_set_role: Vec<String>,
+    /// `BEGIN; SET LOCAL …` as TenantPool sends it.
+    begin_set_local: Vec<String>,
 }
 
 impl Tenants {
@@ -145,6 +157,10 @@ impl Tenants {
                 .iter()
                 .map(|n| format!("BEGIN; SET LOCAL ROLE \"{n}\""))
                 .collect(),
+            begin_set_local: names
+                .iter()
+                .map(|n| format!("BEGIN; SET LOCAL \"app\".\"current_tenant_id\" = '{n}'"))
+                .collect(),
             names,
         }
     }
@@ -153,10 +169,9 @@ impl Tenants {
 /// The bench's own server, database, roles and data.
 struct Fixture {
     server: TestServer,
-    _db: TestDatabase,
-    app: Config,
-    baseline: Config,
-    switcher: Config,
+    db: TestDatabase,
+    baseline_password: String,
+    switcher_password: String,
     tenants: Arc<Tenants>,
     postgres_version: String,
 }
@@ -238,35 +253,77 @@ impl Fixture {
             .await
             .expect("server version")
             .get(0);
-        let config = |user: &str, password: &str| {
-            Config::parse(&server.conninfo(db.name(), &Credentials::new(user, password)))
-                .expect("verify-full conninfo")
-        };
         Fixture {
-            app: Config::parse(&db.app_conninfo()).expect("app conninfo"),
-            baseline: config(BASELINE_ROLE, &baseline_password),
-            switcher: config(SWITCHER_ROLE, &switcher_password),
-            _db: db,
+            db,
             server,
+            baseline_password,
+            switcher_password,
             tenants: Arc::new(Tenants::new()),
             postgres_version,
         }
     }
+
+    /// The roles' verify-full configurations, directly or through `proxy`.
+    fn configs(&self, proxy: Option<&Proxy>) -> Configs {
+        let conninfo = |user: &str, password: &str| {
+            let creds = Credentials::new(user, password);
+            match proxy {
+                Some(p) => self.server.conninfo_via(p, self.db.name(), &creds),
+                None => self.server.conninfo(self.db.name(), &creds),
+            }
+        };
+        let app = match proxy {
+            Some(p) => self.db.app_conninfo_via(p),
+            None => self.db.app_conninfo(),
+        };
+        let parse = |c: String| Config::parse(&c).expect("verify-full conninfo");
+        Configs {
+            app: parse(app),
+            baseline: parse(conninfo(BASELINE_ROLE, &self.baseline_password)),
+            switcher: parse(conninfo(SWITCHER_ROLE, &self.switcher_password)),
+        }
+    }
+}
+
+/// How each role connects in one measurement (loopback or through the proxy).
+struct Configs {
+    app: Config,
+    baseline: Config,
+    switcher: Config,
 }
 
 /// A deadpool-postgres pool with exactly the TLS and options TenantPool uses.
 fn plain_pool(config: &Config, size: usize) -> deadpool_postgres::Pool {
+    pool_with(config, size, RecyclingMethod::Fast, false)
+}
+
+/// A deadpool-postgres pool recycling with `method`; `prepare_check`: each new
+/// connection prepares TenantPool's commit check, as TenantPool's do.
+fn pool_with(
+    config: &Config,
+    size: usize,
+    method: RecyclingMethod,
+    prepare_check: bool,
+) -> deadpool_postgres::Pool {
     let manager = deadpool_postgres::Manager::from_config(
         config.to_tokio_config().expect("tokio-postgres config"),
         config.make_tls_connect().expect("verify-full TLS"),
         ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
+            recycling_method: method,
         },
     );
-    deadpool_postgres::Pool::builder(manager)
-        .max_size(size)
-        .build()
-        .expect("deadpool pool")
+    let mut builder = deadpool_postgres::Pool::builder(manager).max_size(size);
+    if prepare_check {
+        builder = builder.post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                client
+                    .batch_execute(PREPARE_CHECK_SQL)
+                    .await
+                    .map_err(deadpool_postgres::HookError::Backend)
+            })
+        }));
+    }
+    builder.build().expect("deadpool pool")
 }
 
 /// `pool_per_tenant`: one pool of one connection per tenant, opened on first use. The
@@ -386,8 +443,8 @@ enum Runner {
     PerTenant(Box<PerTenantPools>),
     Diag {
         pool: deadpool_postgres::Pool,
-        set_config: bool,
         check: bool,
+        reset: bool,
     },
 }
 
@@ -405,40 +462,41 @@ fn rows(result: Result<Vec<Row>, tokio_postgres::Error>, what: &str) -> usize {
 }
 
 impl Variant {
-    async fn build(kind: Kind, fixture: &Fixture, concurrency: usize) -> Variant {
+    async fn build(
+        kind: Kind,
+        configs: &Configs,
+        tenants: &Arc<Tenants>,
+        concurrency: usize,
+    ) -> Variant {
         let size = concurrency.min(SHARED_POOL_MAX);
+        let diag = |check, reset| Runner::Diag {
+            pool: pool_with(&configs.app, size, RecyclingMethod::Fast, check),
+            check,
+            reset,
+        };
         let runner = match kind {
-            Kind::Baseline => Runner::Plain(plain_pool(&fixture.baseline, size)),
+            Kind::Baseline => Runner::Plain(plain_pool(&configs.baseline, size)),
             Kind::TenantPool => Runner::Tenant(
-                TenantPool::builder(&fixture.app)
+                TenantPool::builder(&configs.app)
                     .max_size(size)
                     .build()
                     .await
                     .expect("TenantPool (start-up guard on)"),
             ),
-            Kind::NaiveSetLocal => Runner::Naive(plain_pool(&fixture.app, size)),
-            Kind::SetRole => Runner::SetRole(plain_pool(&fixture.switcher, size)),
-            Kind::PoolPerTenant => Runner::PerTenant(Box::new(PerTenantPools::new(&fixture.app))),
-            Kind::DiagSetConfig => Runner::Diag {
-                pool: plain_pool(&fixture.app, size),
-                set_config: true,
-                check: false,
-            },
-            Kind::DiagCommitCheck => Runner::Diag {
-                pool: plain_pool(&fixture.baseline, size),
-                set_config: false,
-                check: true,
-            },
-            Kind::DiagBoth => Runner::Diag {
-                pool: plain_pool(&fixture.app, size),
-                set_config: true,
-                check: true,
-            },
+            Kind::NaiveSetLocal => Runner::Naive(plain_pool(&configs.app, size)),
+            Kind::CleanRecycling => {
+                Runner::Naive(pool_with(&configs.app, size, RecyclingMethod::Clean, false))
+            }
+            Kind::SetRole => Runner::SetRole(plain_pool(&configs.switcher, size)),
+            Kind::PoolPerTenant => Runner::PerTenant(Box::new(PerTenantPools::new(&configs.app))),
+            Kind::DiagSetLocal => diag(false, false),
+            Kind::DiagCheck => diag(true, false),
+            Kind::DiagReset => diag(false, true),
         };
         Variant {
             kind,
             runner,
-            tenants: Arc::clone(&fixture.tenants),
+            tenants: Arc::clone(tenants),
         }
     }
 
@@ -510,44 +568,32 @@ impl Variant {
                 pools.release(entry);
                 seen
             }
-            Runner::Diag {
-                pool,
-                set_config,
-                check,
-            } => {
-                // TenantPool's statement stream without TenantPool: BEGIN with or
-                // without the bound set_config in the same round trip, COMMIT with or
-                // without the tenant check in the same round trip.
+            Runner::Diag { pool, check, reset } => {
+                // TenantPool's statement stream without TenantPool: BEGIN with the
+                // tenant in one message; COMMIT with or without the check before it
+                // and the reset after it, in one message.
                 let client = pool.get().await.expect("checkout");
-                let name = SETTING;
-                let value = set_config.then(|| t.names[tenant].as_str());
-                let named: [(&(dyn ToSql + Sync), Type); 2] =
-                    [(&name, Type::TEXT), (&value, Type::TEXT)];
-                if *set_config {
-                    let (begin, set) = futures_util::join!(
-                        client.batch_execute("BEGIN"),
-                        client.query_typed_one(SET_TENANT_SQL, &named),
-                    );
-                    begin.expect("BEGIN");
-                    set.expect("set_config");
-                } else {
-                    client.batch_execute("BEGIN").await.expect("BEGIN");
-                }
+                client
+                    .batch_execute(&t.begin_set_local[tenant])
+                    .await
+                    .expect("BEGIN; SET LOCAL");
                 let seen = (
                     rows(client.query_typed(SELECT_SQL, &params).await, "select"),
                     rows(client.query_typed(UPDATE_SQL, &params).await, "update"),
                 );
+                let mut commit = String::new();
                 if *check {
-                    // Without set_config the setting is unset and compared with NULL.
-                    let (check, commit) = futures_util::join!(
-                        client.query_typed(COMMIT_CHECK_SQL, &named),
-                        client.batch_execute("COMMIT"),
-                    );
-                    check.expect("commit check");
-                    commit.expect("COMMIT");
-                } else {
-                    client.batch_execute("COMMIT").await.expect("COMMIT");
+                    commit.push_str(&format!(
+                        "EXECUTE pgsec_commit_check('{SETTING}', '{}'); ",
+                        t.names[tenant]
+                    ));
                 }
+                commit.push_str("COMMIT");
+                if *reset {
+                    commit.push_str("; ");
+                    commit.push_str(RESET_SQL);
+                }
+                client.batch_execute(&commit).await.expect("COMMIT");
                 seen
             }
         }
@@ -659,7 +705,7 @@ async fn check_isolation(variants: &[Arc<Variant>]) {
         let own = v.transaction(7, 7, 3).await;
         assert_eq!(own, (1, 1), "{}: own row", v.kind.name());
         let other = v.transaction(7, 8, 3).await;
-        let sees_all = matches!(v.kind, Kind::Baseline | Kind::DiagCommitCheck);
+        let sees_all = v.kind == Kind::Baseline;
         let expected = if sees_all { (1, 1) } else { (0, 0) };
         assert_eq!(other, expected, "{}: another tenant's row", v.kind.name());
     }
@@ -668,11 +714,252 @@ async fn check_isolation(variants: &[Arc<Variant>]) {
 fn ratio(
     c: &Comparison,
     concurrency: usize,
+    variant: Kind,
     pick: fn(&pgsec_benches::ComparisonRow) -> Option<f64>,
 ) -> Option<f64> {
-    c.row(concurrency, Kind::TenantPool.name())
-        .as_ref()
-        .and_then(pick)
+    c.row(concurrency, variant.name()).as_ref().and_then(pick)
+}
+
+/// Where the client reaches the server in one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Network {
+    Loopback,
+    /// Through pgsec-testkit's proxy, [`PROXY_RTT`] added to every round trip.
+    Proxy,
+}
+
+impl Network {
+    fn file_name(self) -> &'static str {
+        match self {
+            Network::Loopback => "tenant_switch",
+            Network::Proxy => "tenant_switch_1ms",
+        }
+    }
+}
+
+/// Settings shared by the measurements of one run.
+struct Run<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    fixture: &'a Fixture,
+    mode: RunMode,
+    environment: Environment,
+    current_thread: bool,
+}
+
+impl Run<'_> {
+    /// Every variant at every concurrency over `network`; criterion's own timing only
+    /// over loopback.
+    fn measure(&self, network: Network, criterion: &mut criterion::Criterion) -> Comparison {
+        let (rt, mode) = (self.rt, self.mode);
+        let proxy = match network {
+            Network::Loopback => None,
+            Network::Proxy => Some(rt.block_on(async {
+                Proxy::builder(self.fixture.server.info().addr())
+                    .latency(PROXY_RTT / 2)
+                    .start()
+                    .await
+                    .expect("pgsec-testkit proxy")
+            })),
+        };
+        let configs = self.fixture.configs(proxy.as_ref());
+        let where_ = match network {
+            Network::Loopback => "loopback".to_owned(),
+            Network::Proxy => format!(
+                "through pgsec-testkit's proxy adding {} ms per round trip",
+                PROXY_RTT.as_secs_f64() * 1e3
+            ),
+        };
+        let mut comparison = Comparison::new(
+            format!(
+                "Tenant switching ({where_}): one transaction (point select + update, RLS forced), {TENANTS} tenants at random"
+            ),
+            Kind::Baseline.name(),
+            self.environment.clone(),
+        );
+        // Many short rounds spread the machine's noise over every variant alike.
+        let rounds = mode.pick(3, 20);
+        let ramp = mode.pick(Duration::from_millis(30), Duration::from_millis(50));
+        let window = mode.pick(Duration::from_millis(150), Duration::from_millis(250));
+        comparison.add_note(format!(
+            "client: tokio {} runtime",
+            if self.current_thread {
+                "current-thread"
+            } else {
+                "multi-thread (one worker per CPU)"
+            }
+        ));
+        comparison.add_note(format!(
+            "every variant: verify-full TLS (pgsec-client `Config` → deadpool-postgres), `query_typed` \
+             statements, {SHARED_POOL_MAX}-connection cap on shared pools (pool size = min(concurrency, \
+             {SHARED_POOL_MAX})); `pool_per_tenant`: pools of 1 connection opened on first use, at most \
+             {PER_TENANT_CONNECTIONS} connections in all, least recently used idle pool closed first"
+        ));
+        comparison.add_note(format!(
+            "server: pgsec-testkit hardened (TLS, SCRAM, pgaudit when installed), `synchronous_commit = off`; \
+             network: {where_}; measured in {rounds} interleaved rounds per concurrency (rotating variant \
+             order, {} ms windows opened once every task finished a transaction and {} ms passed){}",
+            window.as_millis(),
+            ramp.as_millis(),
+            if network == Network::Loopback { ", after criterion's own runs" } else { "" }
+        ));
+
+        for (level, &concurrency) in CONCURRENCY.iter().enumerate() {
+            let variants: Vec<Arc<Variant>> = rt.block_on(async {
+                let mut built = Vec::new();
+                for kind in Kind::ALL {
+                    built.push(Arc::new(
+                        Variant::build(kind, &configs, &self.fixture.tenants, concurrency).await,
+                    ));
+                }
+                if level == 0 {
+                    check_isolation(&built).await;
+                }
+                // Open the connections before anything is timed.
+                for v in &built {
+                    run_count(Arc::clone(v), concurrency, (4 * concurrency) as u64).await;
+                }
+                built
+            });
+
+            if network == Network::Loopback {
+                let mut group = criterion.benchmark_group("tenant_switch");
+                // One iteration = one transaction per task, so every task stays busy.
+                group
+                    .throughput(Throughput::Elements(concurrency as u64))
+                    .sampling_mode(SamplingMode::Flat)
+                    .sample_size(mode.pick(10, 20));
+                for v in variants.iter().filter(|v| !v.kind.is_diagnostic()) {
+                    if v.kind == Kind::PoolPerTenant {
+                        // A connection per transaction: criterion's fewest samples are enough.
+                        group.sample_size(10);
+                    }
+                    group.bench_function(BenchmarkId::new(v.kind.name(), concurrency), |b| {
+                        b.to_async(rt).iter_custom(|iters| {
+                            run_count(Arc::clone(v), concurrency, iters * concurrency as u64)
+                        });
+                    });
+                }
+                group.finish();
+            }
+
+            if mode.measuring {
+                rt.block_on(async {
+                    for round in 0..rounds {
+                        for i in 0..variants.len() {
+                            let v = &variants[(i + round) % variants.len()];
+                            let samples = run_window(v, concurrency, ramp, window).await;
+                            comparison.add(concurrency, v.kind.name(), samples);
+                        }
+                    }
+                });
+                if let Some(Runner::PerTenant(p)) = variants
+                    .iter()
+                    .map(|v| &v.runner)
+                    .find(|r| matches!(r, Runner::PerTenant(_)))
+                {
+                    comparison.add_note(format!(
+                        "`pool_per_tenant` at concurrency {concurrency}: {} pools (connections) opened",
+                        p.opened.load(Ordering::Relaxed)
+                    ));
+                }
+            }
+            for v in &variants {
+                v.close();
+            }
+        }
+        if let Some(proxy) = proxy {
+            rt.block_on(proxy.close());
+        }
+        if mode.measuring {
+            add_goals(&mut comparison, network);
+        }
+        comparison
+    }
+}
+
+/// The goals of issue 18 for `network`.
+fn add_goals(comparison: &mut Comparison, network: Network) {
+    let (p50_limit, tps_limit) = match network {
+        Network::Loopback => (1.10, 0.90),
+        Network::Proxy => (1.03, 0.95),
+    };
+    let p50 = |c: &Comparison, at, kind| ratio(c, at, kind, |r| r.p50_ratio);
+    let goal_p50 = p50(comparison, 1, Kind::TenantPool);
+    let goal_tps = ratio(comparison, 64, Kind::TenantPool, |r| r.tps_ratio);
+    comparison.add_goal(Goal::at_most(
+        "tenant_pool p50 ÷ baseline p50 at concurrency 1",
+        goal_p50,
+        p50_limit,
+    ));
+    comparison.add_goal(Goal::at_least(
+        "tenant_pool tx/s ÷ baseline tx/s at concurrency 64",
+        goal_tps,
+        tps_limit,
+    ));
+    // tenant_pool at or below each alternative in every p50 cell: the worst cell of the
+    // ratio tenant_pool p50 ÷ alternative p50 must not exceed 1.
+    for other in [Kind::NaiveSetLocal, Kind::SetRole, Kind::CleanRecycling] {
+        let worst = CONCURRENCY
+            .iter()
+            .map(|&c| {
+                let ours = comparison.row(c, Kind::TenantPool.name())?.p50_ms;
+                let theirs = comparison.row(c, other.name())?.p50_ms;
+                (theirs > 0.0).then(|| ours / theirs)
+            })
+            .try_fold(0.0_f64, |acc, r| r.map(|r| acc.max(r)));
+        comparison.add_goal(Goal::at_most(
+            format!(
+                "tenant_pool p50 ÷ {} p50, worst of concurrency 1, 8, 64",
+                other.name()
+            ),
+            worst,
+            1.0,
+        ));
+    }
+    comparison.add_note(
+        "round trips per transaction: equal for baseline and tenant_pool, asserted by \
+         pgsec-client/tests/pool/roundtrips.rs",
+    );
+}
+
+/// Puts the two tables into README.md between the `tenant-switch` markers.
+fn write_readme(tables: &[(Network, &Comparison)]) -> std::io::Result<std::path::PathBuf> {
+    const BEGIN: &str = "<!-- tenant-switch:begin -->";
+    const END: &str = "<!-- tenant-switch:end -->";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let text = std::fs::read_to_string(&path)?;
+    let (Some(a), Some(b)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(std::io::Error::other(
+            "README.md has no tenant-switch markers",
+        ));
+    };
+    let mut body = String::new();
+    for (network, c) in tables {
+        let heading = match network {
+            Network::Loopback => "Loopback (client and server on this machine)".to_owned(),
+            Network::Proxy => format!(
+                "Through pgsec-testkit's latency proxy: {} ms added to every round trip",
+                PROXY_RTT.as_secs_f64() * 1e3
+            ),
+        };
+        body.push_str(&format!("\n**{heading}.** "));
+        body.push_str(
+            "The `baseline` row gives absolute numbers, the others ratios to it from the \
+             same run; columns per concurrency (1, 8, 64 tasks). tx/s ratios: higher is \
+             better; latency ratios: lower is better.\n\n",
+        );
+        body.push_str(&c.to_compact_markdown());
+    }
+    if let Some((_, c)) = tables.first() {
+        let env = c.environment();
+        body.push_str(&format!(
+            "\nMachine: {} CPU(s), {}; PostgreSQL {} ({} backend); {} mode; `{}`.\n",
+            env.cpus, env.cpu_model, env.postgres, env.backend, env.mode, env.command
+        ));
+    }
+    let out = format!("{}{BEGIN}\n{body}{}", &text[..a], &text[b..]);
+    std::fs::write(&path, out)?;
+    Ok(path)
 }
 
 fn main() {
@@ -698,123 +985,34 @@ fn main() {
     let backend = format!("{:?}", fixture.server.backend()).to_lowercase();
     let environment =
         Environment::of_this_machine(&fixture.postgres_version, &backend, mode.quick, &command);
-    let mut comparison = Comparison::new(
-        format!(
-            "Tenant switching: one transaction (point select + update, RLS forced), {TENANTS} tenants at random"
-        ),
-        Kind::Baseline.name(),
+    let run = Run {
+        rt: &rt,
+        fixture: &fixture,
+        mode,
         environment,
-    );
-    // Many short rounds spread the machine's noise over every variant alike.
-    let rounds = mode.pick(3, 20);
-    let ramp = mode.pick(Duration::from_millis(30), Duration::from_millis(50));
-    let window = mode.pick(Duration::from_millis(150), Duration::from_millis(250));
-    comparison.add_note(format!(
-        "client: tokio {} runtime",
-        if current_thread {
-            "current-thread"
-        } else {
-            "multi-thread (one worker per CPU)"
-        }
-    ));
-    comparison.add_note(format!(
-        "every variant: verify-full TLS (pgsec-client `Config` → deadpool-postgres), `query_typed` \
-         statements, {SHARED_POOL_MAX}-connection cap on shared pools (pool size = min(concurrency, \
-         {SHARED_POOL_MAX})); `pool_per_tenant`: pools of 1 connection opened on first use, at most \
-         {PER_TENANT_CONNECTIONS} connections in all, least recently used idle pool closed first"
-    ));
-    comparison.add_note(format!(
-        "server: pgsec-testkit hardened (TLS, SCRAM, pgaudit when installed), `synchronous_commit = off`; \
-         measured in {rounds} interleaved rounds per concurrency (rotating variant order, {} ms \
-         windows opened once every task finished a transaction and {} ms passed), after \
-         criterion's own runs",
-        window.as_millis(),
-        ramp.as_millis()
-    ));
-
-    for (level, &concurrency) in CONCURRENCY.iter().enumerate() {
-        let variants: Vec<Arc<Variant>> = rt.block_on(async {
-            let mut built = Vec::new();
-            for kind in Kind::ALL {
-                built.push(Arc::new(Variant::build(kind, &fixture, concurrency).await));
-            }
-            if level == 0 {
-                check_isolation(&built).await;
-            }
-            // Open the connections before anything is timed.
-            for v in &built {
-                run_count(Arc::clone(v), concurrency, (4 * concurrency) as u64).await;
-            }
-            built
-        });
-
-        let mut group = criterion.benchmark_group("tenant_switch");
-        // One iteration = one transaction per task, so every task stays busy.
-        group
-            .throughput(Throughput::Elements(concurrency as u64))
-            .sampling_mode(SamplingMode::Flat)
-            .sample_size(mode.pick(10, 20));
-        for v in variants.iter().filter(|v| !v.kind.is_diagnostic()) {
-            if v.kind == Kind::PoolPerTenant {
-                // A connection per transaction: criterion's fewest samples are enough.
-                group.sample_size(10);
-            }
-            group.bench_function(BenchmarkId::new(v.kind.name(), concurrency), |b| {
-                b.to_async(&rt).iter_custom(|iters| {
-                    run_count(Arc::clone(v), concurrency, iters * concurrency as u64)
-                });
-            });
-        }
-        group.finish();
-
-        if mode.measuring {
-            rt.block_on(async {
-                for round in 0..rounds {
-                    for i in 0..variants.len() {
-                        let v = &variants[(i + round) % variants.len()];
-                        let samples = run_window(v, concurrency, ramp, window).await;
-                        comparison.add(concurrency, v.kind.name(), samples);
-                    }
-                }
-            });
-            if let Some(Runner::PerTenant(p)) = variants
-                .iter()
-                .map(|v| &v.runner)
-                .find(|r| matches!(r, Runner::PerTenant(_)))
-            {
-                comparison.add_note(format!(
-                    "`pool_per_tenant` at concurrency {concurrency}: {} pools (connections) opened",
-                    p.opened.load(Ordering::Relaxed)
-                ));
-            }
-        }
-        for v in &variants {
-            v.close();
-        }
-    }
+        current_thread,
+    };
+    let loopback = run.measure(Network::Loopback, &mut criterion);
+    let proxied = run.measure(Network::Proxy, &mut criterion);
 
     if mode.measuring {
-        comparison.add_goal(Goal::at_most(
-            "tenant_pool p50 ÷ baseline p50 at concurrency 1",
-            ratio(&comparison, 1, |r| r.p50_ratio),
-            1.05,
-        ));
-        comparison.add_goal(Goal::at_least(
-            "tenant_pool tx/s ÷ baseline tx/s at concurrency 64",
-            ratio(&comparison, 64, |r| r.tps_ratio),
-            0.95,
-        ));
-        comparison.add_note(
-            "round trips per transaction: equal for baseline and tenant_pool, asserted by \
-             pgsec-client/tests/pool/roundtrips.rs",
-        );
-        let markdown = comparison.to_markdown();
-        println!("\n{markdown}");
-        match comparison.write(&pgsec_benches::output_dir(), "tenant_switch") {
-            Ok((md, json)) => println!("written: {} and {}", md.display(), json.display()),
-            Err(e) => eprintln!("could not write the summary: {e}"),
+        for (network, comparison) in [(Network::Loopback, &loopback), (Network::Proxy, &proxied)] {
+            println!("\n{}", comparison.to_markdown());
+            match comparison.write(&pgsec_benches::output_dir(), network.file_name()) {
+                Ok((md, json)) => println!("written: {} and {}", md.display(), json.display()),
+                Err(e) => eprintln!("could not write the summary: {e}"),
+            }
+        }
+        if mode.quick {
+            println!("quick mode: README.md left as it is (run without --quick to update it)");
+        } else {
+            match write_readme(&[(Network::Loopback, &loopback), (Network::Proxy, &proxied)]) {
+                Ok(path) => println!("written: {}", path.display()),
+                Err(e) => eprintln!("could not update README.md: {e}"),
+            }
         }
     }
+    drop(run);
     rt.block_on(async move { drop(fixture) });
     criterion.final_summary();
 }

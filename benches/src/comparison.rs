@@ -218,6 +218,12 @@ impl Comparison {
         self.goals.push(goal);
     }
 
+    /// The machine and run this comparison was measured on.
+    #[must_use]
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
     /// The goals added so far.
     #[must_use]
     pub fn goals(&self) -> &[Goal] {
@@ -303,6 +309,66 @@ impl Comparison {
                 r(row.p50_ratio),
                 r(row.p99_ratio),
             );
+        }
+        if !self.goals.is_empty() {
+            out.push_str("\nGoals:\n");
+            for goal in &self.goals {
+                let _ = writeln!(out, "- {}", goal.line());
+            }
+        }
+        out
+    }
+
+    /// A compact table for the README: one row per variant, the baseline in absolute
+    /// numbers and every other variant as ratios, columns per concurrency, then the
+    /// goals.
+    #[must_use]
+    pub fn to_compact_markdown(&self) -> String {
+        let rows = self.rows();
+        let mut levels: Vec<usize> = rows.iter().map(|r| r.concurrency).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let mut variants: Vec<&str> = Vec::new();
+        for row in &rows {
+            if !variants.contains(&row.variant.as_str()) {
+                variants.push(&row.variant);
+            }
+        }
+        let mut out = String::from("| variant |");
+        let mut rule = String::from("|---|");
+        for c in &levels {
+            let _ = write!(out, " {c}: tx/s | {c}: p50 | {c}: p99 |");
+            rule.push_str("---:|---:|---:|");
+        }
+        let _ = writeln!(out, "\n{rule}");
+        let x = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}×"));
+        for variant in variants {
+            let _ = write!(out, "| `{variant}` |");
+            for c in &levels {
+                match rows
+                    .iter()
+                    .find(|r| r.concurrency == *c && r.variant == variant)
+                {
+                    Some(r) if r.variant == self.baseline => {
+                        let _ = write!(
+                            out,
+                            " {:.0}/s | {:.2} ms | {:.2} ms |",
+                            r.tps, r.p50_ms, r.p99_ms
+                        );
+                    }
+                    Some(r) => {
+                        let _ = write!(
+                            out,
+                            " {} | {} | {} |",
+                            x(r.tps_ratio),
+                            x(r.p50_ratio),
+                            x(r.p99_ratio)
+                        );
+                    }
+                    None => out.push_str(" – | – | – |"),
+                }
+            }
+            out.push('\n');
         }
         if !self.goals.is_empty() {
             out.push_str("\nGoals:\n");
