@@ -2,6 +2,8 @@
 
 mod guard;
 mod hostile;
+mod hygiene;
+mod hygiene_props;
 mod isolation;
 mod lifecycle;
 mod pgbouncer;
