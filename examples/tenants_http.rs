@@ -55,10 +55,13 @@ GRANT USAGE ON SEQUENCE notes_id_seq TO {app};
 /// The service's schema with `app_role` granted its privileges: one `notes` table with
 /// forced Row-Level Security keyed on `app.current_tenant_id` (unset or empty: no row).
 ///
-/// `app_role` is spliced as an identifier: pass a role name you control.
-pub fn schema_sql(app_role: &str) -> String {
-    let quoted = format!("\"{}\"", app_role.replace('"', "\"\""));
-    SCHEMA_TEMPLATE.replace("{app}", &quoted)
+/// `app_role` is spliced as an identifier, quoted by [`pgsec_core::sql::quote_ident`].
+///
+/// # Errors
+/// `app_role` is empty, holds a NUL byte or is longer than 63 bytes.
+pub fn schema_sql(app_role: &str) -> Result<String, pgsec_core::sql::NameError> {
+    let quoted = pgsec_core::sql::quote_ident(app_role)?;
+    Ok(SCHEMA_TEMPLATE.replace("{app}", &quoted))
 }
 
 /// Bearer tokens and the tenant each one stands for. In a real service this is where a

@@ -155,7 +155,10 @@ impl Tenants {
                 .collect(),
             begin_set_role: names
                 .iter()
-                .map(|n| format!("BEGIN; SET LOCAL ROLE \"{n}\""))
+                .map(|n| {
+                    let role = pgsec_core::sql::quote_ident(n).expect("tenant names are valid");
+                    format!("BEGIN; SET LOCAL ROLE {role}")
+                })
                 .collect(),
             begin_set_local: names
                 .iter()

@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // application role only gets DML on it.
             db.admin_client()
                 .await?
-                .batch_execute(&schema_sql(pgsec_testkit::APP_USER))
+                .batch_execute(&schema_sql(pgsec_testkit::APP_USER)?)
                 .await?;
             let conninfo = db.app_conninfo();
             _server = Some(server);

@@ -40,8 +40,8 @@ use pgsec_testkit::isolation::{check, IsolationConfig};
 
 /// The schema under test, as a migration would create it: two tenant tables keyed by a
 /// uuid, a foreign key between them, and a view that runs with the caller's rights.
-fn schema(app_role: &str) -> String {
-    format!(
+fn schema(app_role: &str) -> Result<String, pgsec_core::sql::NameError> {
+    Ok(format!(
         "CREATE TABLE projects (
            id bigserial PRIMARY KEY,
            tenant_id uuid NOT NULL,
@@ -69,8 +69,8 @@ fn schema(app_role: &str) -> String {
          GRANT SELECT, INSERT, UPDATE, DELETE ON projects, tasks TO {app};
          GRANT SELECT ON open_tasks TO {app};
          GRANT USAGE ON SEQUENCE projects_id_seq, tasks_id_seq TO {app};",
-        app = format_args!("\"{}\"", app_role.replace('"', "\"\""))
-    )
+        app = pgsec_core::sql::quote_ident(app_role)?
+    ))
 }
 
 #[tokio::main]
@@ -97,7 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let db = server.fresh_database().await?;
             db.admin_client()
                 .await?
-                .batch_execute(&schema(pgsec_testkit::APP_USER))
+                .batch_execute(&schema(pgsec_testkit::APP_USER)?)
                 .await?;
             let conninfo = (db.admin_conninfo(), db.app_conninfo());
             _server = Some(server);

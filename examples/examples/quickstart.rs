@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
            using (tenant_id = current_setting('app.current_tenant_id', true))
            with check (tenant_id = current_setting('app.current_tenant_id', true));
          grant select, insert on notes to {};",
-            pgsec_testkit::APP_USER
+            pgsec_core::sql::quote_ident(pgsec_testkit::APP_USER)?
         ))
         .await?;
 

@@ -58,7 +58,7 @@ async fn start_app() -> Result<App, Box<dyn std::error::Error>> {
     let db = server.fresh_database().await?;
     db.admin_client()
         .await?
-        .batch_execute(&schema_sql(pgsec_testkit::APP_USER))
+        .batch_execute(&schema_sql(pgsec_testkit::APP_USER)?)
         .await?;
     let pool = TenantPool::builder(&Config::parse(&db.app_conninfo())?)
         .max_size(4)

@@ -215,9 +215,11 @@ fn random_password() -> String {
         .collect()
 }
 
-/// Quotes an identifier for SQL (the kit only splices names it made itself).
-pub(crate) fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+/// Quotes an identifier for SQL with pgsec-core's quoter (the kit only splices names
+/// it made itself or was given for its roles).
+pub(crate) fn quote_ident(s: &str) -> Result<String> {
+    pgsec_core::sql::quote_ident(s)
+        .map_err(|e| Error::InvalidOption(format!("role or database name: {}", e.reason())))
 }
 
 /// Quotes a literal for SQL.
@@ -357,7 +359,7 @@ impl TestServer {
                 .batch_execute(&format!(
                     "BEGIN; SET LOCAL password_encryption = 'scram-sha-256'; \
                      ALTER ROLE {} PASSWORD {}; COMMIT",
-                    quote_ident(&admin.user),
+                    quote_ident(&admin.user)?,
                     quote_literal(admin.password())
                 ))
                 .await?;
@@ -436,12 +438,12 @@ impl TestServer {
         admin
             .batch_execute(&format!(
                 "CREATE ROLE {} LOGIN {attrs} PASSWORD {}",
-                quote_ident(&app.user),
+                quote_ident(&app.user)?,
                 quote_literal(app.password()),
             ))
             .await?;
         admin
-            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(TEMPLATE_DB)))
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(TEMPLATE_DB)?))
             .await?;
         if self.has_pgaudit {
             admin
@@ -451,7 +453,7 @@ impl TestServer {
         let tpl = self.admin_connect(TEMPLATE_DB).await?;
         let mut sql = format!(
             "GRANT USAGE, CREATE ON SCHEMA public TO {};\n",
-            quote_ident(&app.user)
+            quote_ident(&app.user)?
         );
         if self.has_pgaudit {
             sql.push_str("CREATE EXTENSION IF NOT EXISTS pgaudit;\n");
@@ -556,8 +558,8 @@ impl TestServer {
         let name = format!("pgsec_test_{}_{n}", std::process::id());
         let sql = format!(
             "CREATE DATABASE {} TEMPLATE {} STRATEGY {}",
-            quote_ident(&name),
-            quote_ident(TEMPLATE_DB),
+            quote_ident(&name)?,
+            quote_ident(TEMPLATE_DB)?,
             CLONE_STRATEGY,
         );
         let mut keeper = self.keeper.lock().await;

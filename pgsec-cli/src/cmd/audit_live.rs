@@ -122,7 +122,12 @@ fn connect_failure(config: &Config, db: Option<&str>, e: &pgsec_client::Error) -
             ),
             Some(c) if *c == SqlState::INVALID_CATALOG_NAME => format!("database {db} does not exist: check dbname"),
             Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
-                format!("role {user} lacks CONNECT on {db}: GRANT CONNECT ON DATABASE {db} TO {user}, or audit as another role")
+                let q = |n: &str| pgsec_core::sql::quote_ident(n).unwrap_or_else(|_| n.to_owned());
+                format!(
+                    "role {user} lacks CONNECT on {db}: GRANT CONNECT ON DATABASE {} TO {}, or audit as another role",
+                    q(db),
+                    q(user)
+                )
             }
             Some(c) if *c == SqlState::TOO_MANY_CONNECTIONS => {
                 "the server or the role is at its connection limit: try again later".into()

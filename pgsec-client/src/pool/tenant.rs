@@ -42,8 +42,8 @@ pub enum InvalidName {
     },
     /// The setting name is not `prefix.name` made of identifiers.
     #[error(
-        "setting name must be two or more identifiers separated by dots \
-         (letters, digits, `_` and `$`, not starting with a digit or `$`), \
+        "setting name must be two or more parts separated by dots, each of letters, \
+         digits, `_` and `$`, not starting with a digit or `$`, at most 63 bytes, \
          e.g. app.current_tenant_id: {reason}"
     )]
     SettingName {
@@ -179,10 +179,12 @@ impl fmt::Debug for TenantId {
 /// A validated custom setting (GUC) name such as `app.current_tenant_id`.
 ///
 /// Accepted exactly when PostgreSQL's `valid_custom_variable_name` (guc.c) accepts the
-/// name, restricted to ASCII: two or more identifiers separated by dots, each starting
-/// with a letter or `_` and continuing with letters, digits, `_` or `$`; at most
-/// [`SETTING_NAME_MAX_LEN`] bytes. PostgreSQL compares setting names without regard to
-/// case. Prefixes an extension has reserved (PostgreSQL 15+) pass this check but are
+/// name ([`pgsec_core::sql::check_setting_name`]): two or more parts separated by dots,
+/// each starting with a letter (non-ASCII ones included) or `_` and continuing with
+/// those, digits or `$`; and each part at most 63 bytes, because the pool sends the name
+/// in `SET LOCAL`, where the server truncates longer identifiers; at most
+/// [`SETTING_NAME_MAX_LEN`] bytes in all. PostgreSQL compares setting names without
+/// regard to case. Prefixes an extension has reserved (PostgreSQL 15+) pass this check but are
 /// refused by the server; building a pool tries the name once so that surfaces early.
 ///
 /// ```
@@ -204,40 +206,15 @@ impl SettingName {
     /// [`InvalidName::SettingName`] when the name is not `prefix.name` made of
     /// identifiers.
     pub fn new(name: &str) -> Result<Self, InvalidName> {
-        let reason = |reason| Err(InvalidName::SettingName { reason });
-        if name.is_empty() {
-            return reason("it is empty");
-        }
         if name.len() > SETTING_NAME_MAX_LEN {
-            return reason("it is longer than 255 bytes");
+            return Err(InvalidName::SettingName {
+                reason: "it is longer than 255 bytes",
+            });
         }
-        let mut saw_dot = false;
-        let mut at_start = true;
-        for b in name.bytes() {
-            match b {
-                b'.' => {
-                    if at_start {
-                        return reason("a part between dots is empty");
-                    }
-                    saw_dot = true;
-                    at_start = true;
-                }
-                b'A'..=b'Z' | b'a'..=b'z' | b'_' => at_start = false,
-                b'0'..=b'9' | b'$' if !at_start => {}
-                b'0'..=b'9' | b'$' => return reason("a part starts with a digit or `$`"),
-                _ => {
-                    return reason(
-                        "it has a character other than ASCII letters, digits, `_`, `$` and `.`",
-                    )
-                }
-            }
-        }
-        if at_start {
-            return reason("a part between dots is empty");
-        }
-        if !saw_dot {
-            return reason("it has no dot, so it would name a built-in setting");
-        }
+        // The server's rule (pgsec-core), with each part short enough that `SET LOCAL`
+        // does not truncate it: the pool sends the name in SQL text.
+        pgsec_core::sql::quote_setting_name(name)
+            .map_err(|e| InvalidName::SettingName { reason: e.reason() })?;
         Ok(Self(name.to_owned()))
     }
 
@@ -347,6 +324,8 @@ mod tests {
             "a1.b$2",
             "A.B",
             "one.two.three",
+            "a.é",
+            "ünï.cödé",
         ] {
             assert_eq!(SettingName::new(ok).unwrap().as_str(), ok);
         }
@@ -365,29 +344,38 @@ mod tests {
             "a.b'",
             "a.b\"",
             "a.b-c",
-            "a.é",
             "a.b\0",
+            "app.1tenant",
+            "app.x.",
+            "app..x",
         ] {
             assert!(SettingName::new(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(SettingName::new(&format!("a.{}", "b".repeat(253))).is_ok());
-        assert!(SettingName::new(&format!("a.{}", "b".repeat(254))).is_err());
+        let part = "b".repeat(63);
+        let longest = format!("{part}.{part}.{part}.{part}");
+        assert_eq!(longest.len(), SETTING_NAME_MAX_LEN);
+        assert!(SettingName::new(&longest).is_ok());
+        assert!(SettingName::new(&format!("{longest}x")).is_err());
+        // set_config would take a 64-byte part; SET LOCAL would truncate it.
+        assert!(SettingName::new(&format!("a.{}", "b".repeat(64))).is_err());
     }
 
-    /// Reference model of guc.c's valid_custom_variable_name, restricted to ASCII.
+    /// Reference model of guc.c's valid_custom_variable_name (non-ASCII characters count
+    /// as letters), parts short enough for SET.
     fn postgres_accepts(name: &str) -> bool {
         let parts: Vec<&str> = name.split('.').collect();
         parts.len() >= 2
             && parts.iter().all(|p| {
                 let mut chars = p.chars();
-                matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+                p.len() <= 63
+                    && matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
             })
     }
 
     proptest! {
         #[test]
-        fn setting_name_agrees_with_the_reference_model(name in "[a-zA-Z0-9_$. ;'-]{0,12}") {
+        fn setting_name_agrees_with_the_reference_model(name in "[a-zA-Z0-9_$. ;'éü-]{0,12}") {
             prop_assert_eq!(SettingName::new(&name).is_ok(), postgres_accepts(&name));
         }
 

@@ -64,14 +64,10 @@ impl Ident {
         &self.0
     }
 
-    /// The name as an SQL identifier (double-quoted when it is not a plain lower-case
-    /// name or is a keyword).
+    /// The name as an SQL identifier, as [`crate::sql::quote_ident`] (the server's
+    /// `quote_ident()`) writes it: double-quoted unless plain lower case and no keyword.
     pub fn sql(&self) -> String {
-        if is_plain(&self.0) {
-            self.0.clone()
-        } else {
-            format!("\"{}\"", self.0)
-        }
+        crate::sql::quote_catalog_name(&self.0)
     }
 
     /// The name as an SQL string literal.
@@ -95,179 +91,6 @@ impl fmt::Display for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(&self.0)
     }
-}
-
-/// PostgreSQL keywords that cannot be used as bare identifiers in every position
-/// (reserved, and the column-name and type-function-name categories).
-const KEYWORDS: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "between",
-    "bigint",
-    "binary",
-    "bit",
-    "boolean",
-    "both",
-    "case",
-    "cast",
-    "char",
-    "character",
-    "check",
-    "coalesce",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "dec",
-    "decimal",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "exists",
-    "extract",
-    "false",
-    "fetch",
-    "float",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "greatest",
-    "group",
-    "grouping",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "inout",
-    "int",
-    "integer",
-    "intersect",
-    "interval",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "json",
-    "json_array",
-    "json_arrayagg",
-    "json_object",
-    "json_objectagg",
-    "lateral",
-    "leading",
-    "least",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "merge_action",
-    "national",
-    "natural",
-    "nchar",
-    "none",
-    "normalize",
-    "not",
-    "notnull",
-    "null",
-    "nullif",
-    "numeric",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "out",
-    "outer",
-    "overlaps",
-    "overlay",
-    "placing",
-    "position",
-    "precision",
-    "primary",
-    "real",
-    "references",
-    "returning",
-    "right",
-    "row",
-    "select",
-    "session_user",
-    "setof",
-    "similar",
-    "smallint",
-    "some",
-    "substring",
-    "symmetric",
-    "system_user",
-    "table",
-    "tablesample",
-    "then",
-    "time",
-    "timestamp",
-    "to",
-    "trailing",
-    "treat",
-    "trim",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "values",
-    "varchar",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-    "xmlattributes",
-    "xmlconcat",
-    "xmlelement",
-    "xmlexists",
-    "xmlforest",
-    "xmlnamespaces",
-    "xmlparse",
-    "xmlpi",
-    "xmlroot",
-    "xmlserialize",
-    "xmltable",
-];
-
-fn is_plain(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !KEYWORDS.contains(&name)
 }
 
 /// A network the application roles may connect from (`pg_hba.conf` address column).
@@ -664,18 +487,28 @@ impl Profile {
             ));
         }
         let tenant_setting = or(raw.tenant_setting, "app.current_tenant_id");
-        let valid_setting = tenant_setting
-            .split_once('.')
-            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-            && tenant_setting
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-            && tenant_setting.len() <= 63;
-        if !valid_setting {
+        // The server's rule, then a narrower alphabet: the name is written inside string
+        // literals of dollar-quoted blocks, where `$` could end the block.
+        if let Err(e) = crate::sql::check_setting_name(&tenant_setting) {
             return Err(invalid(
                 "tenant_setting",
                 format!(
-                    "{tenant_setting:?} is not a custom setting name such as app.current_tenant_id"
+                    "{tenant_setting:?} is not a custom setting name such as \
+                     app.current_tenant_id: {}",
+                    e.reason()
+                ),
+            ));
+        }
+        if tenant_setting.len() > 63
+            || !tenant_setting
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            return Err(invalid(
+                "tenant_setting",
+                format!(
+                    "{tenant_setting:?}: use at most 63 ASCII letters, digits, _ and dots, \
+                     such as app.current_tenant_id"
                 ),
             ));
         }
@@ -842,6 +675,12 @@ mod tests {
         assert!(Ident::role("r", "pg_app").is_err());
         assert_eq!(Ident::new("x", "Orders").unwrap().sql(), "\"Orders\"");
         assert_eq!(Ident::new("x", "user").unwrap().sql(), "\"user\"");
+        assert_eq!(Ident::new("x", "fetch").unwrap().sql(), "\"fetch\"");
+        assert_eq!(
+            Ident::new("x", "json_table").unwrap().sql(),
+            "\"json_table\""
+        );
+        assert_eq!(Ident::new("x", "set").unwrap().sql(), "set");
         assert_eq!(Ident::new("x", "orders").unwrap().sql(), "orders");
         assert_eq!(
             Ident::new("x", "replication").unwrap().hba(),
@@ -879,6 +718,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("tenant_setting"), "{e}");
+        // Names the server refuses in set_config, and names it accepts that would not be
+        // safe inside the generated dollar-quoted blocks.
+        for bad in [
+            "app.1tenant",
+            "app.x.",
+            "app..x",
+            ".x",
+            "app.x$",
+            "app.é",
+            "app.x-y",
+        ] {
+            let toml = format!("tenant_setting = \"{bad}\"");
+            let e = Profile::from_toml(&toml).unwrap_err().to_string();
+            assert!(e.contains("tenant_setting"), "{bad}: {e}");
+        }
+        for ok in ["app.tenant", "a.b.c", "_a._b", "App.Tenant_1"] {
+            let toml = format!("tenant_setting = \"{ok}\"");
+            assert_eq!(Profile::from_toml(&toml).unwrap().tenant_setting, ok);
+        }
         let e = Profile::from_toml("[roles]\napp_connection_limit = 0")
             .unwrap_err()
             .to_string();

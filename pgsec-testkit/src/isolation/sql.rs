@@ -1,14 +1,18 @@
 //! The one place the checker turns names and values into SQL text.
 //!
-//! Names come from the catalog and are always quoted; values are bound as parameters
-//! when statements run, and inlined with [`literal`] only in the printed counterexample.
+//! Names come from the catalog and are quoted by pgsec-core's quoter (as the server's
+//! `quote_ident()` does); values are bound as parameters when statements run, and
+//! inlined with [`literal`] only in the printed counterexample.
 
-/// `"name"`, with embedded quotes doubled.
+/// The name as an SQL identifier, quoted where the server's `quote_ident()` would.
 pub(crate) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    // Catalog names are never empty, hold no NUL and are at most 63 bytes, so the
+    // quoter cannot refuse them; anything else is kept quoted rather than panicking.
+    pgsec_core::sql::quote_ident(name)
+        .unwrap_or_else(|_| format!("\"{}\"", name.replace('"', "\"\"")))
 }
 
-/// `"schema"."name"`.
+/// `schema.name`, each part quoted as needed.
 pub(crate) fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", ident(schema), ident(name))
 }
@@ -43,10 +47,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identifiers_are_always_quoted() {
-        assert_eq!(ident("t"), "\"t\"");
+    fn identifiers_are_quoted_as_the_server_quotes_them() {
+        assert_eq!(ident("t"), "t");
+        assert_eq!(ident("user"), "\"user\"");
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(qualified("public", "Odd Name"), "\"public\".\"Odd Name\"");
+        assert_eq!(qualified("public", "Odd Name"), "public.\"Odd Name\"");
     }
 
     #[test]

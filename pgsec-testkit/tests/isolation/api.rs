@@ -60,7 +60,7 @@ async fn the_minimal_case_prints_numbered_sql_with_the_leaked_rows() {
     for needle in [
         "1. as tenant",
         "BEGIN; SELECT pg_catalog.set_config('app.current_tenant_id',",
-        "SELECT * FROM \"public\".\"items\";",
+        "SELECT * FROM public.items;",
         "VIOLATION [foreign_rows_visible]",
         &format!("seed {SEED}"),
         &format!("--seed {SEED}"),

@@ -50,6 +50,11 @@ impl<T, E: Display> Ctx<T> for Result<T, E> {
     }
 }
 
+/// A role name for SQL text, quoted by pgsec-core's quoter (as `quote_ident()` would).
+fn ident(name: &str) -> Result<String, String> {
+    pgsec_core::sql::quote_ident(name).ctx("role name")
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -419,7 +424,8 @@ impl Demo {
             .ctx("roles.sql")?;
         admin_shop
             .batch_execute(&format!(
-                "ALTER TABLE public.orders SET SCHEMA app; ALTER TABLE app.orders OWNER TO {OWNER_ROLE};"
+                "ALTER TABLE public.orders SET SCHEMA app; ALTER TABLE app.orders OWNER TO {owner};",
+                owner = ident(OWNER_ROLE)?
             ))
             .await
             .ctx("moving orders into schema app")?;
@@ -434,7 +440,8 @@ impl Demo {
         // The tutorial's superuser application role is retired.
         admin_shop
             .batch_execute(&format!(
-                "ALTER ROLE {APP_USER} NOSUPERUSER NOLOGIN PASSWORD NULL"
+                "ALTER ROLE {} NOSUPERUSER NOLOGIN PASSWORD NULL",
+                ident(APP_USER)?
             ))
             .await
             .ctx("retiring the tutorial's application role")?;
@@ -448,7 +455,10 @@ impl Demo {
             (MIGRATOR_ROLE, &p.migrator),
         ] {
             let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
-            sql.push_str(&format!("ALTER ROLE {role} PASSWORD '{verifier}';\n"));
+            sql.push_str(&format!(
+                "ALTER ROLE {} PASSWORD '{verifier}';\n",
+                ident(role)?
+            ));
         }
         admin_shop
             .batch_execute(&sql)
@@ -591,12 +601,13 @@ impl Demo {
         let rls = generate(&profile.with_tenant_table("invoices").ctx("profile")?).rls_sql;
         migrator
             .batch_execute(&format!(
-                "SET ROLE {OWNER_ROLE};
+                "SET ROLE {owner};
                  CREATE TABLE app.invoices (
                    id serial PRIMARY KEY,
                    tenant_id text NOT NULL,
                    order_id int NOT NULL,
-                   amount numeric(10,2) NOT NULL);"
+                   amount numeric(10,2) NOT NULL);",
+                owner = ident(OWNER_ROLE)?
             ))
             .await
             .ctx("the migration")?;
@@ -856,10 +867,11 @@ impl Demo {
         let policy = "lower(tenant_id) = lower(current_setting('app.current_tenant_id', true))";
         migrator
             .batch_execute(&format!(
-                "SET ROLE {OWNER_ROLE};
+                "SET ROLE {owner};
                  CREATE TABLE app.notes (id serial PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL);
                  ALTER TABLE app.notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-                 CREATE POLICY notes_tenant ON app.notes USING ({policy});"
+                 CREATE POLICY notes_tenant ON app.notes USING ({policy});",
+                owner = ident(OWNER_ROLE)?
             ))
             .await
             .ctx("creating app.notes")?;
