@@ -2,7 +2,9 @@
 //! the libraries.
 //!
 //! Exit codes (every subcommand): 0 when nothing is at or above the failure threshold,
-//! 1 when something is, 2 on a usage, read or connection error (one line saying why).
+//! 1 when something is, 2 on a usage, read or connection error (one line saying why),
+//! input refused by the limits (`--max-input-bytes`, `--max-input-lines`) or a path that
+//! is not a regular file included. Never 101: a panic is reported as 2.
 
 use std::process::ExitCode;
 
@@ -36,14 +38,24 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // clap exits with 2 on a usage error (0 for --help and --version).
     let cli = Cli::parse();
-    let code = match cli.command {
+    // A panic is a bug, but it must not turn into exit code 101: the hook has printed
+    // the message, and the documented code for a failure that is not a finding is 2.
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli.command)))
+        .unwrap_or_else(|_| {
+            cmd::fail("internal error (a bug in pgsec; please report the message above)")
+        });
+    ExitCode::from(code)
+}
+
+fn run(command: Command) -> u8 {
+    match command {
         Command::Hba(c) => cmd::hba::run(c),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Ping(a) => cmd::ping::run(a),
         Command::Harden(a) => cmd::harden::run(a),
         Command::Isolation(a) => cmd::isolation::run(a),
         Command::Demo(a) => cmd::demo::run(a),
-    };
-    ExitCode::from(code)
+    }
 }

@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+// Not `tests/hostile.rs`: that would be a test binary of its own.
+#[path = "cli/hostile.rs"]
+mod hostile;
+
 fn pgsec(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pgsec"))
         .args(args)

@@ -25,7 +25,7 @@ pub(crate) fn read_password_file(path: &Path) -> Option<String> {
             return None;
         }
     }
-    std::fs::read_to_string(path).ok()
+    crate::regular_file::read_to_string(path).ok()
 }
 
 /// The password of the first line matching host, port, database and user, if any.

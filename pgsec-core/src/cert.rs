@@ -9,7 +9,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::conf::ConfFile;
 use crate::snapshot::{CertFileFacts, CertificateFacts, Collected, KeyFileFacts, ServerTlsFiles};
-use crate::Error;
+use crate::{Error, InputLimits};
 
 impl CertificateFacts {
     /// Facts of the first certificate in PEM text (or of DER bytes when `bytes` does not
@@ -96,7 +96,9 @@ impl ServerTlsFiles {
         };
         let cert_path = path_of("ssl_cert_file", "server.crt");
         let key_path = path_of("ssl_key_file", "server.key");
-        let cert = match std::fs::read(&cert_path) {
+        // Regular files only, and bounded: `ssl_cert_file` may name anything.
+        let read = crate::source::read_input_bytes(&cert_path, InputLimits::DEFAULT_MAX_BYTES);
+        let cert = match read {
             Ok(bytes) => {
                 let shown = cert_path.display().to_string();
                 match CertificateFacts::from_pem_or_der(&bytes, &shown) {
@@ -104,7 +106,10 @@ impl ServerTlsFiles {
                     Err(e) => Collected::not_collected(e.to_string()),
                 }
             }
-            Err(e) => Collected::not_collected(format!("cannot read {}: {e}", cert_path.display())),
+            Err(Error::Io { source, .. }) => {
+                Collected::not_collected(format!("cannot read {}: {source}", cert_path.display()))
+            }
+            Err(e) => Collected::not_collected(e.to_string()),
         };
         ServerTlsFiles::new(cert, key_facts(&key_path))
     }

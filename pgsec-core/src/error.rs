@@ -15,6 +15,31 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A path names a FIFO, device, socket or directory where a file is expected;
+    /// pgsec reads regular files only.
+    #[error("{}: is a {kind}, not a regular file; pgsec reads only regular files", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`FIFO`, `character device`, `directory`, ...).
+        kind: &'static str,
+    },
+    /// Reading stopped at one of the [`InputLimits`](crate::InputLimits): the file and
+    /// the files it includes, each counted every time it is included, are larger.
+    #[error(
+        "{}: the input exceeds the limit of {max} {limit} (counted over the file and every \
+         file it includes, each time it is included); if the input is trusted, raise the \
+         limit with --max-input-{limit}",
+        path.display()
+    )]
+    InputLimit {
+        /// The file being read when the limit was passed.
+        path: PathBuf,
+        /// Which limit.
+        limit: crate::InputLimit,
+        /// Its value.
+        max: u64,
+    },
     /// A certificate could not be decoded.
     #[error("cannot decode the certificate in {what}: {reason}; expected a PEM or DER X.509 certificate")]
     Certificate {
@@ -68,4 +93,19 @@ pub enum Error {
         /// What the server refused.
         reason: String,
     },
+}
+
+impl Error {
+    /// The error as an [`std::io::Error`], for the functions that return one: the
+    /// cause of [`Error::Io`] itself, `InvalidInput` for [`Error::NotRegularFile`],
+    /// `InvalidData` for the rest (the message kept).
+    pub(crate) fn into_io(self) -> std::io::Error {
+        match self {
+            Error::Io { source, .. } => source,
+            e @ Error::NotRegularFile { .. } => {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            }
+            e => std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        }
+    }
 }

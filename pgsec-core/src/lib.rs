@@ -7,11 +7,13 @@
 //! | where | what |
 //! |---|---|
 //! | [`catalogue()`], [`rule`] | the rules: stable ids, severities, sources, remediations |
-//! | [`hba`], [`conf`] | `pg_hba.conf` and `postgresql.conf` parsers that agree with the server (includes followed through a [`SourceLoader`]) |
+//! | [`hba`], [`conf`] | `pg_hba.conf` and `postgresql.conf` parsers that agree with the server (includes followed through a [`SourceLoader`], bounded by [`InputLimits`], regular files only) |
+//! | [`secret`] | which hba options hold secrets, and [`secret::Secret`], which prints `<redacted>` |
 //! | [`Snapshot`], [`snapshot`] | the facts a rule may look at, each [`Collected`] or not (with the reason) |
 //! | [`evaluate`], [`Policy`] | the pure evaluator and what the user decides (tenant columns, thresholds, suppressions) |
 //! | [`Report`], [`render`] | findings with evidence and fingerprints; text, JSON and SARIF 2.1.0 |
 //! | [`harden`] | a hardening profile → `postgresql.conf` fragment, `pg_hba.conf`, `roles.sql`, `rls.sql` |
+//! | [`sql`] | the one identifier quoter (PostgreSQL's `quote_ident()` and keyword list) and the server's rule for custom setting names |
 //! | `live` (feature) | collecting a [`Snapshot`] from a running server over tokio-postgres |
 //!
 //! | feature | default | adds |
@@ -51,10 +53,15 @@ pub mod live;
 mod policy;
 pub mod render;
 mod report;
+pub mod secret;
 mod severity;
 pub mod snapshot;
+pub mod sql;
 
-pub use source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
+pub use source::{
+    read_input_bytes, read_input_file, FsLoader, InputLimit, InputLimits, MemoryLoader,
+    SourceLoader, SourceRef,
+};
 
 pub use catalogue::{catalogue, catalogue_markdown, rule, Rule};
 pub use error::Error;

@@ -75,6 +75,7 @@ host    all             all             all                     ldap ldapurl=htt
 host    all             all             all                     ldap ldapprefix=a ldapbasedn=b
 host    all             all             all                     ldap ldapbasedn=b ldapsearchattribute=a ldapsearchfilter=f
 host    all             all             all                     ldap ldapbasedn=b ldapport=abc
+host    all             all             all                     ldap ldapserver=h ldapbasedn="dc=x" ldapbinddn="cn=admin" ldapbindpasswd="pgsec-ldap secret" ldapsearchattribute=uid
 host    all             all             all                     radius radiusservers="127.0.0.1,127.0.0.2" radiussecrets=s radiusports=1812 radiusidentifiers=a,b
 host    all             all             all                     radius radiusservers=127.0.0.1
 host    all             all             all                     radius radiussecrets=a,b radiusservers=127.0.0.1
@@ -350,13 +351,14 @@ async fn hba_agreement(
         format!("{HBA_EDGES}{HBA_CORPUS}").replace("trust # crlf line\n", "trust # crlf line\r\n");
     server.write_file(&hba_rel, &corpus).await?;
 
-    let ours = HbaFile::parse_with(
+    let file = HbaFile::parse_with(
         &corpus,
         Path::new(&hba_file),
         &HbaParseOptions::new(version),
         &loader,
-    )
-    .to_view_rows(version);
+    );
+    // The server shows secret option values; so does this variant of the view.
+    let ours = file.to_view_rows_with_secrets(version);
 
     let has_file_columns = version.major() >= 16;
     let sql = if has_file_columns {
@@ -364,7 +366,7 @@ async fn hba_agreement(
     } else {
         "select null::int8, null::text, line_number::int8, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules order by line_number"
     };
-    let theirs: Vec<HbaViewRow> = admin
+    let mut theirs: Vec<HbaViewRow> = admin
         .query(sql, &[])
         .await?
         .iter()
@@ -383,6 +385,47 @@ async fn hba_agreement(
             has_file_columns,
         })
         .collect();
+    // The secrets were read as the server reads them, and the default view hides
+    // them exactly where the server shows them.
+    let secret = "pgsec-ldap secret";
+    assert!(
+        theirs
+            .iter()
+            .filter_map(|r| r.options.as_ref())
+            .flatten()
+            .any(|o| o.contains(secret)),
+        "the server shows the LDAP bind password"
+    );
+    // Where the server's error text shows (part of) a secret, pgsec's shows
+    // `<redacted>` (`radiussecrets=a,b` unquoted: "... not in name=value format: b"):
+    // the rest of the text must agree.
+    let mut redacted_errors = 0;
+    for (t, o) in theirs.iter_mut().zip(&ours) {
+        if let (Some(te), Some(oe)) = (&t.error, &o.error) {
+            if oe.contains("<redacted>") && te != oe && matches_redacted(oe, te) {
+                t.error = Some(oe.clone());
+                redacted_errors += 1;
+            }
+        }
+    }
+    assert!(
+        redacted_errors >= 1,
+        "the corpus has an error text that shows a secret"
+    );
+    let theirs_redacted: Vec<HbaViewRow> =
+        theirs.iter().cloned().map(HbaViewRow::redacted).collect();
+    let ours_redacted = file.to_view_rows(version);
+    let (agree, total) = compare(
+        "pg_hba_file_rules (redacted)",
+        &theirs_redacted,
+        &ours_redacted,
+    );
+    assert_eq!(agree, total, "the redacted views agree");
+    let json = serde_json::to_string(&ours_redacted)?;
+    assert!(
+        !json.contains(secret) && !json.contains("radiussecrets=s"),
+        "{json}"
+    );
     Ok(compare("pg_hba_file_rules", &theirs, &ours))
 }
 
@@ -501,6 +544,28 @@ async fn conf_agreement(
 }
 
 /// Compares row by row; prints the rows that differ; returns (agreeing, total).
+/// Whether `text` is `pattern` with each `<redacted>` standing for some text.
+fn matches_redacted(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split("<redacted>");
+    let Some(first) = parts.next() else {
+        return pattern == text;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            return rest.len() > part.len() && rest.ends_with(part);
+        }
+        match rest.get(1..).and_then(|r| r.find(part)) {
+            Some(at) => rest = &rest[1 + at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 fn compare<T: PartialEq + std::fmt::Debug>(what: &str, theirs: &[T], ours: &[T]) -> (usize, usize) {
     let total = theirs.len().max(ours.len());
     let mut agree = 0;

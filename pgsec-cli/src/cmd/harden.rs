@@ -90,8 +90,9 @@ pub(crate) fn run(args: HardenArgs) -> u8 {
 fn profile(args: &HardenArgs) -> Result<Profile, String> {
     let mut p = match (&args.profile, args.preset) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            // A regular file of at most 64 MiB: not a FIFO or a device.
+            let text = pgsec_core::read_input_file(path, &pgsec_core::InputLimits::default())
+                .map_err(|e| e.to_string())?;
             Profile::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         (None, Some(Preset::Strict) | None) => Profile::strict(),

@@ -17,6 +17,10 @@
 //! assert_eq!(file.errors[0].line_number, 4);
 //! ```
 //!
+//! Reading is bounded by [`InputLimits`] (bytes and lines of every file, each time it
+//! is included) and reads regular files only: `include '/dev/zero'` or an include of
+//! a FIFO stops the parse with an error instead of growing or hanging.
+//!
 //! The parser reports what the file says; it does not know the server's parameter
 //! list, so unknown names and invalid values (which `pg_file_settings` marks
 //! "unrecognized configuration parameter" / "setting could not be applied") are not
@@ -30,7 +34,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use crate::source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
+pub use crate::source::{FsLoader, InputLimits, MemoryLoader, SourceLoader, SourceRef};
+use crate::Error;
 
 mod lexer;
 mod parse;
@@ -103,6 +108,8 @@ pub struct ConfParseOptions {
     /// Abandon a file at its first syntax error, as `pg_file_settings` does; the
     /// server itself (postmaster, SIGHUP) reports up to 100 per file. Default false.
     pub stop_at_first_error: bool,
+    /// Bounds on what the file and its includes may expand to.
+    pub limits: InputLimits,
 }
 
 impl Default for ConfParseOptions {
@@ -110,6 +117,7 @@ impl Default for ConfParseOptions {
         ConfParseOptions {
             major: 15,
             stop_at_first_error: false,
+            limits: InputLimits::default(),
         }
     }
 }
@@ -120,7 +128,15 @@ impl ConfParseOptions {
         ConfParseOptions {
             major,
             stop_at_first_error: true,
+            limits: InputLimits::default(),
         }
+    }
+
+    /// Sets the bounds on what the file and its includes may expand to.
+    #[must_use]
+    pub fn with_limits(mut self, limits: InputLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -152,6 +168,9 @@ impl ConfFile {
     /// are read through `loader`, relative to the file that names them.
     ///
     /// Never fails: syntax errors and unreadable includes are in [`ConfFile::errors`].
+    /// When the default [`InputLimits`] are passed or an included path is not a
+    /// regular file, reading stops there with an error on the including line;
+    /// [`ConfFile::try_parse_with`] makes that an error of the whole parse.
     pub fn parse(text: &str, path: &Path, loader: &dyn SourceLoader) -> ConfFile {
         Self::parse_with(text, path, loader, &ConfParseOptions::default())
     }
@@ -163,9 +182,58 @@ impl ConfFile {
         loader: &dyn SourceLoader,
         options: &ConfParseOptions,
     ) -> ConfFile {
+        Self::parse_bounded(text, path, loader, options).0
+    }
+
+    /// [`ConfFile::parse_with`], failing when reading had to stop: the file and its
+    /// includes exceed `options.limits`, or an included path is a FIFO, device,
+    /// socket or directory.
+    ///
+    /// # Errors
+    /// [`Error::InputLimit`] or [`Error::NotRegularFile`], naming the file.
+    pub fn try_parse_with(
+        text: &str,
+        path: &Path,
+        loader: &dyn SourceLoader,
+        options: &ConfParseOptions,
+    ) -> Result<ConfFile, Error> {
+        match Self::parse_bounded(text, path, loader, options) {
+            (_, Some(e)) => Err(e),
+            (file, None) => Ok(file),
+        }
+    }
+
+    /// Reads the regular file at `path` and parses it with `options`, includes read
+    /// from the file system; bounded by `options.limits`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `path` cannot be read (unreadable included files are
+    /// entries in [`ConfFile::errors`]), [`Error::NotRegularFile`] for a FIFO, device,
+    /// socket or directory, [`Error::InputLimit`] when the limits are passed.
+    pub fn load_with(path: &Path, options: &ConfParseOptions) -> Result<ConfFile, Error> {
+        let loader = FsLoader;
+        let text = loader
+            .read_limited(path, options.limits.max_bytes)
+            .map_err(|e| crate::source::read_error(path, e))?;
+        Self::try_parse_with(&text, path, &loader, options)
+    }
+
+    /// The parse, and why reading stopped early if it did.
+    fn parse_bounded(
+        text: &str,
+        path: &Path,
+        loader: &dyn SourceLoader,
+        options: &ConfParseOptions,
+    ) -> (ConfFile, Option<Error>) {
         let file = path.to_string_lossy();
-        let mut p = parse::Parser::new(loader, options.major, options.stop_at_first_error);
-        p.parse_text(&file, text, 0);
+        let mut p = parse::Parser::new(
+            loader,
+            options.major,
+            options.stop_at_first_error,
+            options.limits,
+        );
+        p.parse_top(&file, text);
+        let fatal = p.take_fatal();
         let mut out = ConfFile::default();
         for item in p.items {
             match item {
@@ -210,18 +278,18 @@ impl ConfFile {
                 s.applied = false;
             }
         }
-        out
+        (out, fatal)
     }
 
-    /// Reads and parses the file at `path` from the file system.
+    /// Reads and parses the file at `path` from the file system, with the default
+    /// [`InputLimits`] ([`ConfFile::load_with`] for the typed error).
     ///
     /// # Errors
-    /// The I/O error when `path` itself cannot be read; unreadable included files are
-    /// entries in [`ConfFile::errors`].
+    /// The I/O error when `path` itself cannot be read, `InvalidInput` when it or an
+    /// included path is not a regular file, `InvalidData` when the limits are
+    /// passed; unreadable included files are entries in [`ConfFile::errors`].
     pub fn load(path: &Path) -> io::Result<ConfFile> {
-        let loader = FsLoader;
-        let text = loader.read(path)?;
-        Ok(Self::parse(&text, path, &loader))
+        Self::load_with(path, &ConfParseOptions::default()).map_err(Error::into_io)
     }
 
     /// The rows of `pg_file_settings` for this file (parse it with

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use super::lexer::{deescape_quoted, Lexer, Tok};
-use crate::source::{absolute_config_location, is_directory_error, SourceLoader};
+use crate::source::{
+    absolute_config_location, not_regular_kind, read_error, Budget, InputLimits, SourceLoader,
+};
+use crate::Error;
 
 /// Include nesting the server allows (`CONF_FILE_MAX_DEPTH`).
 const MAX_DEPTH: u32 = 10;
@@ -37,27 +40,93 @@ pub(crate) struct Parser<'a> {
     stop_at_first_error: bool,
     opens: usize,
     stack: Vec<String>,
+    /// What has been read, against the limits.
+    budget: Budget,
+    /// Why reading stopped: a limit was passed, or a path is not a regular file.
+    /// Nothing more is read once it is set.
+    fatal: Option<Error>,
     pub(crate) items: Vec<Item>,
 }
 
 impl<'a> Parser<'a> {
-    pub(crate) fn new(loader: &'a dyn SourceLoader, major: u32, stop_at_first_error: bool) -> Self {
+    pub(crate) fn new(
+        loader: &'a dyn SourceLoader,
+        major: u32,
+        stop_at_first_error: bool,
+        limits: InputLimits,
+    ) -> Self {
         Parser {
             loader,
             major,
             stop_at_first_error,
             opens: 0,
             stack: Vec::new(),
+            budget: Budget::new(limits),
+            fatal: None,
             items: Vec::new(),
         }
     }
 
-    fn error(&mut self, file: &str, line: usize, message: impl Into<String>) {
+    /// Parses the top-level file, counted against the limits like its includes.
+    pub(crate) fn parse_top(&mut self, file: &str, text: &str) {
+        if let Err(e) = self.budget.charge(file, text) {
+            self.items.push(Item::Error {
+                file: file.to_owned(),
+                line: 1,
+                message: e.to_string(),
+            });
+            self.fatal = Some(e);
+            return;
+        }
+        self.parse_text(file, text, 0);
+    }
+
+    /// Why reading stopped early, if it did (an error item says so too).
+    pub(crate) fn take_fatal(&mut self) -> Option<Error> {
+        self.fatal.take()
+    }
+
+    /// Records why reading stops, as an error on the including line too.
+    fn stop(&mut self, calling: &str, calling_line: usize, abs_path: &str, e: Error) -> bool {
         self.items.push(Item::Error {
-            file: file.to_owned(),
-            line,
-            message: message.into(),
+            file: calling.to_owned(),
+            line: calling_line,
+            message: format!("could not open file \"{abs_path}\": {e}"),
         });
+        self.fatal = Some(e);
+        false
+    }
+
+    fn error(&mut self, file: &str, line: usize, message: impl Into<String>) {
+        let message = message.into();
+        if self.keep(file, file.len() + message.len()) {
+            self.items.push(Item::Error {
+                file: file.to_owned(),
+                line,
+                message,
+            });
+        }
+    }
+
+    /// Counts `n` bytes an item keeps beside what was read (its file name, a
+    /// message): a long path repeated on every item of a large file is bounded too.
+    /// False when that passes the limit (reading stops, with an error saying so).
+    fn keep(&mut self, file: &str, n: usize) -> bool {
+        if self.fatal.is_some() {
+            return false;
+        }
+        match self.budget.charge_kept(file, n) {
+            Ok(()) => true,
+            Err(e) => {
+                self.items.push(Item::Error {
+                    file: file.to_owned(),
+                    line: 0,
+                    message: e.to_string(),
+                });
+                self.fatal = Some(e);
+                false
+            }
+        }
     }
 
     /// `ParseConfigFp()` on text already read.
@@ -74,6 +143,9 @@ impl<'a> Parser<'a> {
         let mut ok = true;
         let mut errorcount = 0usize;
         loop {
+            if self.fatal.is_some() {
+                return false;
+            }
             let mut token = lex.next();
             if token == Tok::Eof {
                 break;
@@ -116,6 +188,7 @@ impl<'a> Parser<'a> {
                             self.parse_file(&value, false, file, line, depth + 1)
                         }
                         "include" => self.parse_file(&value, true, file, line, depth + 1),
+                        _ if !self.keep(file, file.len()) => false,
                         _ => {
                             self.items.push(Item::Setting {
                                 name,
@@ -193,6 +266,9 @@ impl<'a> Parser<'a> {
             self.error(calling, calling_line, "configuration file recursion");
             return false;
         }
+        if self.fatal.is_some() {
+            return false;
+        }
         if self.opens >= MAX_FILE_OPENS {
             self.error(
                 calling,
@@ -202,12 +278,19 @@ impl<'a> Parser<'a> {
             return false;
         }
         self.opens += 1;
-        match self.loader.read(Path::new(&abs_path)) {
-            Ok(text) => self.parse_text(&abs_path, &text, depth),
-            Err(e) if is_directory_error(&e) => {
-                // The server opens a directory, then flex fails to read it.
-                self.error(&abs_path, 1, "input in flex scanner failed");
-                false
+        let read = self
+            .loader
+            .read_limited(Path::new(&abs_path), self.budget.remaining_bytes());
+        match read {
+            Ok(text) => match self.budget.charge(&abs_path, &text) {
+                Ok(()) => self.parse_text(&abs_path, &text, depth),
+                Err(e) => self.stop(calling, calling_line, &abs_path, e),
+            },
+            // Beyond the server, which fails on a directory only after opening it
+            // ("input in flex scanner failed") and blocks on a FIFO.
+            Err(e) if not_regular_kind(&e).is_some() => {
+                let e = read_error(Path::new(&abs_path), e);
+                self.stop(calling, calling_line, &abs_path, e)
             }
             Err(_) if !strict => true,
             Err(_) => {
@@ -263,7 +346,7 @@ mod tests {
 
     fn items(text: &str) -> Vec<Item> {
         let loader = MemoryLoader::new();
-        let mut p = Parser::new(&loader, 15, false);
+        let mut p = Parser::new(&loader, 15, false, InputLimits::default());
         p.parse_text("/d/postgresql.conf", text, 0);
         p.items
     }
@@ -319,7 +402,7 @@ mod tests {
     #[test]
     fn view_mode_stops_at_first_error() {
         let loader = MemoryLoader::new();
-        let mut p = Parser::new(&loader, 15, true);
+        let mut p = Parser::new(&loader, 15, true, InputLimits::default());
         p.parse_text("/d/postgresql.conf", "a = \nb = 1\n", 0);
         assert_eq!(p.items, vec![err(1)]);
     }
@@ -331,7 +414,7 @@ mod tests {
             .with_file("/d/conf.d/01.conf", "a = 1\n")
             .with_file("/d/conf.d/00.conf", "a = 0\n")
             .with_file("/d/conf.d/x.conf.bak", "a = 9\n");
-        let mut p = Parser::new(&loader, 15, false);
+        let mut p = Parser::new(&loader, 15, false, InputLimits::default());
         p.parse_text(
             "/d/postgresql.conf",
             "include 'extra.conf'\nInclude_Dir = 'conf.d'\ninclude_if_exists 'nope.conf'\ninclude 'nope.conf'\ninclude ''\ninclude 'postgresql.conf'\ninclude_dir 'nodir'\n",
@@ -373,7 +456,7 @@ mod tests {
         let loader = MemoryLoader::new()
             .with_file("/d/a.conf", "include 'b.conf'\n")
             .with_file("/d/b.conf", "include 'a.conf'\n");
-        let mut p = Parser::new(&loader, 15, false);
+        let mut p = Parser::new(&loader, 15, false, InputLimits::default());
         p.parse_text("/d/postgresql.conf", "include 'a.conf'\n", 0);
         let Some(Item::Error { message, .. }) = p.items.first() else {
             panic!("{:?}", p.items);

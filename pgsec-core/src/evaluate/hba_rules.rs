@@ -145,11 +145,12 @@ impl RuleText {
         }
         self.head_end = out.len();
         out.push_str(r.method.as_str());
-        for (k, v) in &r.options {
+        for o in &r.options {
             out.push(' ');
-            out.push_str(k);
+            out.push_str(o.name());
             out.push('=');
-            out.push_str(v);
+            // A secret option's value is `<redacted>`.
+            out.push_str(o.value());
         }
     }
 
@@ -1695,7 +1696,7 @@ mod tests {
         for (n, l) in accepted(&file).enumerate() {
             let mut r = l.rule.clone();
             if n % 3 == 0 {
-                r.options = vec![("clientcert".into(), "verify-full".into())];
+                r.options = vec![crate::hba::HbaOption::new("clientcert", "verify-full")];
             }
             let text = RuleText::of(&r);
             assert_eq!(text.as_str(), rule_text(&r));

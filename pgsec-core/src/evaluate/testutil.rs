@@ -108,7 +108,7 @@ pub(crate) fn hba_line(n: usize, line: &str) -> HbaLine {
     let options = rest[1..]
         .iter()
         .filter_map(|o| o.split_once('='))
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .map(|(a, b)| crate::hba::HbaOption::new(a, b))
         .collect();
     HbaLine {
         file: "pg_hba.conf".into(),

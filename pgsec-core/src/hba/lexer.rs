@@ -13,14 +13,19 @@ use std::sync::Arc;
 
 use crate::source::{
     absolute_config_location, canonicalize_path, conf_files_in_dir, io_error_text,
-    is_directory_error, join_path_components, SourceLoader,
+    join_path_components, read_error, Budget, InputLimits, SourceLoader,
 };
+use crate::Error;
 
 /// Nesting depth the server allows for included files (`CONF_FILE_MAX_DEPTH`).
 pub(crate) const MAX_DEPTH: u32 = 10;
 /// Files opened for one parse at most: a bound on fan-out (`@a` several times per line,
 /// each `@a` naming `@b` several times ...), which the depth limit alone does not bound.
 const MAX_FILE_OPENS: usize = 2_000;
+/// Tokens a logical line of any file holds before each further one counts as a line
+/// against [`InputLimits::max_lines`]: a real line has a handful, and what a line
+/// costs in memory grows with its tokens (a long `@file` list of short names).
+const FREE_TOKENS_PER_LINE: usize = 16;
 
 /// One token as the server keeps it (`AuthToken`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,20 +88,48 @@ pub(crate) struct Tokenizer<'a> {
     opens: usize,
     /// Files currently being read, outermost first (to name include cycles).
     stack: Vec<Arc<str>>,
+    /// What has been read, against the limits.
+    budget: Budget,
+    /// Why reading stopped: a limit was passed, or a path is not a regular file.
+    /// Nothing more is read once it is set.
+    fatal: Option<Error>,
 }
 
 impl<'a> Tokenizer<'a> {
-    pub(crate) fn new(loader: &'a dyn SourceLoader, major: u32) -> Self {
+    pub(crate) fn new(loader: &'a dyn SourceLoader, major: u32, limits: InputLimits) -> Self {
         Tokenizer {
             loader,
             major,
             opens: 0,
             stack: Vec::new(),
+            budget: Budget::new(limits),
+            fatal: None,
         }
+    }
+
+    /// Why reading stopped early, if it did (the line that was being read carries the
+    /// same text as its error).
+    pub(crate) fn take_fatal(&mut self) -> Option<Error> {
+        self.fatal.take()
     }
 
     /// Tokenizes the top-level file (depth 0), handing each line to `sink`.
     pub(crate) fn tokenize_top(&mut self, file: &str, text: &str, sink: &mut Sink<'_>) {
+        if let Err(e) = self.budget.charge(file, text) {
+            let file: Arc<str> = Arc::from(file);
+            sink(TokLine {
+                file: &file,
+                line_number: 1,
+                tokens: &[],
+                ends: &[],
+                err: Some(LineErr {
+                    msg: e.to_string(),
+                    detail: None,
+                }),
+            });
+            self.fatal = Some(e);
+            return;
+        }
         self.tokenize_file(file, text, 0, sink);
     }
 
@@ -107,6 +140,9 @@ impl<'a> Tokenizer<'a> {
         let mut tokens: Vec<Token<'t>> = Vec::with_capacity(16);
         let mut ends: Vec<usize> = Vec::with_capacity(8);
         for (line_number, line) in logical_lines(text) {
+            if self.fatal.is_some() {
+                break;
+            }
             tokens.clear();
             ends.clear();
             let mut err: Option<LineErr> = None;
@@ -123,6 +159,20 @@ impl<'a> Tokenizer<'a> {
             }
             if ends.is_empty() && err.is_none() {
                 continue;
+            }
+            // An error's text can hold paths longer than the line (the including file's
+            // directory): it counts against the limits like what was read.
+            if let Some(e) = &err {
+                let kept = e.msg.len() + e.detail.as_ref().map_or(0, String::len);
+                if self.fatal.is_none() {
+                    if let Err(f) = self.budget.charge_kept(&file, kept) {
+                        err = Some(LineErr {
+                            msg: f.to_string(),
+                            detail: None,
+                        });
+                        self.fatal = Some(f);
+                    }
+                }
             }
             if self.major >= 16 && err.is_none() && ends.len() == 2 {
                 let first = tokens.first().map_or("", |t| t.text.as_ref());
@@ -166,22 +216,27 @@ impl<'a> Tokenizer<'a> {
         err: &mut Option<LineErr>,
     ) {
         let mut pos = 0usize;
+        let mut direct = 0usize;
         while pos < line.len() && err.is_none() {
             let before = tokens.len();
-            self.next_field_expand(file, line, &mut pos, depth, tokens, err);
+            self.next_field_expand(file, line, &mut pos, depth, &mut direct, tokens, err);
             if tokens.len() > before {
                 ends.push(tokens.len());
             }
         }
     }
 
-    /// `next_field_expand()`: one comma list, `@file` references expanded.
+    /// `next_field_expand()`: one comma list, `@file` references expanded. `direct`
+    /// counts the tokens of the line read so far (not those of expanded files, which
+    /// their own lines count).
+    #[allow(clippy::too_many_arguments)]
     fn next_field_expand<'x>(
         &mut self,
         file: &str,
         line: &'x str,
         pos: &mut usize,
         depth: u32,
+        direct: &mut usize,
         tokens: &mut Vec<Token<'x>>,
         err: &mut Option<LineErr>,
     ) {
@@ -192,10 +247,23 @@ impl<'a> Tokenizer<'a> {
                     let inc = name.to_owned();
                     self.expand_file(tokens, file, &inc, depth + 1, err);
                 }
-                _ => tokens.push(Token {
-                    text: tok.text,
-                    quoted: tok.initial_quote,
-                }),
+                _ => {
+                    *direct += 1;
+                    if *direct > FREE_TOKENS_PER_LINE {
+                        if let Err(e) = self.budget.charge_lines(file, 1) {
+                            *err = Some(LineErr {
+                                msg: e.to_string(),
+                                detail: None,
+                            });
+                            self.fatal = Some(e);
+                            break;
+                        }
+                    }
+                    tokens.push(Token {
+                        text: tok.text,
+                        quoted: tok.initial_quote,
+                    });
+                }
             }
             if !(terminating_comma && err.is_none()) {
                 break;
@@ -203,20 +271,24 @@ impl<'a> Tokenizer<'a> {
         }
     }
 
-    /// Opens an included file, enforcing depth and the overall budget.
-    /// `Ok(None)` means "read as empty" (a directory, which the server reads nothing from).
-    fn open(
-        &mut self,
-        full: &str,
-        depth: u32,
-        at_name: &str,
-    ) -> Result<Option<String>, (LineErr, bool)> {
+    /// Reads an included file, enforcing depth, the number of files and the
+    /// [`InputLimits`]. The error says whether the file was missing.
+    fn open(&mut self, full: &str, depth: u32, at_name: &str) -> Result<String, (LineErr, bool)> {
         let pre16 = self.major < 16;
         let prefix = if pre16 {
             format!("could not open secondary authentication file \"@{at_name}\" as \"{full}\"")
         } else {
             format!("could not open file \"{full}\"")
         };
+        if let Some(e) = &self.fatal {
+            return Err((
+                LineErr {
+                    msg: format!("{prefix}: {e}"),
+                    detail: None,
+                },
+                false,
+            ));
+        }
         if depth > MAX_DEPTH {
             return Err((
                 LineErr {
@@ -238,9 +310,26 @@ impl<'a> Tokenizer<'a> {
             ));
         }
         self.opens += 1;
-        match self.loader.read(Path::new(full)) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if is_directory_error(&e) => Ok(None),
+        let fatal = |this: &mut Self, e: Error| {
+            let err = LineErr {
+                msg: format!("{prefix}: {e}"),
+                detail: None,
+            };
+            this.fatal = Some(e);
+            Err((err, false))
+        };
+        match self
+            .loader
+            .read_limited(Path::new(full), self.budget.remaining_bytes())
+        {
+            Ok(text) => match self.budget.charge(full, &text) {
+                Ok(()) => Ok(text),
+                Err(e) => fatal(self, e),
+            },
+            // Beyond the server, which reads a directory as empty and blocks on a FIFO.
+            Err(e) if crate::source::not_regular_kind(&e).is_some() => {
+                fatal(self, read_error(Path::new(full), e))
+            }
             Err(e) => Err((
                 LineErr {
                     msg: format!("{prefix}: {}", io_error_text(&e)),
@@ -283,8 +372,7 @@ impl<'a> Tokenizer<'a> {
             )
         };
         let text = match self.open(&full, depth, inc) {
-            Ok(Some(t)) => t,
-            Ok(None) => return,
+            Ok(t) => t,
             Err((e, _)) => {
                 *err = Some(e);
                 return;
@@ -317,11 +405,10 @@ impl<'a> Tokenizer<'a> {
     ) -> Result<(), LineErr> {
         let full = absolute_config_location(inc, outer, self.major);
         match self.open(&full, depth, inc) {
-            Ok(Some(text)) => {
+            Ok(text) => {
                 self.tokenize_file(&full, &text, depth, sink);
                 Ok(())
             }
-            Ok(None) => Ok(()),
             Err((_, true)) if missing_ok => Ok(()),
             Err((e, _)) => Err(e),
         }
@@ -641,7 +728,11 @@ mod tests {
 
     fn tok(text: &str, major: u32) -> Vec<Line> {
         let loader = MemoryLoader::new();
-        collect(Tokenizer::new(&loader, major), "/d/pg_hba.conf", text)
+        collect(
+            Tokenizer::new(&loader, major, InputLimits::default()),
+            "/d/pg_hba.conf",
+            text,
+        )
     }
 
     fn texts(line: &Line) -> Vec<Vec<String>> {
@@ -783,7 +874,7 @@ mod tests {
             .with_file("/d/sub/users", "alice, bob\n# c\ncarol\n")
             .with_file("/d/sub/inner", "@users\n");
         let lines = collect(
-            Tokenizer::new(&loader, 15),
+            Tokenizer::new(&loader, 15, InputLimits::default()),
             "/d/pg_hba.conf",
             "host all @sub/inner,dave all md5\n",
         );
@@ -820,7 +911,7 @@ mod tests {
             .with_file("/d/a", "@b\n")
             .with_file("/d/b", "x, @a\n");
         let lines = collect(
-            Tokenizer::new(&loader, 16),
+            Tokenizer::new(&loader, 16, InputLimits::default()),
             "/d/pg_hba.conf",
             "host all @a all md5\n",
         );
@@ -842,7 +933,11 @@ mod tests {
             .with_file("/d/conf.d/.hidden.conf", "local h all trust\n")
             .with_file("/d/conf.d/c.txt", "local c all trust\n");
         let text = "include more.conf\ninclude_if_exists nope.conf\ninclude_dir conf.d\ninclude missing.conf\n";
-        let lines = collect(Tokenizer::new(&loader, 16), "/d/pg_hba.conf", text);
+        let lines = collect(
+            Tokenizer::new(&loader, 16, InputLimits::default()),
+            "/d/pg_hba.conf",
+            text,
+        );
         let summary: Vec<(String, usize)> = lines
             .iter()
             .map(|l| (l.file.clone(), l.line_number))
@@ -862,7 +957,11 @@ mod tests {
             Some("could not open file \"/d/missing.conf\": No such file or directory")
         );
         // before 16 an include line is just a line
-        let lines = collect(Tokenizer::new(&loader, 15), "/d/pg_hba.conf", text);
+        let lines = collect(
+            Tokenizer::new(&loader, 15, InputLimits::default()),
+            "/d/pg_hba.conf",
+            text,
+        );
         assert_eq!(lines.len(), 4);
         assert!(lines.iter().all(|l| l.err.is_none()));
     }
@@ -891,7 +990,7 @@ mod tests {
             );
         }
         let lines = collect(
-            Tokenizer::new(&loader, 15),
+            Tokenizer::new(&loader, 15, InputLimits::default()),
             "/d/pg_hba.conf",
             "host all @f0 all md5\n",
         );

@@ -34,8 +34,17 @@
 //!
 //! Beyond the server: an include cycle is reported with the files of the cycle
 //! appended to the message, nesting stops at the server's depth of 10 in every
-//! version (before 16 the server has no limit and fails the whole view instead), and
-//! one parse opens at most 2,000 included files.
+//! version (before 16 the server has no limit and fails the whole view instead), one
+//! parse opens at most 2,000 included files, and reads at most what its
+//! [`InputLimits`] allow: bytes and lines of every file each time it is included,
+//! every token of a line beyond its 16th counting as a line (a long `@file` list).
+//! Only regular files are read: a FIFO, device, socket or directory named by `@file`
+//! or `include*` stops the parse (the server would block on a FIFO and read a
+//! directory as empty).
+//!
+//! The values of secret options (`ldapbindpasswd`, `radiussecrets`) are kept as
+//! [`Secret`]s: findings, `Debug`, error texts and [`HbaFile::to_view_rows`] show
+//! `<redacted>`; [`HbaFile::to_view_rows_with_secrets`] shows them as the server does.
 
 // NOTE for implementers: the public types below are the contract other modules (rules,
 // reports, CLI) code against. Extend them freely; do not rename fields.
@@ -46,8 +55,11 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use crate::source::{FsLoader, MemoryLoader, SourceLoader, SourceRef};
-pub use view::HbaViewRow;
+pub use crate::source::{FsLoader, InputLimits, MemoryLoader, SourceLoader, SourceRef};
+pub use view::{format_view_table, HbaViewRow};
+
+use crate::secret::Secret;
+use crate::Error;
 
 /// Opens the note pgsec appends to an include error inside a cycle.
 pub(crate) const CYCLE_NOTE: &str = " (include cycle: ";
@@ -264,8 +276,90 @@ pub struct HbaRule {
     pub address: Option<HbaAddress>,
     /// Authentication method.
     pub method: AuthMethod,
-    /// `name=value` options in file order, as written (without server defaults).
-    pub options: Vec<(String, String)>,
+    /// `name=value` options in file order, as written (without server defaults). The
+    /// values of secret options (`ldapbindpasswd`, `radiussecrets`) print redacted.
+    pub options: Vec<HbaOption>,
+}
+
+/// One `name=value` option of an hba record.
+///
+/// The value of a secret option (see [`crate::secret::is_secret_hba_option`]) is held
+/// as a [`Secret`]: `Display` (`name=value`), `Debug` and [`HbaOption::value`] show
+/// [`REDACTED`](crate::secret::REDACTED) in its place.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HbaOption {
+    name: String,
+    value: OptionValue,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum OptionValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl HbaOption {
+    /// The option `name` with `value` as written; a secret option's value is kept as a
+    /// [`Secret`].
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        let value = if crate::secret::is_secret_hba_option(&name) {
+            OptionValue::Secret(Secret::new(value))
+        } else {
+            OptionValue::Plain(value.into())
+        };
+        HbaOption { name, value }
+    }
+
+    /// The option's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value as it may be shown: as written, or
+    /// [`REDACTED`](crate::secret::REDACTED) for a secret.
+    pub fn value(&self) -> &str {
+        match &self.value {
+            OptionValue::Plain(v) => v,
+            OptionValue::Secret(_) => crate::secret::REDACTED,
+        }
+    }
+
+    /// Whether the value is a secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self.value, OptionValue::Secret(_))
+    }
+
+    /// The secret value, when the option holds one.
+    pub fn secret(&self) -> Option<&Secret> {
+        match &self.value {
+            OptionValue::Secret(s) => Some(s),
+            OptionValue::Plain(_) => None,
+        }
+    }
+
+    /// The value as written, secret or not. Do not print, log or report it.
+    pub fn expose_value(&self) -> &str {
+        match &self.value {
+            OptionValue::Plain(v) => v,
+            OptionValue::Secret(s) => s.expose_secret(),
+        }
+    }
+}
+
+impl fmt::Display for HbaOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.value())
+    }
+}
+
+impl fmt::Debug for HbaOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HbaOption")
+            .field("name", &self.name)
+            .field("value", &self.value())
+            .finish()
+    }
 }
 
 impl HbaRule {
@@ -287,13 +381,24 @@ impl HbaRule {
         }
     }
 
-    /// The value of option `name` (the last one when repeated), as written.
+    /// The value of option `name` (the last one when repeated), as written; a
+    /// secret's value is [`REDACTED`](crate::secret::REDACTED) (see
+    /// [`HbaRule::option_entry`] for the secret itself).
     pub fn option(&self, name: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.option_entry(name).map(HbaOption::value)
+    }
+
+    /// The option `name` (the last one when repeated).
+    pub fn option_entry(&self, name: &str) -> Option<&HbaOption> {
+        self.options.iter().rev().find(|o| o.name == name)
+    }
+
+    /// Adds the option `name=value` (kept as a [`Secret`] when `name` is a secret
+    /// option).
+    #[must_use]
+    pub fn with_option(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.push(HbaOption::new(name, value));
+        self
     }
 }
 
@@ -405,16 +510,27 @@ pub struct HbaParseOptions {
     pub ssl_enabled: bool,
     /// Build features.
     pub build: BuildFeatures,
+    /// Bounds on what the file and its includes may expand to.
+    pub limits: InputLimits,
 }
 
 impl HbaParseOptions {
-    /// Options for `version`, SSL on, a typical Linux build.
+    /// Options for `version`, SSL on, a typical Linux build, the default
+    /// [`InputLimits`].
     pub fn new(version: PgVersion) -> Self {
         HbaParseOptions {
             version,
             ssl_enabled: true,
             build: BuildFeatures::default(),
+            limits: InputLimits::default(),
         }
+    }
+
+    /// Sets the bounds on what the file and its includes may expand to.
+    #[must_use]
+    pub fn with_limits(mut self, limits: InputLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sets whether the server runs with `ssl = on`.
@@ -445,7 +561,10 @@ impl HbaFile {
     /// relative to the file that names them.
     ///
     /// Never fails: a line the server would reject carries its error, and an included
-    /// file that cannot be read is an error on the line that includes it.
+    /// file that cannot be read is an error on the line that includes it. When the
+    /// default [`InputLimits`] are passed or an included path is not a regular file,
+    /// reading stops there with an error on that line; [`HbaFile::try_parse_with`]
+    /// makes that an error of the whole parse.
     pub fn parse(
         text: &str,
         path: &Path,
@@ -462,13 +581,56 @@ impl HbaFile {
         options: &HbaParseOptions,
         loader: &dyn SourceLoader,
     ) -> HbaFile {
+        Self::parse_bounded(text, path, options, loader).0
+    }
+
+    /// [`HbaFile::parse_with`], failing when reading had to stop: the file and its
+    /// includes exceed `options.limits`, or an included path is a FIFO, device,
+    /// socket or directory.
+    ///
+    /// # Errors
+    /// [`Error::InputLimit`] or [`Error::NotRegularFile`], naming the file.
+    pub fn try_parse_with(
+        text: &str,
+        path: &Path,
+        options: &HbaParseOptions,
+        loader: &dyn SourceLoader,
+    ) -> Result<HbaFile, Error> {
+        match Self::parse_bounded(text, path, options, loader) {
+            (_, Some(e)) => Err(e),
+            (file, None) => Ok(file),
+        }
+    }
+
+    /// Reads the regular file at `path` and parses it with `options`, includes read
+    /// from the file system; bounded by `options.limits`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a file cannot be read (problems with included files are
+    /// line errors instead, as for the server), [`Error::NotRegularFile`] for a FIFO,
+    /// device, socket or directory, [`Error::InputLimit`] when the limits are passed.
+    pub fn load_with(path: &Path, options: &HbaParseOptions) -> Result<HbaFile, Error> {
+        let loader = FsLoader;
+        let text = loader
+            .read_limited(path, options.limits.max_bytes)
+            .map_err(|e| crate::source::read_error(path, e))?;
+        Self::try_parse_with(&text, path, options, &loader)
+    }
+
+    /// The parse, and why reading stopped early if it did.
+    fn parse_bounded(
+        text: &str,
+        path: &Path,
+        options: &HbaParseOptions,
+        loader: &dyn SourceLoader,
+    ) -> (HbaFile, Option<Error>) {
         let file = path.to_string_lossy();
         // One entry per record at most; the count of physical lines is a cheap bound
         // that spares the growing vector its copies.
         let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
         let mut rule_number = 0usize;
         let mut lists = parse::ListInterner::default();
-        let mut tokenizer = lexer::Tokenizer::new(loader, options.version.major());
+        let mut tokenizer = lexer::Tokenizer::new(loader, options.version.major(), options.limits);
         tokenizer.tokenize_top(&file, text, &mut |tl: lexer::TokLine<'_, '_>| {
             let (result, hidden) = match &tl.err {
                 Some(e) => {
@@ -495,18 +657,20 @@ impl HbaFile {
                 result,
             });
         });
-        HbaFile { lines }
+        let fatal = tokenizer.take_fatal();
+        (HbaFile { lines }, fatal)
     }
 
-    /// Reads and parses the file at `path` from the file system.
+    /// Reads and parses the file at `path` from the file system, with the default
+    /// [`InputLimits`] ([`HbaFile::load_with`] for the typed error).
     ///
     /// # Errors
-    /// The I/O error when `path` itself cannot be read (the server fails to start);
-    /// problems with included files are line errors instead.
+    /// The I/O error when `path` itself cannot be read (the server fails to start),
+    /// `InvalidInput` when it or an included path is not a regular file,
+    /// `InvalidData` when the limits are passed; problems with included files are
+    /// line errors otherwise.
     pub fn load(path: &Path, version: PgVersion) -> io::Result<HbaFile> {
-        let loader = FsLoader;
-        let text = loader.read(path)?;
-        Ok(Self::parse(&text, path, version, &loader))
+        Self::load_with(path, &HbaParseOptions::new(version)).map_err(Error::into_io)
     }
 
     /// The accepted rules in order.
@@ -524,9 +688,17 @@ impl HbaFile {
     }
 
     /// The rows of `pg_hba_file_rules` for this file as the server of `version`
-    /// shows them (PostgreSQL 15's shape; `rule_number` and `file_name` from 16 on).
+    /// shows them (PostgreSQL 15's shape; `rule_number` and `file_name` from 16 on),
+    /// except that the values of secret options are
+    /// [`REDACTED`](crate::secret::REDACTED).
     pub fn to_view_rows(&self, version: PgVersion) -> Vec<HbaViewRow> {
-        view::view_rows(self, version)
+        view::view_rows(self, version, false)
+    }
+
+    /// [`HbaFile::to_view_rows`] with the values of secret options (`ldapbindpasswd`,
+    /// `radiussecrets`) shown, exactly as the server's view shows them.
+    pub fn to_view_rows_with_secrets(&self, version: PgVersion) -> Vec<HbaViewRow> {
+        view::view_rows(self, version, true)
     }
 }
 

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use super::addr::{c_number_start, cidr_bits, leading_ones, mask_of, parse_numeric_host};
 use super::lexer::{TokLine, Token};
-use super::{AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaParseOptions, HbaRule, HbaToken};
+use super::{
+    AuthMethod, BuildFeatures, ConnType, HbaAddress, HbaOption, HbaParseOptions, HbaRule, HbaToken,
+};
 use crate::hash::{mix, mix_bytes, KeyMap};
+use crate::secret::{Secret, REDACTED};
 
 /// A line the server rejects: its message, and whether `pg_hba_file_rules.error`
 /// shows it (a few option errors are only logged, the view then has a null error).
@@ -60,19 +63,27 @@ pub(crate) struct ResolvedOptions<'a> {
     pub(crate) ldapsuffix: Option<Cow<'a, str>>,
     pub(crate) ldapbasedn: Option<Cow<'a, str>>,
     pub(crate) ldapbinddn: Option<Cow<'a, str>>,
-    pub(crate) ldapbindpasswd: Option<Cow<'a, str>>,
+    pub(crate) ldapbindpasswd: Option<&'a Secret>,
     pub(crate) ldapsearchattribute: Option<Cow<'a, str>>,
     pub(crate) ldapsearchfilter: Option<Cow<'a, str>>,
     pub(crate) ldapscope: i64,
     pub(crate) radiusservers: Option<(usize, &'a str)>,
-    pub(crate) radiussecrets: Option<(usize, &'a str)>,
+    pub(crate) radiussecrets: Option<(usize, &'a Secret)>,
     pub(crate) radiusidentifiers: Option<(usize, &'a str)>,
     pub(crate) radiusports: Option<(usize, &'a str)>,
 }
 
 impl ResolvedOptions<'_> {
-    /// `get_hba_options()`: the `options` array of the view, None when empty.
-    pub(crate) fn render(&self, method: AuthMethod) -> Option<Vec<String>> {
+    /// `get_hba_options()`: the `options` array of the view, None when empty. Secret
+    /// values are [`REDACTED`] unless `expose_secrets`.
+    pub(crate) fn render(&self, method: AuthMethod, expose_secrets: bool) -> Option<Vec<String>> {
+        let secret = |s: &Secret| -> String {
+            if expose_secrets {
+                s.expose_secret().to_owned()
+            } else {
+                REDACTED.to_owned()
+            }
+        };
         let mut out = Vec::new();
         if matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
             if self.include_realm {
@@ -114,7 +125,16 @@ impl ResolvedOptions<'_> {
                 ("ldapsuffix", &self.ldapsuffix),
                 ("ldapbasedn", &self.ldapbasedn),
                 ("ldapbinddn", &self.ldapbinddn),
-                ("ldapbindpasswd", &self.ldapbindpasswd),
+            ];
+            for (k, v) in kv {
+                if let Some(v) = v {
+                    out.push(format!("{k}={v}"));
+                }
+            }
+            if let Some(s) = self.ldapbindpasswd {
+                out.push(format!("ldapbindpasswd={}", secret(s)));
+            }
+            let kv = [
                 ("ldapsearchattribute", &self.ldapsearchattribute),
                 ("ldapsearchfilter", &self.ldapsearchfilter),
             ];
@@ -128,9 +148,13 @@ impl ResolvedOptions<'_> {
             }
         }
         if method == AuthMethod::Radius {
+            if let Some((_, raw)) = self.radiusservers {
+                out.push(format!("radiusservers={raw}"));
+            }
+            if let Some((_, s)) = self.radiussecrets {
+                out.push(format!("radiussecrets={}", secret(s)));
+            }
             let kv = [
-                ("radiusservers", &self.radiusservers),
-                ("radiussecrets", &self.radiussecrets),
                 ("radiusidentifiers", &self.radiusidentifiers),
                 ("radiusports", &self.radiusports),
             ];
@@ -197,7 +221,8 @@ pub(crate) fn parse_line(
         "hostnogssenc" => ConnType::HostNoGssEnc,
         other => {
             return Err(LineError::shown(format!(
-                "invalid connection type \"{other}\""
+                "invalid connection type \"{}\"",
+                shown(other)
             )))
         }
     };
@@ -247,7 +272,8 @@ pub(crate) fn parse_line(
                 None => {
                     if cidr.is_some() {
                         return Err(LineError::shown(format!(
-                            "specifying both host name and CIDR mask is invalid: \"{text}\""
+                            "specifying both host name and CIDR mask is invalid: \"{}\"",
+                            shown(text)
                         )));
                     }
                     address = Some(HbaAddress::HostName(host.to_owned()));
@@ -257,7 +283,8 @@ pub(crate) fn parse_line(
                     let mask = if let Some(bits) = cidr {
                         let Some(prefix) = cidr_bits(bits, v6) else {
                             return Err(LineError::shown(format!(
-                                "invalid CIDR mask in address \"{text}\""
+                                "invalid CIDR mask in address \"{}\"",
+                                shown(text)
                             )));
                         };
                         mask_of(prefix, v6)
@@ -276,7 +303,8 @@ pub(crate) fn parse_line(
                             .unwrap_or_default();
                         let Some(mask) = parse_numeric_host(mtext) else {
                             return Err(LineError::shown(format!(
-                                "invalid IP mask \"{mtext}\": Name or service not known"
+                                "invalid IP mask \"{}\": Name or service not known",
+                                shown(mtext)
                             )));
                         };
                         if mask.is_ipv6() != v6 {
@@ -329,17 +357,20 @@ pub(crate) fn parse_line(
         ));
     }
 
-    let mut options = Vec::new();
+    let mut options: Vec<HbaOption> = Vec::new();
     for field in fields {
         for token in field {
             match split_at_byte(&token.text, b'=') {
                 None => {
+                    // Right after a secret, most likely the rest of an unquoted value
+                    // with a blank in it.
+                    let after_secret = options.last().is_some_and(HbaOption::is_secret);
                     return Err(LineError::shown(format!(
                         "authentication option not in name=value format: {}",
-                        token.text
-                    )))
+                        if after_secret { REDACTED } else { &token.text }
+                    )));
                 }
-                Some((n, v)) => options.push((n.to_owned(), v.to_owned())),
+                Some((n, v)) => options.push(HbaOption::new(n, v)),
             }
         }
     }
@@ -378,6 +409,12 @@ fn names(
         }
     }
     Ok(lists.intern(field))
+}
+
+/// A token as an error message may show it: `name=<redacted>` for a secret option
+/// written where another field was expected.
+fn shown(token: &str) -> Cow<'_, str> {
+    crate::secret::redact_hba_option_entry(token)
 }
 
 /// `s` split around the first `b` (an ASCII byte); for the short strings of a line,
@@ -447,13 +484,15 @@ fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineErr
         "radius" => (AuthMethod::Radius, true),
         other => {
             return Err(LineError::shown(format!(
-                "invalid authentication method \"{other}\""
+                "invalid authentication method \"{}\"",
+                shown(other)
             )))
         }
     };
     if !supported {
         return Err(LineError::shown(format!(
-            "invalid authentication method \"{text}\": not supported by this build"
+            "invalid authentication method \"{}\": not supported by this build",
+            shown(text)
         )));
     }
     Ok(method)
@@ -482,12 +521,12 @@ pub(crate) fn resolve_options<'a>(
             Err(invalid(name, methods))
         }
     };
-    for (name, val) in &rule.options {
+    for option in &rule.options {
         if opts.build.ldap {
             r.ldapscope = LDAP_SCOPE_SUBTREE;
         }
-        let val = val.as_str();
-        match name.as_str() {
+        let (name, val) = (option.name(), option.expose_value());
+        match name {
             "map" => {
                 if !matches!(
                     method,
@@ -616,7 +655,7 @@ pub(crate) fn resolve_options<'a>(
             }
             "ldapbindpasswd" => {
                 require(AuthMethod::Ldap, "ldapbindpasswd", "ldap")?;
-                r.ldapbindpasswd = Some(Cow::Borrowed(val));
+                r.ldapbindpasswd = option.secret();
             }
             "ldapsearchattribute" => {
                 require(AuthMethod::Ldap, "ldapsearchattribute", "ldap")?;
@@ -677,9 +716,9 @@ pub(crate) fn resolve_options<'a>(
             "radiussecrets" => {
                 require(AuthMethod::Radius, "radiussecrets", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
-                    LineError::hidden(format!("could not parse RADIUS secret list \"{val}\""))
+                    LineError::hidden(format!("could not parse RADIUS secret list \"{REDACTED}\""))
                 })?;
-                r.radiussecrets = Some((list.len(), val));
+                r.radiussecrets = option.secret().map(|s| (list.len(), s));
             }
             "radiusidentifiers" => {
                 require(AuthMethod::Radius, "radiusidentifiers", "radius")?;
@@ -722,9 +761,15 @@ pub(crate) fn resolve_options<'a>(
         }
     }
     if method == AuthMethod::Radius {
-        let count = |o: &Option<(usize, &str)>| o.as_ref().map_or(0, |(n, _)| *n);
-        let (servers, secrets) = (count(&r.radiusservers), count(&r.radiussecrets));
-        let (ports, idents) = (count(&r.radiusports), count(&r.radiusidentifiers));
+        let count = |o: Option<usize>| o.unwrap_or(0);
+        let (servers, secrets) = (
+            count(r.radiusservers.map(|(n, _)| n)),
+            count(r.radiussecrets.map(|(n, _)| n)),
+        );
+        let (ports, idents) = (
+            count(r.radiusports.map(|(n, _)| n)),
+            count(r.radiusidentifiers.map(|(n, _)| n)),
+        );
         // An empty list is a NIL pointer to the server: "not set".
         if servers == 0 {
             return Err(LineError::shown(

@@ -1,5 +1,8 @@
 //! The rows of the server's `pg_hba_file_rules` view (`fill_hba_line()` of
-//! `hbafuncs.c`), so a parsed file can be diffed against a live server.
+//! `hbafuncs.c`), so a parsed file can be diffed against a live server, and a
+//! psql-like table of them.
+
+use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -9,10 +12,12 @@ use super::{HbaAddress, HbaFile, HbaParseOptions, PgVersion, CYCLE_NOTE};
 
 /// One row of `pg_hba_file_rules`; `None` is SQL NULL.
 ///
+/// `Debug` redacts the values of secret options whatever the row holds.
+///
 /// Serializes as a JSON object with the view's columns in the view's order:
 /// `line_number, type, database, user_name, address, netmask, auth_method, options,
 /// error`, preceded by `rule_number, file_name` for PostgreSQL 16 and later.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HbaViewRow {
     /// `rule_number` (16+): position among rules without an error.
     pub rule_number: Option<i64>,
@@ -61,7 +66,46 @@ impl Serialize for HbaViewRow {
     }
 }
 
+impl fmt::Debug for HbaViewRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let options: Option<Vec<String>> = self.options.as_ref().map(|o| {
+            o.iter()
+                .map(|e| crate::secret::redact_hba_option_entry(e).into_owned())
+                .collect()
+        });
+        f.debug_struct("HbaViewRow")
+            .field("rule_number", &self.rule_number)
+            .field("file_name", &self.file_name)
+            .field("line_number", &self.line_number)
+            .field("conn_type", &self.conn_type)
+            .field("database", &self.database)
+            .field("user_name", &self.user_name)
+            .field("address", &self.address)
+            .field("netmask", &self.netmask)
+            .field("auth_method", &self.auth_method)
+            .field("options", &options)
+            .field("error", &self.error)
+            .field("has_file_columns", &self.has_file_columns)
+            .finish()
+    }
+}
+
 impl HbaViewRow {
+    /// The row with the values of secret options replaced by
+    /// [`REDACTED`](crate::secret::REDACTED) (what [`HbaFile::to_view_rows`] returns),
+    /// e.g. for a row read from the server, which shows them.
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        if let Some(options) = &mut self.options {
+            for entry in options.iter_mut() {
+                if let std::borrow::Cow::Owned(r) = crate::secret::redact_hba_option_entry(entry) {
+                    *entry = r;
+                }
+            }
+        }
+        self
+    }
+
     /// The column names of the view for `version`, in order.
     pub fn columns(version: PgVersion) -> &'static [&'static str] {
         const OLD: &[&str] = &[
@@ -121,7 +165,66 @@ impl HbaViewRow {
     }
 }
 
-pub(crate) fn view_rows(file: &HbaFile, version: PgVersion) -> Vec<HbaViewRow> {
+/// Widest a column is padded to: a longer cell sticks out of its column instead of
+/// widening every row (the table stays linear in the size of the rows).
+const MAX_PADDED_WIDTH: usize = 64;
+
+/// The rows as a psql-like table for `version`: a header, a rule, one line per row
+/// (long cells kept whole), and the row count.
+pub fn format_view_table(rows: &[HbaViewRow], version: PgVersion) -> String {
+    let header: Vec<String> = HbaViewRow::columns(version)
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    let body: Vec<Vec<String>> = rows.iter().map(HbaViewRow::cells).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in &body {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count().min(MAX_PADDED_WIDTH));
+        }
+    }
+    let mut out = String::new();
+    let push_row = |out: &mut String, cells: &[String]| {
+        let start = out.len();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str(" | ");
+            }
+            out.push_str(c);
+            // Padding by hand: `{:<w$}` panics on a width above 65,535.
+            let len = c.chars().count();
+            out.extend(std::iter::repeat_n(' ', w.saturating_sub(len)));
+        }
+        let end = out[start..].trim_end().len() + start;
+        out.truncate(end);
+        out.push('\n');
+    };
+    push_row(&mut out, &header);
+    for (i, w) in widths.iter().enumerate() {
+        if i > 0 {
+            out.push_str("-+-");
+        }
+        out.extend(std::iter::repeat_n('-', *w));
+    }
+    out.push('\n');
+    for r in &body {
+        push_row(&mut out, r);
+    }
+    out.push('(');
+    out.push_str(&rows.len().to_string());
+    out.push_str(if rows.len() == 1 {
+        " row)\n"
+    } else {
+        " rows)\n"
+    });
+    out
+}
+
+pub(crate) fn view_rows(
+    file: &HbaFile,
+    version: PgVersion,
+    expose_secrets: bool,
+) -> Vec<HbaViewRow> {
     let has_file_columns = version.major() >= 16;
     let opts = HbaParseOptions::new(version);
     let mut rule_number: i64 = 0;
@@ -169,7 +272,7 @@ pub(crate) fn view_rows(file: &HbaFile, version: PgVersion) -> Vec<HbaViewRow> {
             row.auth_method = Some(rule.method.as_str().to_owned());
             row.options = resolve_options(rule, &opts)
                 .ok()
-                .and_then(|r| r.render(rule.method));
+                .and_then(|r| r.render(rule.method, expose_secrets));
         }
         rows.push(row);
     }

@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::hba::{AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken};
+use crate::hba::{
+    AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaOption, HbaRule, HbaToken,
+};
 use crate::snapshot::IdentMapping;
 
 /// One row of `pg_hba_file_rules` (`row_to_json`; `rule_number` and `file_name` from
-/// PostgreSQL 16 on).
-#[derive(Debug, Deserialize)]
+/// PostgreSQL 16 on). No `Debug`: `options` holds secrets as the server shows them
+/// (they become redacted [`HbaOption`]s in [`hba_file`]).
+#[derive(Deserialize)]
 pub(super) struct HbaRow {
     #[serde(default)]
     rule_number: Option<i64>,
@@ -122,8 +125,8 @@ fn rule(row: HbaRow) -> Result<HbaRule, String> {
         .unwrap_or_default()
         .into_iter()
         .map(|o| match o.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            None => (o, String::new()),
+            Some((k, v)) => HbaOption::new(k, v),
+            None => HbaOption::new(o, ""),
         })
         .collect();
     Ok(r)
@@ -253,6 +256,20 @@ mod tests {
         assert!(err.contains("bogus"));
         assert_eq!(line.rule_number, None);
         assert_eq!(file.lines[6].rule_number, Some(6));
+    }
+
+    #[test]
+    fn secrets_the_view_shows_are_redacted() {
+        let file = hba_file(
+            rows(
+                r#"[{"line_number":1,"type":"host","database":["all"],"user_name":["all"],"address":"10.0.0.0","netmask":"255.0.0.0","auth_method":"radius","options":["radiusservers=r","radiussecrets=pw-radius"],"error":null}]"#,
+            ),
+            None,
+        );
+        let (_, rule) = file.rules().next().unwrap();
+        assert_eq!(rule.option("radiussecrets"), Some("<redacted>"));
+        assert_eq!(rule.option("radiusservers"), Some("r"));
+        assert!(!format!("{file:?}").contains("pw-radius"));
     }
 
     #[test]
