@@ -9,6 +9,7 @@ use crate::cert::Verification;
 use crate::error::{Error, Result};
 use crate::options::{ChannelBinding, Config, Host, SslMode, TargetSessionAttrs};
 use crate::tls::TlsSession;
+use crate::unix_socket::SocketPeer;
 
 impl Config {
     /// The tokio-postgres configuration, after the fail-closed policy: over TCP it asks
@@ -19,12 +20,43 @@ impl Config {
     /// For `TenantPool`: `deadpool_postgres::Manager::from_config(config.to_tokio_config()?,
     /// config.make_tls_connect()?, manager_config)`.
     ///
+    /// Over TCP, `require_auth` is enforced by that connector (inside TLS). Over a Unix
+    /// socket tokio-postgres would open the socket itself, so neither `requirepeer` nor
+    /// `require_auth` could be checked: such a configuration is refused here rather
+    /// than silently weakened; [`crate::connect`] supports it.
+    ///
     /// # Errors
     /// [`Error::WeakSslMode`] (sslmode below verify-full over TCP without a dangerous
     /// opt-in), [`Error::Missing`] (no user; verify-full with `hostaddr` but no `host`
     /// name), [`Error::InvalidValue`] (host/hostaddr/port lists that do not pair up;
-    /// Unix-socket and TCP hosts mixed).
+    /// Unix-socket and TCP hosts mixed), [`Error::Unsupported`] (`requirepeer` or
+    /// `require_auth` with Unix-socket hosts; `require_auth` over TCP without TLS).
     pub fn to_tokio_config(&self) -> Result<tokio_postgres::Config> {
+        let pg = self.tokio_config()?;
+        if self.is_unix_socket() {
+            let key = if self.requirepeer.is_some() {
+                Some("requirepeer")
+            } else if self.require_auth.is_some() {
+                Some("require_auth")
+            } else {
+                None
+            };
+            if let Some(key) = key {
+                return Err(Error::Unsupported {
+                    key: key.into(),
+                    reason: "over a Unix socket it is enforced by pgsec_client::connect only; a \
+                             tokio-postgres configuration (and so a pool built from one) opens \
+                             the socket itself and could not check it"
+                        .into(),
+                });
+            }
+        }
+        Ok(pg)
+    }
+
+    /// [`Config::to_tokio_config`] without the refusal of checks that only
+    /// [`crate::connect`] performs over Unix sockets.
+    pub(crate) fn tokio_config(&self) -> Result<tokio_postgres::Config> {
         let hosts = self.hosts()?;
         let tcp = hosts.iter().any(|h| matches!(h, Host::Tcp { .. }));
         let unix = hosts.iter().any(|h| matches!(h, Host::Unix { .. }));
@@ -76,11 +108,22 @@ impl Config {
                 }
                 pg.port(*port);
             }
-            pg.ssl_mode(match self.get_ssl_mode() {
+            let ssl_mode = match self.get_ssl_mode() {
                 SslMode::Prefer => PgSslMode::Prefer,
                 SslMode::Disable | SslMode::Allow => PgSslMode::Disable,
                 _ => PgSslMode::Require,
-            });
+            };
+            if self.require_auth.is_some() && ssl_mode != PgSslMode::Require {
+                return Err(Error::Unsupported {
+                    key: "require_auth".into(),
+                    reason: format!(
+                        "over TCP it is checked inside TLS, and sslmode={} may connect without \
+                         TLS; use sslmode=verify-full",
+                        self.get_ssl_mode()
+                    ),
+                });
+            }
+            pg.ssl_mode(ssl_mode);
             if self.ssl_direct {
                 pg.ssl_negotiation(SslNegotiation::Direct);
             }
@@ -167,13 +210,22 @@ pub struct ConnectionDetails {
     pub channel_binding: ChannelBinding,
     /// Whether the connection went through a Unix-domain socket.
     pub unix_socket: bool,
+    /// Over a Unix-domain socket: who runs the server, and whether `requirepeer`
+    /// checked it.
+    pub peer: Option<SocketPeer>,
 }
 
 impl ConnectionDetails {
     /// True when the server's identity is established: TLS with chain and host name
-    /// verified, or a Unix-domain socket (whose path the operating system protects).
+    /// verified, or a Unix-domain socket whose peer `requirepeer` checked. A socket
+    /// without that check is not verified: whoever created the socket file got the
+    /// connection.
     pub fn is_verified(&self) -> bool {
-        self.unix_socket || self.tls.as_ref().is_some_and(|t| t.identity_verified)
+        if self.unix_socket {
+            self.peer.as_ref().is_some_and(SocketPeer::is_verified)
+        } else {
+            self.tls.as_ref().is_some_and(|t| t.identity_verified)
+        }
     }
 
     /// The `client.*` findings of this connection (rule ids of RULES.md):
@@ -181,7 +233,8 @@ impl ConnectionDetails {
     /// `client.channel_binding` when SCRAM may run without channel binding over TLS.
     pub fn findings(&self) -> Vec<ClientFinding> {
         let mut out = Vec::new();
-        if !self.is_verified() {
+        // client.sslmode_weak is about TCP; a socket's peer is reported by `peer`.
+        if !self.unix_socket && !self.is_verified() {
             let note = if self.tls.is_none() {
                 " (and this connection is not encrypted)"
             } else {
@@ -276,14 +329,25 @@ pub fn config_findings(config: &Config) -> Vec<ClientFinding> {
 /// # Ok(()) }
 /// ```
 ///
+/// Over Unix-domain sockets pgsec-client opens the socket itself: it reads the peer's
+/// user id (`SO_PEERCRED`, in [`ConnectionDetails::peer`]), checks `requirepeer` before
+/// sending anything, and enforces `require_auth`. Such a client's
+/// `cancel_token().cancel_query(..)` does not know the socket; use
+/// `cancel_query_raw` with a stream you open.
+///
 /// # Errors
 /// Configuration errors as [`Config::to_tokio_config`] and [`Config::make_tls_connect`];
 /// [`Error::Certificate`] when the server's certificate is refused (the
 /// [`crate::CertificateRefusal`] says why); [`Error::Tls`] for other handshake failures;
-/// [`Error::Connect`] for network and authentication errors.
+/// [`Error::RequirePeer`] when the process behind a socket is not the `requirepeer`
+/// user; [`Error::AuthMethodRefused`] when the server asks for an authentication method
+/// `require_auth` does not allow; [`Error::Socket`] when a socket cannot be opened;
+/// [`Error::Connect`] for other network and authentication errors.
 pub async fn connect(config: &Config) -> Result<(tokio_postgres::Client, ConnectionDetails)> {
-    let pg = config.to_tokio_config()?;
-    let unix_socket = config.is_unix_socket();
+    let pg = config.tokio_config()?;
+    if config.is_unix_socket() {
+        return crate::unix_socket::connect(config, &pg).await;
+    }
     let tls = config.make_tls_connect()?;
     let (client, connection) = pg.connect(tls.clone()).await.map_err(Error::from_connect)?;
     tokio::spawn(async move {
@@ -292,14 +356,11 @@ pub async fn connect(config: &Config) -> Result<(tokio_postgres::Client, Connect
         }
     });
     let details = ConnectionDetails {
-        tls: if unix_socket {
-            None
-        } else {
-            tls.last_session()
-        },
+        tls: tls.last_session(),
         ssl_mode: config.get_ssl_mode(),
         channel_binding: config.get_channel_binding(),
-        unix_socket,
+        unix_socket: false,
+        peer: None,
     };
     Ok((client, details))
 }

@@ -12,12 +12,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding as PgChannelBinding, MakeTlsConnect, TlsConnect};
 
+use crate::auth::{AuthWatch, RequireAuth};
 use crate::cert::{tls_server_end_point, PeerCertificate, PgsecServerVerifier, Verification};
 use crate::error::{CertificateRefusal, Error, Result};
 use crate::options::{Config, RootCert, SslMode};
@@ -52,6 +52,8 @@ pub struct MakeVerifiedTlsConnect {
     config: Arc<ClientConfig>,
     identity_verified: bool,
     last: SessionSlot,
+    /// `require_auth`, checked on the decrypted stream.
+    require_auth: Option<RequireAuth>,
 }
 
 impl std::fmt::Debug for MakeVerifiedTlsConnect {
@@ -86,6 +88,7 @@ where
             config: Arc::clone(&self.config),
             identity_verified: self.identity_verified,
             last: Arc::clone(&self.last),
+            require_auth: self.require_auth,
         })
     }
 }
@@ -96,6 +99,7 @@ pub struct VerifiedTlsConnect {
     config: Arc<ClientConfig>,
     identity_verified: bool,
     last: SessionSlot,
+    require_auth: Option<RequireAuth>,
 }
 
 impl std::fmt::Debug for VerifiedTlsConnect {
@@ -154,6 +158,7 @@ where
             Ok(VerifiedTlsStream {
                 inner: tls,
                 end_point,
+                auth: self.require_auth.map(|p| AuthWatch::new(p, host)),
             })
         })
     }
@@ -185,6 +190,7 @@ fn handshake_error(host: &str, e: io::Error) -> Error {
 pub struct VerifiedTlsStream<S> {
     inner: tokio_rustls::client::TlsStream<S>,
     end_point: Option<Vec<u8>>,
+    auth: Option<AuthWatch>,
 }
 
 impl<S> std::fmt::Debug for VerifiedTlsStream<S> {
@@ -207,11 +213,12 @@ where
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for VerifiedTlsStream<S> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        AuthWatch::poll_read(&mut this.auth, Pin::new(&mut this.inner), cx, buf)
     }
 }
 
@@ -335,6 +342,7 @@ impl Config {
             config: Arc::new(config),
             identity_verified: verification == Verification::Full,
             last: Arc::new(Mutex::new(None)),
+            require_auth: self.require_auth,
         })
     }
 
@@ -410,7 +418,7 @@ impl Config {
             reason: "does not exist; a client certificate needs its key (set sslkey=...)".into(),
         })?;
         check_key_permissions(&key_path, &meta)?;
-        let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| Error::CertificateFile {
+        let key = crate::regular_file::pem_key(&key_path).map_err(|e| Error::CertificateFile {
             what: "private key file",
             path: key_path.clone(),
             reason: format!("is not a PEM private key: {e}"),
@@ -431,13 +439,11 @@ fn read_certs(
             reason: missing(),
         });
     }
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| Error::CertificateFile {
-            what,
-            path: path.to_path_buf(),
-            reason: format!("is not a PEM certificate file: {e}"),
-        })?;
+    let certs = crate::regular_file::pem_certs(path).map_err(|e| Error::CertificateFile {
+        what,
+        path: path.to_path_buf(),
+        reason: format!("is not a PEM certificate file: {e}"),
+    })?;
     if certs.is_empty() {
         return Err(Error::CertificateFile {
             what,

@@ -2,12 +2,15 @@
 //! connection: server version, TLS version and cipher, the server certificate, the
 //! role's attributes and any `client.*` findings.
 //!
+//! Over a Unix-domain socket it says who runs the server (the peer's user id) and
+//! whether `requirepeer` checked it; an unchecked socket is not called verified.
+//!
 //! Exit 0 when the server's identity is verified; 2 with a one-line reason otherwise.
 
 use std::time::SystemTime;
 
 use pgsec_client::{
-    config_findings, connect, ClientFinding, Config, ConnectionDetails, Environment,
+    config_findings, connect, ClientFinding, Config, ConnectionDetails, Environment, SocketPeer,
 };
 
 /// Arguments of `pgsec ping`.
@@ -81,11 +84,19 @@ async fn ping(conninfo: &str) -> u8 {
         Err(e) => println!("role:         unknown ({e})"),
     }
 
+    if let Some(require) = config.get_require_auth() {
+        println!("auth:         require_auth={require} (enforced)");
+    }
     let findings = details.findings();
     print_findings(&findings);
     if details.is_verified() {
         println!("verified:     yes");
         0
+    } else if let Some(peer) = &details.peer {
+        super::fail(format!(
+            "connected, but the server behind the Unix socket was not verified: {}",
+            peer_fix(peer)
+        ))
     } else {
         super::fail(
             "connected, but the server's identity was not verified (sslmode below verify-full)",
@@ -93,9 +104,44 @@ async fn ping(conninfo: &str) -> u8 {
     }
 }
 
+/// Who the peer is, in words: "postgres (uid 104)".
+fn peer_identity(peer: &SocketPeer) -> String {
+    match (&peer.user, peer.uid) {
+        (Some(user), Some(uid)) => format!("{user} (uid {uid})"),
+        (None, Some(uid)) => format!("uid {uid} (no user name in /etc/passwd)"),
+        _ => "an unknown user (the system did not say)".into(),
+    }
+}
+
+/// What to set so that the socket's peer is checked.
+fn peer_fix(peer: &SocketPeer) -> String {
+    match &peer.user {
+        Some(user) => format!(
+            "set requirepeer={user} if {user} is the account your PostgreSQL server runs as"
+        ),
+        None => "set requirepeer=<the account your PostgreSQL server runs as>".into(),
+    }
+}
+
 fn print_tls(details: &ConnectionDetails) {
     let Some(tls) = &details.tls else {
-        if details.unix_socket {
+        if let Some(peer) = &details.peer {
+            println!(
+                "transport:    Unix-domain socket {} (no TLS)",
+                peer.socket.display()
+            );
+            match &peer.required {
+                Some(required) => println!(
+                    "peer:         server process runs as {}; verified by requirepeer={required}",
+                    peer_identity(peer)
+                ),
+                None => println!(
+                    "peer:         server process runs as {}; NOT verified ({})",
+                    peer_identity(peer),
+                    peer_fix(peer)
+                ),
+            }
+        } else if details.unix_socket {
             println!("transport:    Unix-domain socket (no TLS)");
         } else {
             println!("transport:    TCP without TLS");

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 pub use env::Environment;
 
+use crate::auth::RequireAuth;
 use crate::error::{Error, Result};
 
 /// libpq's `sslmode`. pgsec-client's default is [`SslMode::VerifyFull`] (libpq's is
@@ -73,13 +74,10 @@ impl FromStr for SslMode {
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
-            other => {
+            _ => {
                 return Err(Error::invalid(
                     "sslmode",
-                    format!(
-                        "\"{other}\" is not one of disable, allow, prefer, require, verify-ca, \
-                         verify-full"
-                    ),
+                    "use one of disable, allow, prefer, require, verify-ca, verify-full",
                 ))
             }
         })
@@ -118,10 +116,10 @@ impl FromStr for ChannelBinding {
             "disable" => ChannelBinding::Disable,
             "prefer" => ChannelBinding::Prefer,
             "require" => ChannelBinding::Require,
-            other => {
+            _ => {
                 return Err(Error::invalid(
                     "channel_binding",
-                    format!("\"{other}\" is not one of disable, prefer, require"),
+                    "use one of disable, prefer, require",
                 ))
             }
         })
@@ -194,6 +192,17 @@ pub enum TargetSessionAttrs {
     ReadOnly,
 }
 
+impl TargetSessionAttrs {
+    /// The libpq spelling (`any`, `read-write`, `read-only`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+        }
+    }
+}
+
 /// A password that never shows in `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Password(pub(crate) String);
@@ -257,6 +266,10 @@ pub struct Config {
     pub(crate) keepalives_count: Option<u32>,
     pub(crate) target_session_attrs: TargetSessionAttrs,
     pub(crate) load_balance_random: bool,
+    /// `requirepeer`: the OS user the server behind a Unix socket must run as.
+    pub(crate) requirepeer: Option<String>,
+    /// `require_auth`: the authentication requests the client answers.
+    pub(crate) require_auth: Option<RequireAuth>,
     /// `~/.postgresql`, where libpq looks for root.crt, postgresql.crt and postgresql.key.
     pub(crate) cert_dir: Option<PathBuf>,
     /// Directory for an empty host (libpq's DEFAULT_PGSOCKET_DIR).
@@ -284,6 +297,8 @@ impl fmt::Debug for Config {
             .field("channel_binding", &self.get_channel_binding())
             .field("connect_timeout", &self.connect_timeout)
             .field("target_session_attrs", &self.target_session_attrs)
+            .field("requirepeer", &self.requirepeer)
+            .field("require_auth", &self.require_auth)
             .field("allow_unverified_tls", &self.allow_unverified_tls)
             .field("allow_plaintext", &self.allow_plaintext)
             .finish_non_exhaustive()
@@ -305,9 +320,15 @@ impl Config {
     /// query parameters). Only the string is used: see [`Config::with_env`] for the
     /// environment, `~/.pgpass` and defaults.
     ///
+    /// A URL whose user name or password holds an unencoded `@` (or an `@` after the
+    /// first `/`) is refused rather than split at the wrong place: percent-encode it as
+    /// `%40`.
+    ///
     /// # Errors
     /// [`Error::Syntax`], [`Error::UnknownOption`], [`Error::InvalidValue`] or
-    /// [`Error::Unsupported`]; none of them contains the password.
+    /// [`Error::Unsupported`]. None of them repeats a value or an unknown word of the
+    /// string (any of which could be a misplaced password): they name the option when it
+    /// is a known one, else the position.
     pub fn parse(conninfo: &str) -> Result<Self> {
         let pairs = if parse::is_url(conninfo) {
             parse::parse_url(conninfo)?
@@ -315,8 +336,16 @@ impl Config {
             parse::parse_keyword_value(conninfo)?
         };
         let mut config = Config::new();
-        for (key, value) in pairs {
-            config.set_option(&key, &value)?;
+        for pair in pairs {
+            config
+                .set_option(&pair.key, &pair.value)
+                .map_err(|e| match e {
+                    Error::UnknownOption { suggestion, .. } => Error::UnknownOption {
+                        position: Some(pair.position),
+                        suggestion,
+                    },
+                    other => other,
+                })?;
         }
         Ok(config)
     }
@@ -362,6 +391,8 @@ impl Config {
             ("PGCONNECT_TIMEOUT", "connect_timeout"),
             ("PGOPTIONS", "options"),
             ("PGTARGETSESSIONATTRS", "target_session_attrs"),
+            ("PGREQUIREPEER", "requirepeer"),
+            ("PGREQUIREAUTH", "require_auth"),
         ];
         for (var, key) in VARS {
             let Some(value) = env.get(var) else { continue };
@@ -442,6 +473,8 @@ impl Config {
             "connect_timeout" => self.connect_timeout.is_some(),
             "options" => self.options.is_some(),
             "target_session_attrs" => self.target_session_attrs != TargetSessionAttrs::Any,
+            "requirepeer" => self.requirepeer.is_some(),
+            "require_auth" => self.require_auth.is_some(),
             _ => false,
         }
     }
@@ -449,7 +482,8 @@ impl Config {
     /// Sets one libpq option by name, as if it appeared in a connection string.
     ///
     /// # Errors
-    /// [`Error::UnknownOption`], [`Error::InvalidValue`] or [`Error::Unsupported`].
+    /// [`Error::UnknownOption`], [`Error::InvalidValue`] or [`Error::Unsupported`]; the
+    /// value is never repeated in them.
     pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
             "host" => self.hosts = split_list(value),
@@ -472,6 +506,12 @@ impl Config {
             "sslmode" => self.ssl_mode = Some(value.parse()?),
             // The old JDBC-style spelling libpq still accepts in URLs.
             "ssl" if value == "true" => self.ssl_mode = Some(SslMode::Require),
+            "ssl" => {
+                return Err(Error::invalid(
+                    key,
+                    "only ssl=true is understood (it means sslmode=require)",
+                ))
+            }
             "sslrootcert" => self.ssl_root_cert = Some(RootCert::parse(value)),
             "sslcert" => self.ssl_cert = Some(PathBuf::from(value)),
             "sslkey" => self.ssl_key = Some(PathBuf::from(value)),
@@ -483,12 +523,7 @@ impl Config {
                 self.ssl_direct = match value {
                     "postgres" => false,
                     "direct" => true,
-                    _ => {
-                        return Err(Error::invalid(
-                            key,
-                            format!("\"{value}\" is not one of postgres, direct"),
-                        ))
-                    }
+                    _ => return Err(Error::invalid(key, "use one of postgres, direct")),
                 }
             }
             "ssl_min_protocol_version" => {
@@ -496,12 +531,7 @@ impl Config {
                     // rustls never negotiates anything below TLS 1.2.
                     "" | "TLSv1" | "TLSv1.1" | "TLSv1.2" => false,
                     "TLSv1.3" => true,
-                    _ => {
-                        return Err(Error::invalid(
-                            key,
-                            format!("\"{value}\" is not a TLS version"),
-                        ))
-                    }
+                    _ => return Err(Error::invalid(key, TLS_VERSIONS)),
                 }
             }
             "ssl_max_protocol_version" => {
@@ -511,15 +541,10 @@ impl Config {
                     "TLSv1" | "TLSv1.1" => {
                         return Err(Error::invalid(
                             key,
-                            format!("\"{value}\" is below TLSv1.2, which pgsec-client never uses"),
+                            format!("{value} is below TLSv1.2, which pgsec-client never uses"),
                         ))
                     }
-                    _ => {
-                        return Err(Error::invalid(
-                            key,
-                            format!("\"{value}\" is not a TLS version"),
-                        ))
-                    }
+                    _ => return Err(Error::invalid(key, TLS_VERSIONS)),
                 }
             }
             "channel_binding" => self.channel_binding = Some(value.parse()?),
@@ -558,19 +583,14 @@ impl Config {
                             ),
                         })
                     }
-                    _ => return Err(Error::invalid(key, format!("\"{value}\" is not valid"))),
+                    _ => return Err(Error::invalid(key, "use one of any, read-write, read-only")),
                 }
             }
             "load_balance_hosts" => {
                 self.load_balance_random = match value {
                     "disable" => false,
                     "random" => true,
-                    _ => {
-                        return Err(Error::invalid(
-                            key,
-                            format!("\"{value}\" is not one of disable, random"),
-                        ))
-                    }
+                    _ => return Err(Error::invalid(key, "use one of disable, random")),
                 }
             }
             "gssencmode" => {
@@ -601,13 +621,27 @@ impl Config {
                         .into(),
                 })
             }
-            "require_auth" | "requirepeer" | "service" | "replication" | "sslkeylogfile" => {
+            // libpq: an empty value leaves the check off.
+            "requirepeer" => self.requirepeer = Some(value.to_owned()).filter(|v| !v.is_empty()),
+            "require_auth" => {
+                self.require_auth = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.parse()?)
+                };
+            }
+            "service" | "replication" | "sslkeylogfile" => {
                 return Err(Error::Unsupported {
                     key: key.into(),
                     reason: "not implemented by pgsec-client".into(),
                 })
             }
-            _ => return Err(Error::UnknownOption { key: key.into() }),
+            _ => {
+                return Err(Error::UnknownOption {
+                    position: None,
+                    suggestion: suggest_key(key),
+                })
+            }
         }
         Ok(())
     }
@@ -725,6 +759,30 @@ impl Config {
         self.dbname.as_deref()
     }
 
+    /// Sets `requirepeer`: over a Unix-domain socket, the operating-system user the
+    /// server process must run as (checked with `SO_PEERCRED` before anything is sent).
+    /// As in libpq it has no effect over TCP, where TLS verifies the server.
+    pub fn requirepeer(mut self, user: impl Into<String>) -> Self {
+        self.requirepeer = Some(user.into());
+        self
+    }
+
+    /// Sets `require_auth`: the authentication methods the server may ask for.
+    pub fn require_auth(mut self, require: RequireAuth) -> Self {
+        self.require_auth = Some(require);
+        self
+    }
+
+    /// The `requirepeer` user, if set.
+    pub fn get_requirepeer(&self) -> Option<&str> {
+        self.requirepeer.as_deref()
+    }
+
+    /// The `require_auth` setting, if set.
+    pub fn get_require_auth(&self) -> Option<RequireAuth> {
+        self.require_auth
+    }
+
     /// Whether a password is set (the password itself is not exposed).
     pub fn has_password(&self) -> bool {
         self.password.is_some()
@@ -788,7 +846,7 @@ impl Config {
             let addr = match self.hostaddrs.get(i).map(String::as_str) {
                 None | Some("") => None,
                 Some(a) => Some(a.parse::<IpAddr>().map_err(|_| {
-                    Error::invalid("hostaddr", format!("\"{a}\" is not an IP address"))
+                    Error::invalid("hostaddr", format!("entry {} is not an IP address", i + 1))
                 })?),
             };
             if addr.is_none() && (name.is_empty() || name.starts_with('/')) {
@@ -808,6 +866,90 @@ impl Config {
     }
 }
 
+const TLS_VERSIONS: &str = "use one of TLSv1.2, TLSv1.3";
+
+/// Every option [`Config::set_option`] accepts (for suggestions and for naming a key in
+/// a syntax error: only these are ever repeated).
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "passfile",
+    "dbname",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "sslmode",
+    "ssl",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslsni",
+    "sslnegotiation",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "channel_binding",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "gssencmode",
+    "sslcompression",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "requiressl",
+    "sslcertmode",
+    "sslcrl",
+    "sslcrldir",
+    "sslpassword",
+    "requirepeer",
+    "require_auth",
+    "service",
+    "replication",
+    "sslkeylogfile",
+];
+
+/// The known option `key` is, if it is one.
+pub(crate) fn known_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS.iter().copied().find(|k| *k == key)
+}
+
+/// The known option within two edits of `key` (a typo), if exactly one is closest.
+fn suggest_key(key: &str) -> Option<&'static str> {
+    if key.chars().count() < 3 || key.len() > 64 {
+        return None;
+    }
+    let mut best: Option<(usize, &'static str)> = None;
+    for k in KNOWN_KEYS {
+        let d = edit_distance(key, k);
+        if d <= 2 && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 fn split_list(value: &str) -> Vec<String> {
     value.split(',').map(|s| s.trim().to_owned()).collect()
 }
@@ -818,10 +960,7 @@ fn parse_port(p: &str) -> Result<u16> {
     }
     match p.parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
-        _ => Err(Error::invalid(
-            "port",
-            format!("\"{p}\" is not a port number"),
-        )),
+        _ => Err(Error::invalid("port", "not a port number (1 to 65535)")),
     }
 }
 
@@ -829,13 +968,13 @@ fn parse_int(key: &str, value: &str) -> Result<i64> {
     value
         .trim()
         .parse::<i64>()
-        .map_err(|_| Error::invalid(key, format!("\"{value}\" is not an integer")))
+        .map_err(|_| Error::invalid(key, "not an integer"))
 }
 
 fn parse_bool01(key: &str, value: &str) -> Result<bool> {
     match value {
         "1" => Ok(true),
         "0" => Ok(false),
-        _ => Err(Error::invalid(key, format!("\"{value}\" is not 0 or 1"))),
+        _ => Err(Error::invalid(key, "use 0 or 1")),
     }
 }

@@ -1,56 +1,79 @@
 //! libpq's two connection-string syntaxes, turned into `(key, value)` pairs.
 //!
-//! Errors never quote a value: a malformed string may well contain a password.
+//! Errors never quote a value or an unknown word: a malformed string may well hold a
+//! password where a key was expected. They name a key only when it is a known option,
+//! and otherwise say where (the 1-based character position).
 
+use super::known_key;
 use crate::error::{Error, Result};
+
+/// One `key=value` of a connection string.
+#[derive(Debug)]
+pub(crate) struct Pair {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    /// Where the key starts (1-based, in characters).
+    pub(crate) position: usize,
+}
 
 pub(crate) fn is_url(s: &str) -> bool {
     s.starts_with("postgresql://") || s.starts_with("postgres://")
 }
 
+/// How an error names the key at `position`: by name when it is a known option.
+fn key_at(key: &str, position: usize) -> String {
+    match known_key(key) {
+        Some(k) => format!("{k} (position {position})"),
+        None => format!("the word at position {position}"),
+    }
+}
+
 /// `key = value` pairs separated by whitespace; values unquoted (`\` escapes the next
 /// character) or single-quoted (`\` escapes `'` and `\`), as libpq's conninfo_parse.
-pub(crate) fn parse_keyword_value(s: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_keyword_value(s: &str) -> Result<Vec<Pair>> {
     let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
+    let mut chars = s.chars().zip(1usize..).peekable();
+    let skip_blanks = |chars: &mut std::iter::Peekable<_>| {
+        while chars
+            .next_if(|&(c, _): &(char, usize)| c.is_ascii_whitespace())
+            .is_some()
+        {}
+    };
     loop {
-        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
+        skip_blanks(&mut chars);
+        let Some(&(_, position)) = chars.peek() else {
             break;
-        }
+        };
         let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c.is_ascii_whitespace() {
-                break;
-            }
+        while let Some((c, _)) = chars.next_if(|&(c, _)| c != '=' && !c.is_ascii_whitespace()) {
             key.push(c);
-            chars.next();
         }
-        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
+        skip_blanks(&mut chars);
+        if chars.next().map(|(c, _)| c) != Some('=') {
             return Err(Error::syntax(format!(
-                "missing \"=\" after \"{key}\" in connection info string"
+                "missing \"=\" after {}; write every option as key=value, and quote a value \
+                 holding spaces as key='a b'",
+                key_at(&key, position)
             )));
         }
-        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
-            chars.next();
+        if key.is_empty() {
+            return Err(Error::syntax(format!(
+                "empty key before \"=\" at position {position}"
+            )));
         }
+        skip_blanks(&mut chars);
         let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
+        if chars.next_if(|&(c, _)| c == '\'').is_some() {
             loop {
-                match chars.next() {
+                match chars.next().map(|(c, _)| c) {
                     None => {
                         return Err(Error::syntax(format!(
-                            "unterminated quoted string in the value of \"{key}\""
+                            "unterminated quoted string in the value of {}",
+                            key_at(&key, position)
                         )))
                     }
                     Some('\\') => {
-                        if let Some(c) = chars.next() {
+                        if let Some((c, _)) = chars.next() {
                             value.push(c);
                         }
                     }
@@ -59,13 +82,9 @@ pub(crate) fn parse_keyword_value(s: &str) -> Result<Vec<(String, String)>> {
                 }
             }
         } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_ascii_whitespace() {
-                    break;
-                }
-                chars.next();
+            while let Some((c, _)) = chars.next_if(|&(c, _)| !c.is_ascii_whitespace()) {
                 if c == '\\' {
-                    if let Some(next) = chars.next() {
+                    if let Some((next, _)) = chars.next() {
                         value.push(next);
                     }
                 } else {
@@ -73,21 +92,44 @@ pub(crate) fn parse_keyword_value(s: &str) -> Result<Vec<(String, String)>> {
                 }
             }
         }
-        if key.is_empty() {
-            return Err(Error::syntax("empty key before \"=\""));
-        }
-        out.push((key, value));
+        out.push(Pair {
+            key,
+            value,
+            position,
+        });
     }
     Ok(out)
 }
 
+const ENCODE_HINT: &str = "percent-encode \"@\" in a user name or password as %40 (and \
+                           \":\" as %3A, \"/\" as %2F, \"?\" as %3F)";
+
 /// `postgres[ql]://[user[:password]@][host[:port][,...]][/dbname][?key=value[&...]]`,
-/// as libpq's conninfo_uri_parse_options.
-pub(crate) fn parse_url(s: &str) -> Result<Vec<(String, String)>> {
-    let rest = s
-        .strip_prefix("postgresql://")
-        .or_else(|| s.strip_prefix("postgres://"))
-        .ok_or_else(|| Error::syntax("URL must start with postgresql:// or postgres://"))?;
+/// as libpq's conninfo_uri_parse_options, except that an `@` libpq would take as part
+/// of the host or database name is refused: it is almost always an unencoded `@`, `/`
+/// or `?` of a password, and splitting there would send part of the password to the
+/// network as a host name.
+pub(crate) fn parse_url(s: &str) -> Result<Vec<Pair>> {
+    let prefix = if s.starts_with("postgresql://") {
+        "postgresql://"
+    } else if s.starts_with("postgres://") {
+        "postgres://"
+    } else {
+        return Err(Error::syntax(
+            "URL must start with postgresql:// or postgres://",
+        ));
+    };
+    let rest = &s[prefix.len()..];
+    let position_of = |sub: &str| {
+        // `sub` is a slice of `s`: its character position, 1-based.
+        let byte = sub.as_ptr() as usize - s.as_ptr() as usize;
+        s[..byte].chars().count() + 1
+    };
+    let pair = |key: &str, value: String, at: &str| Pair {
+        key: key.into(),
+        value,
+        position: position_of(at),
+    };
     let mut out = Vec::new();
 
     let (main, query) = match rest.split_once('?') {
@@ -97,18 +139,31 @@ pub(crate) fn parse_url(s: &str) -> Result<Vec<(String, String)>> {
     // libpq looks for '@' before the first '/'.
     let authority_end = main.find('/').unwrap_or(main.len());
     let (authority, path) = main.split_at(authority_end);
+    if authority.matches('@').count() > 1 {
+        return Err(Error::syntax(format!(
+            "the URL has more than one \"@\" before the host, so it cannot be told where \
+             the password ends and the host begins; {ENCODE_HINT}"
+        )));
+    }
+    if path.contains('@') {
+        return Err(Error::syntax(format!(
+            "the URL has an \"@\" after the first \"/\": if the password contains \"/\", the \
+             host would be taken from inside it; {ENCODE_HINT} (a database name with \"@\" \
+             is written with %40 too)"
+        )));
+    }
     let hostspec = match authority.find('@') {
         Some(at) => {
             let userinfo = &authority[..at];
             match userinfo.split_once(':') {
                 Some((u, p)) => {
                     if !u.is_empty() {
-                        out.push(("user".into(), decode(u, "user name")?));
+                        out.push(pair("user", decode(u, "user name")?, u));
                     }
-                    out.push(("password".into(), decode(p, "password")?));
+                    out.push(pair("password", decode(p, "password")?, p));
                 }
                 None if !userinfo.is_empty() => {
-                    out.push(("user".into(), decode(userinfo, "user name")?));
+                    out.push(pair("user", decode(userinfo, "user name")?, userinfo));
                 }
                 None => {}
             }
@@ -148,26 +203,34 @@ pub(crate) fn parse_url(s: &str) -> Result<Vec<(String, String)>> {
             hosts.push(host);
             ports.push(decode(port, "port")?);
         }
-        out.push(("host".into(), hosts.join(",")));
+        out.push(pair("host", hosts.join(","), hostspec));
         if ports.iter().any(|p| !p.is_empty()) {
-            out.push(("port".into(), ports.join(",")));
+            out.push(pair("port", ports.join(","), hostspec));
         }
     }
 
     if let Some(db) = path.strip_prefix('/') {
         if !db.is_empty() {
-            out.push(("dbname".into(), decode(db, "database name")?));
+            out.push(pair("dbname", decode(db, "database name")?, db));
         }
     }
 
     if let Some(query) = query {
-        for param in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = param
-                .split_once('=')
-                .ok_or_else(|| Error::syntax("missing \"=\" in a URL query parameter"))?;
+        for (i, param) in query.split('&').enumerate() {
+            if param.is_empty() {
+                continue;
+            }
+            let (k, v) = param.split_once('=').ok_or_else(|| {
+                Error::syntax(format!(
+                    "missing \"=\" in URL query parameter {} (position {}); if it is the rest \
+                     of a password holding \"?\", percent-encode that as %3F",
+                    i + 1,
+                    position_of(param)
+                ))
+            })?;
             let key = decode(k, "parameter name")?;
             let value = decode(v, "parameter value")?;
-            out.push((key, value));
+            out.push(pair(&key, value, param));
         }
     }
     Ok(out)

@@ -33,10 +33,182 @@ fn keyword_value_syntax_errors_never_quote_values() {
     assert!(!e.to_string().contains(SECRET));
     let e = err("host");
     assert!(
-        e.to_string().contains("missing \"=\" after \"host\""),
+        e.to_string()
+            .contains("missing \"=\" after host (position 1)"),
         "{e}"
     );
-    assert!(matches!(err("hots=x"), Error::UnknownOption { key } if key == "hots"));
+    // A bare word (here the tail of an unquoted password) is located, not repeated.
+    let e = err(&format!("host=h password=a {SECRET} user=u"));
+    assert!(
+        e.to_string()
+            .contains("missing \"=\" after the word at position 19"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(SECRET) && !format!("{e:?}").contains(SECRET));
+    let e = err(&format!("host=h {SECRET}='x"));
+    assert!(e.to_string().contains("the word at position 8"), "{e}");
+    assert!(!e.to_string().contains(SECRET));
+    assert!(matches!(
+        err("hots=x"),
+        Error::UnknownOption {
+            position: Some(1),
+            suggestion: Some("host")
+        }
+    ));
+    let e = err(&format!("host=h {SECRET}=1"));
+    assert!(
+        matches!(
+            e,
+            Error::UnknownOption {
+                position: Some(8),
+                suggestion: None
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains(SECRET) && !format!("{e:?}").contains(SECRET));
+}
+
+#[test]
+fn value_errors_name_the_key_never_the_value() {
+    for (conninfo, key) in [
+        ("sslmode={}", "sslmode"),
+        ("channel_binding={}", "channel_binding"),
+        ("port={}", "port"),
+        ("connect_timeout={}", "connect_timeout"),
+        ("keepalives={}", "keepalives"),
+        ("sslnegotiation={}", "sslnegotiation"),
+        ("ssl_min_protocol_version={}", "ssl_min_protocol_version"),
+        ("ssl_max_protocol_version={}", "ssl_max_protocol_version"),
+        ("target_session_attrs={}", "target_session_attrs"),
+        ("load_balance_hosts={}", "load_balance_hosts"),
+        ("require_auth={}", "require_auth"),
+        ("ssl={}", "ssl"),
+    ] {
+        let e = err(&conninfo.replace("{}", SECRET));
+        assert!(
+            matches!(&e, Error::InvalidValue { key: k, .. } if k == key),
+            "{conninfo}: {e:?}"
+        );
+        assert!(!e.to_string().contains(SECRET), "{e}");
+        assert!(!format!("{e:?}").contains(SECRET), "{e:?}");
+    }
+    let e = Config::parse(&format!("hostaddr={SECRET}"))
+        .unwrap()
+        .hosts()
+        .unwrap_err();
+    assert!(!e.to_string().contains(SECRET), "{e}");
+    assert!(e.to_string().contains("entry 1"), "{e}");
+}
+
+#[test]
+fn every_known_key_is_an_option() {
+    // KNOWN_KEYS decides which keys an error may name: it must match set_option.
+    for key in KNOWN_KEYS {
+        let outcome = Config::new().set_option(key, "");
+        assert!(
+            !matches!(outcome, Err(Error::UnknownOption { .. })),
+            "{key}"
+        );
+    }
+    assert!(matches!(
+        Config::new().set_option("sslmdoe", "x"),
+        Err(Error::UnknownOption {
+            position: None,
+            suggestion: Some("sslmode")
+        })
+    ));
+}
+
+#[test]
+fn url_password_with_an_unencoded_at_sign_is_refused() {
+    for url in [
+        "postgresql://app:p@ss@db.example.com/app",
+        "postgres://app:p@ss@w@rd@db.example.com:5433/app?sslmode=verify-full",
+        "postgresql://app@corp:pw@db.example.com",
+    ] {
+        let e = err(url);
+        assert!(matches!(e, Error::Syntax { .. }), "{url}: {e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("%40"), "{msg}");
+        assert!(!msg.contains("ss@") && !msg.contains("db.example"), "{msg}");
+    }
+    // A '/' in the password would make the rest look like a path with an '@'.
+    let e = err("postgresql://app:pa/ss@db.example.com/app");
+    assert!(e.to_string().contains("%2F"), "{e}");
+    assert!(!e.to_string().contains("pa/ss"), "{e}");
+    // Encoded, all is well.
+    let c = Config::parse("postgresql://app:p%40ss%2Fx@db.example.com/app").unwrap();
+    assert_eq!(c.password.as_ref().unwrap().0, "p@ss/x");
+    assert_eq!(c.hosts, vec!["db.example.com"]);
+    // '@' in a query value is not part of the authority.
+    let c = Config::parse("postgresql://db.example.com/app?application_name=a@b").unwrap();
+    assert_eq!(c.application_name.as_deref(), Some("a@b"));
+    let e = err(&format!("postgresql://h/db?{SECRET}=1"));
+    assert!(
+        matches!(
+            e,
+            Error::UnknownOption {
+                position: Some(19),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = err(&format!("postgresql://u:pw?{SECRET}@h/db"));
+    assert!(!e.to_string().contains(SECRET), "{e}");
+}
+
+#[test]
+fn requirepeer_and_require_auth_are_options() {
+    let c = Config::parse("host=/run/pg user=u requirepeer=postgres require_auth=scram-sha-256")
+        .unwrap();
+    assert_eq!(c.get_requirepeer(), Some("postgres"));
+    assert_eq!(
+        c.get_require_auth().map(|r| r.to_string()).as_deref(),
+        Some("scram-sha-256")
+    );
+    // A tokio-postgres configuration could not enforce them over a socket.
+    for conninfo in [
+        "host=/run/pg user=u requirepeer=postgres",
+        "host=/run/pg user=u require_auth=!password",
+    ] {
+        let e = Config::parse(conninfo)
+            .unwrap()
+            .to_tokio_config()
+            .unwrap_err();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+        assert!(e.to_string().contains("pgsec_client::connect"), "{e}");
+    }
+    // Over TCP requirepeer has no effect (libpq), require_auth needs TLS.
+    assert!(Config::parse("host=db.test user=u requirepeer=postgres")
+        .unwrap()
+        .to_tokio_config()
+        .is_ok());
+    assert!(
+        Config::parse("host=db.test user=u require_auth=scram-sha-256")
+            .unwrap()
+            .to_tokio_config()
+            .is_ok()
+    );
+    let e = Config::parse("host=db.test user=u require_auth=scram-sha-256 sslmode=disable")
+        .unwrap()
+        .dangerous_allow_plaintext()
+        .to_tokio_config()
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    // Empty values leave the checks off, as in libpq; the environment supplies them.
+    let c = Config::parse("requirepeer='' require_auth=''").unwrap();
+    assert!(c.get_requirepeer().is_none() && c.get_require_auth().is_none());
+    let c = Config::parse_with_env(
+        "",
+        &env()
+            .var("PGREQUIREPEER", "postgres")
+            .var("PGREQUIREAUTH", "scram-sha-256"),
+    )
+    .unwrap();
+    assert_eq!(c.get_requirepeer(), Some("postgres"));
+    assert!(c.get_require_auth().is_some());
 }
 
 #[test]
@@ -77,7 +249,10 @@ fn url_variants() {
     assert_eq!((c.get_user(), c.ports.clone()), (Some("u"), vec![6000]));
     assert!(matches!(
         err("postgresql://h?nosuch=1"),
-        Error::UnknownOption { .. }
+        Error::UnknownOption {
+            position: Some(16),
+            ..
+        }
     ));
     let e = err(&format!("postgresql://u:{SECRET}%zz@h"));
     assert!(matches!(e, Error::Syntax { .. }));
@@ -460,4 +635,111 @@ fn config_findings_name_the_weak_mode() {
     assert!(
         crate::config_findings(&Config::parse("host=/run/pg sslmode=disable").unwrap()).is_empty()
     );
+}
+
+mod never_echoed {
+    //! Whatever the string, a parse error never repeats a token of it that could be a
+    //! secret: a value, an unknown key or a bare word.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A secret-looking token: a marker no message contains, then random characters
+    /// that need no quoting.
+    fn secret() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9]{10,24}".prop_map(|s| format!("Zx9{s}"))
+    }
+
+    /// One piece of a keyword/value string, `{}` standing for the secret.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "host=db.test",
+            "user=app",
+            "port=5432",
+            "{}",
+            "password={}",
+            "password='{}",
+            "password=a {}",
+            "{}=x",
+            "{}='x",
+            "{}=",
+            "={}",
+            "sslmode={}",
+            "channel_binding={}",
+            "port={}",
+            "port=1,{}",
+            "hostaddr={}",
+            "host=a,b hostaddr=127.0.0.1,{}",
+            "connect_timeout={}",
+            "keepalives={}",
+            "sslsni={}",
+            "target_session_attrs={}",
+            "load_balance_hosts={}",
+            "require_auth={}",
+            "require_auth=md5,{}",
+            "require_auth=!{}",
+            "ssl_min_protocol_version={}",
+            "sslnegotiation={}",
+            "gssencmode={}",
+            "ssl={}",
+            "'{}'",
+            "\\{}",
+        ])
+    }
+
+    /// A URL with the secret somewhere a password could be mistyped into.
+    fn url() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "postgresql://app:{}@h/db",
+            "postgresql://app:p@{}@h/db",
+            "postgresql://app:{}@{}@h/db",
+            "postgresql://app:{}/x@h/db",
+            "postgresql://app:{}?x@h/db",
+            "postgresql://app:{}%zz@h/db",
+            "postgresql://app:{}%00@h/db",
+            "postgresql://h/db?{}",
+            "postgresql://h/db?{}=1",
+            "postgresql://h/db?sslmode={}",
+            "postgresql://h:{}/db",
+            "postgresql://[{}/db",
+            "postgresql://[::1]{}/db",
+            "postgres://{}@h:{}/db?port={}",
+        ])
+    }
+
+    fn check(conninfo: &str, secret: &str) -> Result<(), TestCaseError> {
+        let outcome = Config::parse(conninfo).and_then(|c| {
+            c.hosts()?;
+            c.to_tokio_config().map(|_| ())
+        });
+        if let Err(e) = outcome {
+            let (display, debug) = (e.to_string(), format!("{e:?}"));
+            prop_assert!(!display.contains(secret), "{conninfo} -> {display}");
+            prop_assert!(!debug.contains(secret), "{conninfo} -> {debug}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn keyword_value_errors(
+            pieces in prop::collection::vec(piece(), 1..6),
+            secret in secret(),
+        ) {
+            let conninfo = pieces.join(" ").replace("{}", &secret);
+            check(&conninfo, &secret)?;
+        }
+
+        #[test]
+        fn url_errors(template in url(), secret in secret(), query in piece()) {
+            let url = template.replace("{}", &secret);
+            check(&url, &secret)?;
+            // And a keyword/value piece pasted into the query.
+            let sep = if url.contains('?') { '&' } else { '?' };
+            check(&format!("{url}{sep}{}", query.replace("{}", &secret)), &secret)?;
+        }
+    }
 }

@@ -125,7 +125,14 @@ async fn unix_socket_connects_without_tls() {
         .dbname("postgres");
     match connect(&config).await {
         Ok((_client, details)) => {
-            assert!(details.unix_socket && details.tls.is_none() && details.is_verified());
+            assert!(details.unix_socket && details.tls.is_none());
+            // Without requirepeer nobody checked who listens on the socket.
+            let peer = details
+                .peer
+                .as_ref()
+                .expect("a socket connection knows its peer");
+            assert!(peer.uid.is_some() && !peer.is_verified());
+            assert!(!details.is_verified());
         }
         // The hardened server's hba may not admit local connections; that is a server
         // refusal, not a client one.

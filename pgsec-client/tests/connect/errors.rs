@@ -1,0 +1,78 @@
+//! Errors carry their cause in their message (issue 15): what a person sees when the
+//! error is printed says why, and never holds the password.
+
+use pgsec_client::{Config, Error, TenantPool};
+use pgsec_testkit::Credentials;
+
+#[tokio::test]
+async fn a_pool_with_a_wrong_password_says_password_authentication_failed() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let wrong = "Zx9-Wr0ng-Pool-Passw0rd";
+    let conninfo = server.conninfo("postgres", &Credentials::new(&info.app.user, wrong));
+    let config = Config::parse(&conninfo).unwrap();
+    let e = TenantPool::builder(&config).build().await.unwrap_err();
+    assert!(matches!(e, Error::PoolConnect { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("could not connect while building the TenantPool: "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "password authentication failed for user \"{}\"",
+            info.app.user
+        )),
+        "{msg}"
+    );
+    assert!(!msg.contains("db error") && !msg.contains('\n'), "{msg}");
+    for text in [msg, format!("{e:?}")] {
+        assert!(!text.contains(wrong), "{text}");
+        assert!(!text.contains(info.app.password()), "{text}");
+    }
+    // The cause is still reachable the Rust way.
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[tokio::test]
+async fn a_pool_refusing_the_certificate_names_the_certificate_problem() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let conninfo = format!(
+        "host=db.elsewhere.test hostaddr={} port={} user={} password={} dbname=postgres \
+         sslrootcert={}",
+        info.hostaddr,
+        info.port,
+        info.app.user,
+        info.app.password(),
+        info.ca_path.display()
+    );
+    let e = TenantPool::builder(&Config::parse(&conninfo).unwrap())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::PoolConnect { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(
+            "server certificate is valid for localhost, 127.0.0.1, ::1, not db.elsewhere.test"
+        ),
+        "{msg}"
+    );
+    assert!(pgsec_client::certificate_refusal(&e).is_some());
+    assert!(!msg.contains(info.app.password()));
+}
+
+#[tokio::test]
+async fn connect_errors_carry_the_server_message() {
+    let server = pgsec_testkit::shared().await.unwrap();
+    let info = server.info();
+    let wrong = "Zx9-Wr0ng-Connect-Passw0rd";
+    let conninfo = server.conninfo("postgres", &Credentials::new(&info.app.user, wrong));
+    let e = pgsec_client::connect(&Config::parse(&conninfo).unwrap())
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("password authentication failed"), "{msg}");
+    assert!(!msg.contains(wrong), "{msg}");
+}
