@@ -7,7 +7,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::options::SslMode;
+use crate::auth::{AuthMethod, RequireAuth};
+use crate::options::{SslMode, TargetSessionAttrs};
 use crate::pool::InvalidName;
 
 /// A failure to check a connection out of the pool (deadpool's error), inside
@@ -25,11 +26,15 @@ pub enum Error {
         reason: String,
     },
 
-    /// A key is not a connection option pgsec-client knows.
-    #[error("invalid connection option \"{key}\"")]
+    /// A key is not a connection option pgsec-client knows. The key itself is not kept:
+    /// a mistyped string may have put a password where a key belongs.
+    #[error("{}", unknown_option_message(*.position, *.suggestion))]
     UnknownOption {
-        /// The unknown key.
-        key: String,
+        /// Where the key starts in the connection string (1-based, in characters), when
+        /// it came from one.
+        position: Option<usize>,
+        /// The known option the key is closest to, if any ("did you mean ...").
+        suggestion: Option<&'static str>,
     },
 
     /// A connection option has a value that is not allowed.
@@ -109,6 +114,68 @@ pub enum Error {
     #[error("could not connect: {}", error_chain(.0))]
     Connect(#[source] tokio_postgres::Error),
 
+    /// The Unix-domain socket could not be opened.
+    #[error(
+        "could not connect to the server's socket {}: {source}; is the server running, \
+         with this directory in unix_socket_directories and this port?",
+        .socket.display()
+    )]
+    Socket {
+        /// The socket file (`<dir>/.s.PGSQL.<port>`).
+        socket: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `requirepeer` is set and the process behind the Unix-domain socket does not run
+    /// as that user (or its user could not be determined). Nothing was sent to it: no
+    /// startup message, no password.
+    #[error("{}", require_peer_message(.socket, .expected, *.peer_uid, .peer_user.as_deref()))]
+    RequirePeer {
+        /// The socket file.
+        socket: PathBuf,
+        /// The `requirepeer` value.
+        expected: String,
+        /// The peer's user id (`SO_PEERCRED`), `None` when the system did not say.
+        peer_uid: Option<u32>,
+        /// The peer's user name, `None` when the user id has no entry in `/etc/passwd`.
+        peer_user: Option<String>,
+    },
+
+    /// The server asked for an authentication method that `require_auth` does not
+    /// allow (or let the client in without authentication when `require_auth` demands
+    /// one). The request was not answered: no password or hash was sent.
+    #[error(
+        "{}; nothing was sent in answer. Check the server's pg_hba.conf line for this \
+         user and database, or connect with a require_auth that admits {}",
+        auth_refused_message(.server, *.requested, *.require_auth),
+        .requested.as_str()
+    )]
+    AuthMethodRefused {
+        /// The host name or socket path of the server.
+        server: String,
+        /// What the server asked for ([`AuthMethod::None`]: no authentication at all).
+        requested: AuthMethod,
+        /// The `require_auth` setting that refused it.
+        require_auth: RequireAuth,
+    },
+
+    /// No host matched `target_session_attrs` (Unix-socket connections, which
+    /// pgsec-client opens itself).
+    #[error(
+        "the server at {server} {}, and target_session_attrs={} asks for one that {}",
+        if *.wanted == TargetSessionAttrs::ReadWrite { "is read-only" } else { "accepts writes" },
+        .wanted.as_str(),
+        if *.wanted == TargetSessionAttrs::ReadWrite { "accepts writes" } else { "is read-only" }
+    )]
+    TargetSessionAttrs {
+        /// The socket path.
+        server: String,
+        /// What was asked for.
+        wanted: TargetSessionAttrs,
+    },
+
     /// A query on an established connection failed.
     #[error("query failed: {}", error_chain(.0))]
     Query(#[source] tokio_postgres::Error),
@@ -129,8 +196,9 @@ pub enum Error {
     #[error(transparent)]
     InvalidName(#[from] InvalidName),
 
-    /// The [`crate::TenantPool`] could not connect while being built.
-    #[error("could not connect while building the TenantPool: {source}")]
+    /// The [`crate::TenantPool`] could not connect while being built. The message
+    /// carries the cause (the server's message, the certificate refusal, ...).
+    #[error("could not connect while building the TenantPool: {}", checkout_chain(.source))]
     PoolConnect {
         /// The underlying error (timeouts and TLS refusals included).
         #[source]
@@ -140,8 +208,9 @@ pub enum Error {
     /// The server refused to set the tenant setting (for example a prefix reserved by
     /// an extension).
     #[error(
-        "the server refused the tenant setting {setting}: {source}; choose another \
-         name with the pool builder's tenant_setting()"
+        "the server refused the tenant setting {setting}: {}; choose another \
+         name with the pool builder's tenant_setting()",
+        error_chain(.source)
     )]
     SettingRejected {
         /// The setting name.
@@ -152,7 +221,10 @@ pub enum Error {
     },
 
     /// The start-up guard could not read what it checks.
-    #[error("the start-up guard could not read the role and table facts: {source}")]
+    #[error(
+        "the start-up guard could not read the role and table facts: {}",
+        error_chain(.source)
+    )]
     GuardQuery {
         /// The failing query's error.
         #[source]
@@ -167,7 +239,7 @@ pub enum Error {
     },
 
     /// No connection could be checked out (pool closed, timeout, connect failure).
-    #[error("no connection available: {source}")]
+    #[error("no connection available: {}", checkout_chain(.source))]
     Checkout {
         /// deadpool's error.
         #[source]
@@ -176,7 +248,7 @@ pub enum Error {
 
     /// `BEGIN` or the tenant's `SET LOCAL` failed; the connection is rolled back and
     /// reset before it is reused.
-    #[error("could not begin the tenant transaction: {source}")]
+    #[error("could not begin the tenant transaction: {}", error_chain(.source))]
     Begin {
         /// The server's or the connection's error.
         #[source]
@@ -199,16 +271,37 @@ pub enum Error {
     )]
     TenantChanged,
 
-    /// `COMMIT` failed (for example a deferred constraint or a serialization failure).
-    #[error("commit failed: {source}")]
+    /// The pool's check or `COMMIT` failed and nothing was committed: the server
+    /// refused (a deferred constraint, a serialization failure, the backend ended
+    /// before `COMMIT` ran), or the connection had closed before the commit was sent.
+    /// [`Error::is_retry_safe`] says whether running the transaction again may succeed.
+    #[error("commit failed, nothing was committed: {}", error_chain(.source))]
     Commit {
         /// The server's or the connection's error.
         #[source]
         source: tokio_postgres::Error,
     },
 
+    /// The commit was sent, and its answer was lost: the connection broke (or the
+    /// session ended while `COMMIT` ran) before `COMMIT`'s result arrived. The
+    /// transaction may have committed or not, so this is neither success nor failure:
+    /// running it again blindly could apply it twice. Find out first (for example by
+    /// looking for a key the transaction wrote), then retry or not.
+    #[error(
+        "the outcome of the commit is unknown: the connection was lost before the answer \
+         to COMMIT arrived ({}); the transaction may or may not have committed, check \
+         before running it again",
+        error_chain(.source)
+    )]
+    CommitOutcomeUnknown {
+        /// The connection's error (or the server's, when it ended the session while
+        /// `COMMIT` ran).
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
     /// `ROLLBACK` failed; the connection is checked again before reuse.
-    #[error("rollback failed: {source}")]
+    #[error("rollback failed: {}", error_chain(.source))]
     Rollback {
         /// The server's or the connection's error.
         #[source]
@@ -216,17 +309,103 @@ pub enum Error {
     },
 }
 
-/// tokio-postgres' `Display` names only the kind ("db error"); the cause is what a person
-/// needs, so it is appended (server messages never contain the password).
+/// tokio-postgres' `Display` names only the kind ("db error", "error performing TLS
+/// handshake"); the cause is what a person needs, so the whole `source()` chain is
+/// flattened onto one line (server messages and certificate refusals never contain the
+/// password).
 fn error_chain(e: &tokio_postgres::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = std::error::Error::source(e);
+    flatten(e)
+}
+
+/// One line: each error of the chain once (a wrapper that already prints its cause is
+/// not repeated), tokio-postgres' bare "db error" dropped before the server's message.
+fn flatten(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
     while let Some(err) = cur {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
+        let text = err.to_string().replace('\n', " ");
+        let repeated = parts.last().is_some_and(|p| p.ends_with(&text));
+        if !text.is_empty() && !repeated {
+            if parts.last().is_some_and(|p| p == "db error") {
+                parts.pop();
+            }
+            parts.push(text);
+        }
         cur = err.source();
     }
-    text.replace('\n', " ")
+    parts.join(": ")
+}
+
+/// deadpool's `Display` of a failed creation is "Error occurred while creating a new
+/// object: db error"; say what happened instead, with the cause.
+fn checkout_chain(e: &CheckoutError) -> String {
+    use deadpool::managed::{HookError, PoolError, TimeoutType};
+    match e {
+        PoolError::Backend(e) => flatten(e),
+        PoolError::Timeout(TimeoutType::Wait) => {
+            "timed out waiting for a free connection (wait_timeout)".into()
+        }
+        PoolError::Timeout(TimeoutType::Create) => {
+            "timed out opening a new connection (create_timeout)".into()
+        }
+        PoolError::Timeout(TimeoutType::Recycle) => {
+            "timed out checking a returned connection (recycle_timeout)".into()
+        }
+        PoolError::Closed => "the pool is closed".into(),
+        PoolError::PostCreateHook(HookError::Backend(e)) => flatten(e),
+        other => flatten(other),
+    }
+}
+
+fn unknown_option_message(position: Option<usize>, suggestion: Option<&str>) -> String {
+    let mut out = String::from("unknown connection option");
+    if let Some(at) = position {
+        out.push_str(&format!(" at position {at}"));
+    }
+    out.push_str(" (its name is not repeated here, in case it is a misplaced secret)");
+    if let Some(known) = suggestion {
+        out.push_str(&format!("; did you mean {known}?"));
+    }
+    out
+}
+
+fn require_peer_message(
+    socket: &std::path::Path,
+    expected: &str,
+    uid: Option<u32>,
+    user: Option<&str>,
+) -> String {
+    let socket = socket.display();
+    match (uid, user) {
+        (Some(uid), Some(user)) => format!(
+            "requirepeer={expected}, but the process behind {socket} runs as {user} (uid \
+             {uid}); nothing was sent to it. If {user} is not your PostgreSQL server's \
+             account, another program owns the socket path; otherwise set \
+             requirepeer={user}"
+        ),
+        (Some(uid), None) => format!(
+            "requirepeer={expected}, but the process behind {socket} runs as uid {uid}, which \
+             has no user name in /etc/passwd; nothing was sent to it"
+        ),
+        _ => format!(
+            "requirepeer={expected}, but the system did not say which user runs the process \
+             behind {socket}; nothing was sent to it"
+        ),
+    }
+}
+
+fn auth_refused_message(server: &str, requested: AuthMethod, policy: RequireAuth) -> String {
+    match requested {
+        AuthMethod::None => format!(
+            "the server at {server} let this connection in without authentication (trust), \
+             which require_auth={policy} does not allow"
+        ),
+        m => format!(
+            "the server at {server} asked for {} authentication, which require_auth={policy} \
+             does not allow",
+            m.as_str()
+        ),
+    }
 }
 
 fn weak_sslmode_message(mode: SslMode) -> String {
@@ -253,10 +432,50 @@ impl Error {
             | Error::GuardQuery { source }
             | Error::Begin { source }
             | Error::Commit { source }
+            | Error::CommitOutcomeUnknown { source }
             | Error::Rollback { source } => source.code(),
             Error::Connect(source) | Error::Query(source) => source.code(),
             _ => None,
         }
+    }
+
+    /// Whether running the whole transaction again is safe and may succeed: nothing of
+    /// it was committed, and the cause is transient.
+    ///
+    /// | error | retry-safe when |
+    /// |---|---|
+    /// | [`Error::Checkout`], [`Error::PoolConnect`] | a pool timeout (`wait_timeout`, `create_timeout`, `recycle_timeout`), or opening a connection failed for a transient reason ([`is_transient`]) |
+    /// | [`Error::Begin`], [`Error::Commit`], [`Error::Rollback`] | the cause [`is_transient`]: the connection was lost or reset, the backend was terminated or the server is shutting down or starting up (57P01, 57P02, 57P03), a serialization failure (40001) or deadlock (40P01), `statement_timeout` (57014), `idle_in_transaction_session_timeout` (25P03), ... (these variants are only returned when nothing was committed) |
+    /// | [`Error::Connect`] | the cause [`is_transient`] (nothing ran) |
+    /// | anything else | never |
+    ///
+    /// In particular never for [`Error::CommitOutcomeUnknown`] (the transaction may have
+    /// committed: see [`Error::commit_outcome_unknown`]); nor for
+    /// [`Error::TransactionAborted`]: nothing was committed, but the cause is the error
+    /// an earlier statement already returned, so retry when [`is_transient`] holds for
+    /// that error; nor for [`Error::Query`], a statement outside a tenant transaction
+    /// that may have committed on its own.
+    #[must_use]
+    pub fn is_retry_safe(&self) -> bool {
+        match self {
+            Error::Checkout { source } | Error::PoolConnect { source } => {
+                checkout_is_transient(source)
+            }
+            Error::Begin { source }
+            | Error::Commit { source }
+            | Error::Rollback { source }
+            | Error::Connect(source) => is_transient(source),
+            _ => false,
+        }
+    }
+
+    /// Whether this is a commit whose outcome is unknown
+    /// ([`Error::CommitOutcomeUnknown`]): it was sent and its answer lost, so the
+    /// transaction may have committed. Neither success nor failure, and never
+    /// [retry-safe](Error::is_retry_safe).
+    #[must_use]
+    pub fn commit_outcome_unknown(&self) -> bool {
+        matches!(self, Error::CommitOutcomeUnknown { .. })
     }
 
     pub(crate) fn syntax(reason: impl Into<String>) -> Self {
@@ -284,20 +503,107 @@ impl Error {
         }
     }
 
-    /// Lifts a certificate refusal or TLS failure out of a tokio-postgres error so that
-    /// callers see [`Error::Certificate`] directly.
+    /// Lifts a certificate refusal or a `require_auth` refusal out of a tokio-postgres
+    /// error so that callers see [`Error::Certificate`] / [`Error::AuthMethodRefused`]
+    /// directly.
     pub(crate) fn from_connect(e: tokio_postgres::Error) -> Self {
         let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
         while let Some(err) = cur {
-            if let Some(Error::Certificate { host, refusal }) = err.downcast_ref::<Error>() {
-                return Error::Certificate {
-                    host: host.clone(),
-                    refusal: refusal.clone(),
-                };
+            // An io::Error's source() skips the error it wraps: look inside it too.
+            let inner = err
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|i| i.downcast_ref::<Error>());
+            match inner.or_else(|| err.downcast_ref::<Error>()) {
+                Some(Error::Certificate { host, refusal }) => {
+                    return Error::Certificate {
+                        host: host.clone(),
+                        refusal: refusal.clone(),
+                    }
+                }
+                Some(Error::AuthMethodRefused {
+                    server,
+                    requested,
+                    require_auth,
+                }) => {
+                    return Error::AuthMethodRefused {
+                        server: server.clone(),
+                        requested: *requested,
+                        require_auth: *require_auth,
+                    }
+                }
+                _ => {}
             }
             cur = err.source();
         }
         Error::Connect(e)
+    }
+}
+
+/// Whether a tokio-postgres error is transient: another attempt, on another connection
+/// or a moment later, may succeed.
+///
+/// - The connection closed, or failed with an I/O error (reset, refused, end of file, a
+///   TLS record cut short); not when a certificate, `require_auth` or rustls refused it.
+/// - A server error with SQLSTATE class 08 (connection exception; PgBouncer reports its
+///   own failures so), 40001 `serialization_failure`, 40P01 `deadlock_detected`, 55P03
+///   `lock_not_available`, 57014 `query_canceled` (`statement_timeout`, a cancel
+///   request), 57P01 `admin_shutdown` (`pg_terminate_backend`, a fast shutdown), 57P02
+///   `crash_shutdown`, 57P03 `cannot_connect_now` (starting up, shutting down), 57P05
+///   `idle_session_timeout`, 25P03 `idle_in_transaction_session_timeout`, 25P04
+///   `transaction_timeout` or 53300 `too_many_connections`.
+///
+/// A statement of a [`crate::TenantTx`] that fails never committed anything, so when
+/// this holds for its error the transaction can be run again. For errors of this crate
+/// use [`Error::is_retry_safe`].
+#[must_use]
+pub fn is_transient(error: &tokio_postgres::Error) -> bool {
+    /// The SQLSTATEs above, outside class 08.
+    const TRANSIENT: [&str; 11] = [
+        "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "57P05", "25P03", "25P04",
+        "53300",
+    ];
+    if let Some(code) = error.code() {
+        return code.code().starts_with("08") || TRANSIENT.contains(&code.code());
+    }
+    error.is_closed() || lost_connection(error)
+}
+
+/// An I/O error somewhere in the chain, and no refusal (certificate, TLS, `require_auth`)
+/// that another attempt would meet again.
+fn lost_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut io = false;
+    let mut cur = Some(error);
+    while let Some(err) = cur {
+        if err.is::<rustls::Error>() || err.is::<CertificateRefusal>() {
+            return false;
+        }
+        if let Some(e) = err.downcast_ref::<Error>() {
+            if !matches!(e, Error::Tls { .. } | Error::Socket { .. }) {
+                return false;
+            }
+        }
+        if let Some(e) = err.downcast_ref::<std::io::Error>() {
+            // An io::Error's source() skips the error it wraps: look at it too.
+            if let Some(inner) = e.get_ref() {
+                if inner.is::<rustls::Error>() || (inner.is::<Error>() && !lost_connection(inner)) {
+                    return false;
+                }
+            }
+            io = true;
+        }
+        cur = err.source();
+    }
+    io
+}
+
+/// Pool timeouts, and connections that could not be opened for a transient reason.
+fn checkout_is_transient(error: &CheckoutError) -> bool {
+    use deadpool::managed::PoolError;
+    match error {
+        PoolError::Timeout(_) => true,
+        PoolError::Backend(e) => is_transient(e),
+        _ => false,
     }
 }
 
@@ -491,5 +797,61 @@ impl fmt::Display for FindingLine<'_> {
             finding.evidence(),
             finding.remediation().replace('\n', " ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deadpool::managed::{PoolError, TimeoutType};
+
+    use super::*;
+
+    #[test]
+    fn pool_timeouts_are_retry_safe_and_a_closed_pool_is_not() {
+        for timeout in [TimeoutType::Wait, TimeoutType::Create, TimeoutType::Recycle] {
+            let e = Error::Checkout {
+                source: PoolError::Timeout(timeout),
+            };
+            assert!(e.is_retry_safe(), "{e}");
+            assert!(!e.commit_outcome_unknown());
+        }
+        let closed = Error::Checkout {
+            source: PoolError::Closed,
+        };
+        assert!(!closed.is_retry_safe());
+    }
+
+    #[test]
+    fn outcomes_that_depend_on_an_earlier_error_are_not_retry_safe() {
+        for e in [Error::TransactionAborted, Error::TenantChanged] {
+            assert!(!e.is_retry_safe(), "{e}");
+            assert!(!e.commit_outcome_unknown(), "{e}");
+        }
+    }
+
+    #[test]
+    fn io_errors_are_transient_and_refusals_are_not() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(lost_connection(&reset));
+        let tls_reset = Error::Tls {
+            host: "db".into(),
+            source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+        };
+        assert!(lost_connection(&tls_reset));
+        let alert = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+        );
+        assert!(!lost_connection(&alert));
+        let refusal = Error::Certificate {
+            host: "db".into(),
+            refusal: CertificateRefusal::Invalid {
+                subject: "CN=db".into(),
+                reason: "bad signature".into(),
+            },
+        };
+        assert!(!lost_connection(&refusal));
+        let wrapped = std::io::Error::other(refusal);
+        assert!(!lost_connection(&wrapped));
     }
 }

@@ -8,7 +8,12 @@
 //! - Fail closed: over TCP the only mode accepted by default is verify-full (chain and
 //!   host name). Weaker modes are refused with an error naming the fix, unless the
 //!   configuration calls [`Config::dangerous_allow_unverified_tls`] or
-//!   [`Config::dangerous_allow_plaintext`]. Unix sockets connect without TLS.
+//!   [`Config::dangerous_allow_plaintext`]. Unix sockets connect without TLS; there
+//!   `requirepeer=postgres` checks who runs the server ([`SocketPeer`]) before anything
+//!   is sent, and a socket whose peer was not checked is not reported as verified.
+//! - `require_auth` ([`RequireAuth`], libpq 16's syntax): a server asking for a method
+//!   that is not allowed (a clear-text password, or `trust` when `scram-sha-256` is
+//!   required) is refused before anything is sent in answer.
 //! - [`MakeVerifiedTlsConnect`]: rustls (ring) with pgsec's verifier: DNS names against
 //!   DNS subjectAltNames (libpq's wildcard rule), IP hosts against IP subjectAltNames,
 //!   intermediates sent by the server used, no common-name fallback. A refusal is a typed
@@ -59,17 +64,23 @@
 //! ```
 #![warn(missing_docs)]
 
+mod auth;
 mod cert;
 mod connect;
 mod error;
 mod options;
 mod pgpass;
 mod pool;
+mod regular_file;
 mod tls;
+mod unix_socket;
 
+pub use auth::{AuthMethod, RequireAuth};
 pub use cert::{check_host_name, PeerCertificate};
 pub use connect::{config_findings, connect, ClientFinding, ConnectionDetails};
-pub use error::{certificate_refusal, CertificateRefusal, CheckoutError, Error, Result};
+pub use error::{
+    certificate_refusal, is_transient, CertificateRefusal, CheckoutError, Error, Result,
+};
 pub use options::{
     ChannelBinding, Config, Environment, Host, RootCert, SslMode, TargetSessionAttrs, DEFAULT_PORT,
 };
@@ -79,3 +90,4 @@ pub use pool::{
     TENANT_TEXT_MAX_LEN,
 };
 pub use tls::{MakeVerifiedTlsConnect, TlsSession, VerifiedTlsConnect, VerifiedTlsStream};
+pub use unix_socket::SocketPeer;

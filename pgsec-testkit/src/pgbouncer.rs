@@ -11,6 +11,10 @@
 //!   from `pg_authid`, never passwords), which PgBouncer also uses to log in to the
 //!   server.
 //!
+//! [`PgBouncer::stop`] and [`PgBouncer::restart`] take it down (`SIGTERM`: its immediate
+//! shutdown, closing every connection) and bring it back on the same port, for fault
+//! tests.
+//!
 //! PgBouncer refuses to run as root, so when the tests run as root it runs as the
 //! `postgres` user and its files are handed to that user. It is stopped, and its files
 //! removed, when the [`PgBouncer`] is dropped or the test process ends.
@@ -39,6 +43,10 @@ use crate::server::{Credentials, TestServer};
 
 /// How long to wait for PgBouncer to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long [`PgBouncer::stop`] waits after `SIGTERM` before `SIGKILL`.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The pid of the current `pgbouncer` process, for the reaper (empty while stopped).
+const CHILD_PID_FILE: &str = "child.pid";
 
 /// PgBouncer's `pool_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,20 +177,13 @@ impl PgBouncerBuilder<'_> {
         }
         run_as.chown(dir.path())?;
 
-        let mut command = Command::new(&binary);
-        command
-            .arg(path("pgbouncer.ini"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        run_as.apply(&mut command);
-        let child = command.spawn().map_err(|source| Error::Io {
-            path: binary.clone(),
-            source,
-        })?;
+        let child = spawn(&binary, dir.path(), run_as)?;
+        // The reaper signals whichever process `child.pid` names (restart() replaces it).
         let reaper = Reaper::spawn(&format!(
-            "kill -TERM {pid} 2>/dev/null; sleep 1; kill -KILL {pid} 2>/dev/null; rm -rf {dir}",
-            pid = child.id(),
+            "pid=$(cat {pid_file} 2>/dev/null); if [ -n \"$pid\" ]; then \
+             kill -TERM \"$pid\" 2>/dev/null; sleep 1; kill -KILL \"$pid\" 2>/dev/null; fi; \
+             rm -rf {dir}",
+            pid_file = sh_quote(&path(CHILD_PID_FILE).to_string_lossy()),
             dir = sh_quote(&dir.path().to_string_lossy()),
         ))?;
         let mut bouncer = PgBouncer {
@@ -191,7 +192,10 @@ impl PgBouncerBuilder<'_> {
             ca_path: path("ca.pem"),
             pool_mode: self.pool_mode,
             default_pool_size: self.default_pool_size,
+            binary,
+            run_as,
             child,
+            running: true,
             reaper,
             dir,
         };
@@ -207,7 +211,11 @@ pub struct PgBouncer {
     ca_path: PathBuf,
     pool_mode: PoolMode,
     default_pool_size: u32,
+    binary: PathBuf,
+    run_as: RunAs,
+    /// The current process (after [`PgBouncer::stop`], one already reaped).
     child: Child,
+    running: bool,
     reaper: Reaper,
     dir: tempfile::TempDir,
 }
@@ -277,6 +285,74 @@ impl PgBouncer {
         )
     }
 
+    /// Whether PgBouncer runs (false after [`PgBouncer::stop`] until
+    /// [`PgBouncer::restart`]).
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// Stops PgBouncer with `SIGTERM`, its immediate shutdown: every client and server
+    /// connection is closed at once, transactions in flight included. Waits until the
+    /// process has exited (`SIGKILL` after 10 s). Does nothing when it is stopped.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the signal cannot be sent.
+    pub async fn stop(&mut self) -> Result<()> {
+        if !self.running {
+            return Ok(());
+        }
+        let pid = self.child.id();
+        // The kit has no unsafe code, so the signal goes through kill(1); the child is
+        // not reaped before it is sent, so its pid cannot have been reused.
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|source| Error::Io {
+                path: PathBuf::from("kill"),
+                source,
+            })?;
+        // From here the process may be reaped: the reaper must not signal its pid.
+        let pid_file = self.dir.path().join(CHILD_PID_FILE);
+        std::fs::write(&pid_file, "").map_err(|source| Error::Io {
+            path: pid_file,
+            source,
+        })?;
+        let start = Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if !sent.success() || start.elapsed() > STOP_TIMEOUT => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        // A pidfile left by a killed process would make the next start wait for it.
+        let _ = std::fs::remove_file(self.dir.path().join("pgbouncer.pid"));
+        self.running = false;
+        Ok(())
+    }
+
+    /// Stops PgBouncer (as [`PgBouncer::stop`]) if it runs and starts it again on the
+    /// same port with the same configuration; returns once it accepts connections.
+    /// Clients see their connections closed, and new ones are accepted again.
+    ///
+    /// # Errors
+    /// As [`PgBouncer::stop`]; [`Error::NotReady`] (with PgBouncer's log) when it does
+    /// not start again.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop().await?;
+        self.child = spawn(&self.binary, self.dir.path(), self.run_as)?;
+        self.running = true;
+        self.wait_ready().await
+    }
+
     /// The end of PgBouncer's log (for failure messages).
     pub fn log_tail(&self) -> String {
         let log =
@@ -324,9 +400,31 @@ impl fmt::Debug for PgBouncer {
             .field("port", &self.port)
             .field("pool_mode", &self.pool_mode)
             .field("default_pool_size", &self.default_pool_size)
+            .field("running", &self.running)
             .field("dir", &self.dir.path())
             .finish_non_exhaustive()
     }
+}
+
+/// Starts `pgbouncer` on the configuration in `dir` and records its pid for the reaper.
+fn spawn(binary: &Path, dir: &Path, run_as: RunAs) -> Result<Child> {
+    let mut command = Command::new(binary);
+    command
+        .arg(dir.join("pgbouncer.ini"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    run_as.apply(&mut command);
+    let child = command.spawn().map_err(|source| Error::Io {
+        path: binary.to_path_buf(),
+        source,
+    })?;
+    let pid_file = dir.join(CHILD_PID_FILE);
+    std::fs::write(&pid_file, child.id().to_string()).map_err(|source| Error::Io {
+        path: pid_file,
+        source,
+    })?;
+    Ok(child)
 }
 
 /// `"user" "SCRAM-SHA-256$..."` lines for the given roles, read from `pg_authid` as the

@@ -144,7 +144,9 @@ impl TenantPool {
     ///
     /// # Errors
     /// [`crate::Error::Checkout`] when no connection is available, [`crate::Error::Begin`]
-    /// when the server refuses `BEGIN` or the setting.
+    /// when the server refuses `BEGIN` or the setting or the connection breaks. Nothing
+    /// was committed; [`crate::Error::is_retry_safe`] says whether trying again may
+    /// succeed (pool timeouts, lost connections, a terminated backend).
     pub async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, crate::Error> {
         let span = tracing::info_span!(
             target: "pgsec_client::pool",

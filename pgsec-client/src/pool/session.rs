@@ -177,6 +177,9 @@ pub(crate) struct Batch {
     pub(crate) row: Option<SimpleQueryRow>,
     /// The error that stopped the batch (the server skips the statements after it).
     pub(crate) error: Option<tokio_postgres::Error>,
+    /// The connection had already closed when the batch was to be sent: the message
+    /// never left this process.
+    pub(crate) unsent: bool,
 }
 
 impl Batch {
@@ -197,11 +200,15 @@ pub(crate) async fn run(client: &Client, sql: &str) -> Batch {
         completed: 0,
         row: None,
         error: None,
+        unsent: false,
     };
+    // tokio-postgres fails here only before handing the message to the connection
+    // task (closed channel, or an encoding error), so nothing reached the server.
     let stream = match client.simple_query_raw(sql).await {
         Ok(stream) => stream,
         Err(e) => {
             batch.error = Some(e);
+            batch.unsent = true;
             return batch;
         }
     };

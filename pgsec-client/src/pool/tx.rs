@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use deadpool::managed::Object;
 use futures_util::FutureExt;
-use tokio_postgres::error::SqlState;
+use tokio_postgres::error::{Severity, SqlState};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, SimpleQueryMessage, Statement, ToStatement};
 
@@ -32,6 +32,12 @@ use super::Shared;
 /// statements (`COMMIT`, `ROLLBACK`, `SET ROLE`, `set_config(..., false)`) sent through
 /// them are the caller's responsibility; `commit()` detects an ended transaction or a
 /// changed tenant and refuses to report success.
+///
+/// Retrying: nothing is committed before `commit()`, so when a statement fails with an
+/// error for which [`crate::is_transient`] holds (connection lost, backend terminated,
+/// serialization failure, `statement_timeout`, ...), the whole transaction can be run
+/// again. `commit()`'s own errors say so through [`crate::Error::is_retry_safe`], and
+/// [`crate::Error::commit_outcome_unknown`] marks a commit whose answer was lost.
 #[must_use = "a TenantTx rolls back when dropped; call commit() to keep its work"]
 pub struct TenantTx {
     conn: Object<TrackedConnections>,
@@ -98,9 +104,15 @@ impl TenantTx {
     ///   failed; nothing was committed;
     /// - [`crate::Error::TenantChanged`] when the tenant setting no longer held this
     ///   transaction's tenant; the transaction is rolled back instead;
-    /// - [`crate::Error::Commit`] when the check or `COMMIT` itself failed. With a
-    ///   server error ([`crate::Error::code`]) nothing was committed; without one (the
-    ///   connection broke) the outcome is unknown.
+    /// - [`crate::Error::Commit`] when the check or `COMMIT` itself failed and nothing
+    ///   was committed: the server refused (a deferred constraint, a serialization
+    ///   failure, the backend ended before `COMMIT` ran), or the connection had closed
+    ///   before the commit was sent;
+    /// - [`crate::Error::CommitOutcomeUnknown`] when the commit was sent and the
+    ///   connection broke (or the session ended while `COMMIT` ran) before the answer
+    ///   to `COMMIT` arrived: the transaction may or may not have committed.
+    ///
+    /// [`crate::Error::is_retry_safe`] says whether to run the transaction again.
     pub async fn commit(mut self) -> Result<(), crate::Error> {
         let span = self.span.clone();
         async {
@@ -111,8 +123,22 @@ impl TenantTx {
                 tracing::debug!(target: "pgsec_client::pool", "committed");
                 return Ok(());
             };
+            // Before COMMIT's CommandComplete (statement 1), only an answer of the server
+            // proves that COMMIT did not take effect; a lost answer does not.
+            if batch.completed < 2
+                && !batch.unsent
+                && !proves_not_committed(&error, batch.completed)
+            {
+                tracing::warn!(
+                    target: "pgsec_client::pool",
+                    "commit outcome unknown: {error}"
+                );
+                // The connection is broken; the recycle check discards it.
+                return Err(crate::Error::CommitOutcomeUnknown { source: error });
+            }
             match batch.completed {
-                // The check failed: the transaction is open and aborted.
+                // The check failed: the transaction is open and aborted (or, unsent,
+                // gone with its connection).
                 0 => {
                     let result = match error.code() {
                         Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
@@ -354,6 +380,34 @@ impl TenantTx {
             .instrument(self.span.clone())
             .await
     }
+}
+
+/// Whether a failure of the commit message before `COMMIT`'s CommandComplete (`completed`
+/// statements done: 0 = the check, 1 = `COMMIT`) proves that nothing was committed.
+///
+/// - A server error of severity ERROR: the session went on, the check failed (the
+///   server skips the statements after it, so `COMMIT` never ran) or `COMMIT` failed
+///   and rolled back.
+/// - A FATAL or PANIC during the check: the backend ended before it reached `COMMIT`.
+///   Not during `COMMIT`: PostgreSQL can end the session after committing locally (a
+///   backend terminated while waiting for synchronous replication says so).
+/// - Never an error of class 08 (connection exception): PgBouncer reports a lost server
+///   connection that way, and that server may have run `COMMIT`.
+/// - Never a failure without a server error (the connection broke): the server may have
+///   run the whole message.
+fn proves_not_committed(error: &tokio_postgres::Error, completed: usize) -> bool {
+    let Some(db) = error.as_db_error() else {
+        return false;
+    };
+    if db.code().code().starts_with("08") {
+        return false;
+    }
+    let is_error = match db.parsed_severity() {
+        Some(severity) => severity == Severity::Error,
+        // Servers before 9.6 send only the localized severity.
+        None => db.severity() == "ERROR",
+    };
+    is_error || completed == 0
 }
 
 impl Drop for TenantTx {
