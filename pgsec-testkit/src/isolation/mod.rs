@@ -20,9 +20,10 @@
 //!    operations (select; insert one's own row; insert with another tenant's id;
 //!    update one's own row; rewrite, hand to another tenant, or delete every row the
 //!    tenant may touch; select through each view; a transaction with no tenant, on a
-//!    fresh connection and on the pooled one; a tenant switch on the same pooled
-//!    connection; tenants at the same time on separate connections), run as the
-//!    application role through [`pgsec_client::TenantPool`]. The bulk writes carry no
+//!    fresh connection and on the pooled one; a tenant switch on one connection as a
+//!    pool that does not reset sessions would run it; tenants at the same time on
+//!    separate connections), run as the application role, mostly through
+//!    [`pgsec_client::TenantPool`]. The bulk writes carry no
 //!    WHERE on purpose: a statement that reads a column makes PostgreSQL add the SELECT
 //!    policies, so only a WHERE-less `UPDATE`/`DELETE` shows what the UPDATE and DELETE
 //!    policies alone allow. Writes roll back, so every case starts from the same rows;
@@ -306,6 +307,9 @@ impl IsolationChecker {
         let (fresh, _) = pgsec_client::connect(&app_config)
             .await
             .map_err(connect_error("app"))?;
+        let (raw, _) = pgsec_client::connect(&app_config)
+            .await
+            .map_err(connect_error("app"))?;
         let builder = || {
             TenantPool::builder(&app_config)
                 .tenant_setting(config.setting.clone())
@@ -339,6 +343,7 @@ impl IsolationChecker {
             admin,
             admin_is_superuser: superuser,
             fresh,
+            raw,
             serial,
             concurrent,
         };
