@@ -44,4 +44,14 @@ PGSEC_TESTKIT_REQUIRE_CONTAINER=1 cargo test --workspace
 log "pgsec-testkit tests with the local backend"
 PGSEC_TESTKIT_BACKEND=local cargo test -p pgsec-testkit
 
+# A second, bounded property pass with fresh random inputs over every parser (pg_hba.conf,
+# postgresql.conf, hardening profiles, certificates, aclitems, libpq connection strings,
+# URLs and password files) and every report renderer. PGSEC_PROPTEST_CASES deepens it
+# (e.g. 4096 for a nightly run); 256 keeps it under a minute.
+cases="${PGSEC_PROPTEST_CASES:-256}"
+log "property pass over the parsers and renderers (PROPTEST_CASES=$cases)"
+# (--workspace: the same features as the run above, so nothing is rebuilt.)
+PROPTEST_CASES="$cases" cargo test --workspace \
+    --test parser_fuzz --test input_props --test render_props --test parser_props
+
 log "all green"

@@ -1,12 +1,15 @@
 //! Robustness of both parsers: no input makes them panic, hang or recurse without
 //! bound. Arbitrary text and bytes, text built from the characters the grammars care
-//! about, very long lines, and include graphs with cycles and deep chains.
+//! about, very long lines, and include graphs with cycles and deep chains. Whatever
+//! they parse also goes through the `hba parse` table, the evaluator and every report
+//! format, and secret option values never come out of them.
 
 use std::path::Path;
 
 use pgsec_core::conf::{ConfFile, ConfParseOptions};
-use pgsec_core::hba::{HbaFile, PgVersion};
-use pgsec_core::MemoryLoader;
+use pgsec_core::hba::{format_view_table, HbaFile, PgVersion};
+use pgsec_core::render::{render, Format};
+use pgsec_core::{evaluate, MemoryLoader, Policy, Snapshot};
 use proptest::prelude::*;
 
 const VERSIONS: [u32; 5] = [13, 14, 15, 16, 17];
@@ -18,10 +21,33 @@ fn hba_all_versions(text: &str, loader: &MemoryLoader) {
         let rows = file.to_view_rows(version);
         assert_eq!(rows.len(), file.lines.len());
         serde_json::to_string(&rows).unwrap();
+        let table = format_view_table(&rows, version);
+        let count = if rows.len() == 1 {
+            "(1 row)\n".to_owned()
+        } else {
+            format!("({} rows)\n", rows.len())
+        };
+        assert!(table.ends_with(&count), "{table}");
         for line in &file.lines {
             assert!(line.line_number >= 1);
         }
+        if v == 16 {
+            render_all(
+                Snapshot::new("fuzz", 0)
+                    .with_pg_version(version)
+                    .with_hba(file),
+            );
+        }
     }
+}
+
+/// Every report format of the snapshot's evaluation.
+fn render_all(snapshot: Snapshot) -> Vec<String> {
+    let report = evaluate(&snapshot, &Policy::default());
+    [Format::Text, Format::Json, Format::Sarif]
+        .into_iter()
+        .map(|f| render(&report, f, true))
+        .collect()
 }
 
 fn conf_both_modes(text: &str, loader: &MemoryLoader) {
@@ -29,6 +55,7 @@ fn conf_both_modes(text: &str, loader: &MemoryLoader) {
     let file = ConfFile::parse(text, path, loader);
     let rows = file.to_file_settings_rows();
     assert_eq!(rows.len(), file.settings.len() + file.errors.len());
+    render_all(Snapshot::new("fuzz", 0).with_conf(file.clone()));
     let view = ConfFile::parse_with(
         text,
         path,
@@ -125,6 +152,52 @@ proptest! {
     fn grammar_shaped_text(text in grammar_text()) {
         hba_all_versions(&text, &include_loader());
         conf_both_modes(&text, &include_loader());
+    }
+
+    /// A secret option's value, on any line of grammar-shaped text, in any method's
+    /// option list, stays out of the view, its table, `Debug` and every report.
+    #[test]
+    fn secrets_never_come_out(
+        before in grammar_text(),
+        after in grammar_text(),
+        head in prop::sample::select(vec![
+            "host all all 0.0.0.0/0 ldap ldapserver=h ldapbasedn=b",
+            "host all all all ldap ldapprefix=a",
+            "hostssl all all all radius radiusservers=\"a,b\"",
+            "host all all all md5",
+            "local all all",
+        ]),
+        name in prop::sample::select(vec!["ldapbindpasswd", "radiussecrets"]),
+        secret in "Zq[a-z0-9]{6}(,Zq[a-z0-9]{6})?",
+        quote in any::<bool>(),
+    ) {
+        let value = if quote { format!("\"{secret}\"") } else { secret.clone() };
+        // The secret's line stays a line of its own (no continuation, no NUL joining it
+        // to its neighbours), wherever its option lands in it.
+        let clean = |t: &str| t.replace(['\\', '\0'], "");
+        let (before, after) = (clean(&before), clean(&after));
+        let text = format!("{before}\n{head} {name}={value}\n{after}\n");
+        let loader = include_loader();
+        for v in VERSIONS {
+            let version = PgVersion::new(v).unwrap();
+            let file = HbaFile::parse(&text, Path::new("/d/pg_hba.conf"), version, &loader);
+            let rows = file.to_view_rows(version);
+            let mut outputs = vec![
+                format!("{file:?}"),
+                format!("{rows:?}"),
+                serde_json::to_string(&rows).unwrap(),
+                format_view_table(&rows, version),
+            ];
+            outputs.extend(render_all(Snapshot::new("fuzz", 0).with_pg_version(version).with_hba(file)));
+            for out in outputs {
+                for part in secret.split(',') {
+                    // Only where the secret could not come from the surrounding text.
+                    if !before.contains(part) && !after.contains(part) {
+                        prop_assert!(!out.contains(part), "{text:?} shows {part}: {out}");
+                    }
+                }
+            }
+        }
     }
 
 }

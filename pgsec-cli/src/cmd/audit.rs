@@ -5,9 +5,9 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pgsec_core::conf::ConfFile;
-use pgsec_core::hba::{HbaFile, PgVersion};
-use pgsec_core::render::{render, Format};
+use pgsec_core::conf::{ConfFile, ConfParseOptions};
+use pgsec_core::hba::{HbaFile, HbaParseOptions, PgVersion};
+use pgsec_core::render::{render_to, Format};
 use pgsec_core::snapshot::ServerTlsFiles;
 use pgsec_core::{evaluate, Policy, Report, Severity, Snapshot};
 
@@ -53,8 +53,10 @@ pub(crate) fn print_report(report: &Report, args: &ReportArgs) -> u8 {
     let color = args.format == OutputFormat::Text
         && stdout.is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", render(report, args.format.into(), color));
-    u8::from(report.fails(args.fail_on))
+    match super::stream_stdout(|out| render_to(report, args.format.into(), color, out)) {
+        Ok(()) => u8::from(report.fails(args.fail_on)),
+        Err(e) => super::fail(e),
+    }
 }
 
 /// PostgreSQL major version from `--pg-version`.
@@ -111,6 +113,8 @@ pub(crate) struct AuditArgs {
     pub(crate) as_app: bool,
     #[command(flatten)]
     pub(crate) report: ReportArgs,
+    #[command(flatten)]
+    pub(crate) input: super::InputArgs,
 }
 
 impl AuditArgs {
@@ -141,8 +145,9 @@ pub(crate) fn run(args: AuditArgs) -> u8 {
     print_report(&report, &args.report)
 }
 
-fn read_conf(path: &Path) -> Result<ConfFile, String> {
-    let conf = ConfFile::load(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_conf(path: &Path, args: &AuditArgs) -> Result<ConfFile, String> {
+    let options = ConfParseOptions::default().with_limits(args.input.limits());
+    let conf = ConfFile::load_with(path, &options).map_err(|e| e.to_string())?;
     for e in &conf.errors {
         eprintln!(
             "pgsec: warning: {}:{}: {}",
@@ -163,7 +168,7 @@ fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
     let mut conf = match &args.config {
         Some(p) => {
             target.push(p.display().to_string());
-            Some(read_conf(p)?)
+            Some(read_conf(p, args)?)
         }
         None => None,
     };
@@ -174,7 +179,7 @@ fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
         target.push(dir.display().to_string());
         let auto = dir.join("postgresql.auto.conf");
         if auto.is_file() {
-            let extra = read_conf(&auto)?;
+            let extra = read_conf(&auto, args)?;
             conf = Some(match conf {
                 Some(mut c) => {
                     // The server reads postgresql.auto.conf last: its lines win.
@@ -198,8 +203,8 @@ fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
     }
     if let Some(p) = &args.hba {
         target.push(p.display().to_string());
-        let hba =
-            HbaFile::load(p, version).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let options = HbaParseOptions::new(version).with_limits(args.input.limits());
+        let hba = HbaFile::load_with(p, &options).map_err(|e| e.to_string())?;
         snapshot = snapshot.with_hba(hba);
     }
     snapshot.target = target.join(", ");

@@ -1,8 +1,9 @@
 //! `pgsec hba parse|lint`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
-use pgsec_core::hba::{HbaFile, HbaViewRow, PgVersion};
+use pgsec_core::hba::{format_view_table, HbaFile, HbaParseOptions, PgVersion};
 
 /// Subcommands of `pgsec hba`.
 #[derive(Debug, clap::Subcommand)]
@@ -23,6 +24,8 @@ pub(crate) struct LintArgs {
     pub(crate) pg_version: u32,
     #[command(flatten)]
     pub(crate) report: super::audit::ReportArgs,
+    #[command(flatten)]
+    pub(crate) input: super::InputArgs,
 }
 
 /// Output format of `pgsec hba parse`.
@@ -45,6 +48,12 @@ pub(crate) struct ParseArgs {
     /// PostgreSQL major version whose parsing rules apply (13 to 17).
     #[arg(long = "pg-version", default_value_t = 15)]
     pub(crate) pg_version: u32,
+    /// Show the values of secret options (ldapbindpasswd, radiussecrets) as the server's
+    /// view does; they are `<redacted>` otherwise.
+    #[arg(long = "show-secrets")]
+    pub(crate) show_secrets: bool,
+    #[command(flatten)]
+    pub(crate) input: super::InputArgs,
 }
 
 pub(crate) fn run(cmd: HbaCommand) -> u8 {
@@ -59,9 +68,10 @@ fn lint(args: &LintArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return super::fail(e),
     };
-    let file = match HbaFile::load(&args.file, version) {
+    let options = HbaParseOptions::new(version).with_limits(args.input.limits());
+    let file = match HbaFile::load_with(&args.file, &options) {
         Ok(f) => f,
-        Err(e) => return super::fail(format!("cannot read {}: {e}", args.file.display())),
+        Err(e) => return super::fail(e),
     };
     let snapshot = pgsec_core::Snapshot::new(args.file.display().to_string(), super::audit::now())
         .with_pg_version(version)
@@ -80,54 +90,30 @@ fn parse(args: &ParseArgs) -> u8 {
             ))
         }
     };
-    let file = match HbaFile::load(&args.file, version) {
+    let options = HbaParseOptions::new(version).with_limits(args.input.limits());
+    let file = match HbaFile::load_with(&args.file, &options) {
         Ok(f) => f,
-        Err(e) => return super::fail(format!("cannot read {}: {e}", args.file.display())),
+        Err(e) => return super::fail(e),
     };
-    let rows = file.to_view_rows(version);
-    match args.format {
-        ParseFormat::Json => match serde_json::to_string_pretty(&rows) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return super::fail(format!("cannot render JSON: {e}")),
-        },
-        ParseFormat::Text => print!("{}", text_table(&rows, version)),
-    }
-    0
-}
-
-/// A psql-like table of the rows; long cells are kept whole.
-fn text_table(rows: &[HbaViewRow], version: PgVersion) -> String {
-    let header: Vec<String> = HbaViewRow::columns(version)
-        .iter()
-        .map(|c| (*c).to_owned())
-        .collect();
-    let body: Vec<Vec<String>> = rows.iter().map(HbaViewRow::cells).collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in &body {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let fmt_row = |cells: &[String]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", parts.join(" | ").trim_end())
+    let rows = if args.show_secrets {
+        file.to_view_rows_with_secrets(version)
+    } else {
+        file.to_view_rows(version)
     };
-    let mut out = fmt_row(&header);
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    out.push_str(&format!("{}\n", rule.join("-+-")));
-    for r in &body {
-        out.push_str(&fmt_row(r));
+    let written = match args.format {
+        // Streamed: the rows are serialized as they are written.
+        ParseFormat::Json => super::stream_stdout(|out| {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            out.write_all(b"\n")?;
+            out.flush()
+        }),
+        ParseFormat::Text => super::write_stdout(&format_view_table(&rows, version)),
+    };
+    match written {
+        Ok(()) => 0,
+        Err(e) => super::fail(e),
     }
-    out.push_str(&format!(
-        "({} row{})\n",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" }
-    ));
-    out
 }
 
 #[cfg(test)]
@@ -142,7 +128,7 @@ mod tests {
             PgVersion::V15,
             &pgsec_core::MemoryLoader::new(),
         );
-        let t = text_table(&file.to_view_rows(PgVersion::V15), PgVersion::V15);
+        let t = format_view_table(&file.to_view_rows(PgVersion::V15), PgVersion::V15);
         assert!(t.starts_with("line_number | type"), "{t}");
         assert!(t.contains("invalid authentication method \"bogus\""), "{t}");
         assert!(t.ends_with("(2 rows)\n"), "{t}");

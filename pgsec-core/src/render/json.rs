@@ -1,73 +1,141 @@
 //! The JSON report.
 //!
-//! Stable format (fields are only ever added):
+//! Stable format (fields are only ever added; keys are written in this order, sorted):
 //!
 //! ```json
 //! {
-//!   "pgsec_version": "0.1.0",
-//!   "target": "postgresql.conf, pg_hba.conf",
 //!   "findings": [
 //!     {
-//!       "id": "hba.trust_network",
-//!       "severity": "critical",
-//!       "title": "Network connections are trusted without a password",
 //!       "evidence": "pg_hba.conf:3: host all all 0.0.0.0/0 trust (...)",
-//!       "location": {"kind": "file", "path": "pg_hba.conf", "line": 3},
+//!       "fingerprint": "3f1c0a9b5e7d2c41",
+//!       "id": "hba.trust_network",
+//!       "location": {"kind": "file", "line": 3, "path": "pg_hba.conf"},
 //!       "remediation": "hostssl all all 0.0.0.0/0 scram-sha-256",
-//!       "fingerprint": "3f1c0a9b5e7d2c41"
+//!       "severity": "critical",
+//!       "title": "Network connections are trusted without a password"
 //!     }
 //!   ],
+//!   "pgsec_version": "0.1.0",
 //!   "skipped": [{"id": "rls.disabled", "reason": "needs a live connection"}],
+//!   "summary": {"critical": 1, "high": 0, "info": 0, "low": 0, "medium": 0,
+//!               "skipped": 1, "suppressed": 0, "total": 1},
 //!   "suppressed": [ /* findings, same shape */ ],
-//!   "summary": {"critical": 1, "high": 0, "medium": 0, "low": 0, "info": 0,
-//!               "total": 1, "skipped": 1, "suppressed": 0}
+//!   "target": "postgresql.conf, pg_hba.conf"
 //! }
 //! ```
 //!
-//! `location` is `{"kind": "file", "path", "line"?}` or
-//! `{"kind": "object", "object_type", "name"}`. Findings are ordered most severe first.
+//! `location` is `{"kind": "file", "line"?, "path"}` or
+//! `{"kind": "object", "name", "object_type"}`. Findings are ordered most severe first.
+//!
+//! The document is written from the report straight into the output, one finding at a
+//! time: no JSON tree of the whole report is built (a report of hundreds of thousands
+//! of findings costs no more memory as JSON than as text).
 
-use serde_json::{json as j, Value};
+use std::io;
 
-use crate::{Finding, Report};
+use serde_json::Value;
 
-fn finding(f: &Finding) -> Value {
-    j!({
-        "id": f.id(),
-        "severity": f.severity().as_str(),
-        "title": f.title(),
-        "evidence": f.evidence(),
-        "location": serde_json::to_value(f.location()).unwrap_or(Value::Null),
-        "remediation": f.remediation(),
-        "fingerprint": f.fingerprint(),
-    })
+use super::writer::JsonWriter;
+use crate::{Finding, Location, Report};
+
+fn write_findings<W: io::Write>(w: &mut JsonWriter<W>, findings: &[Finding]) -> io::Result<()> {
+    w.begin_array();
+    for f in findings {
+        w.element();
+        write_finding(w, f);
+        w.spill()?;
+    }
+    w.end_array();
+    Ok(())
 }
 
-/// The report as a JSON value (see the module documentation for the format).
-pub fn json_value(report: &Report) -> Value {
+/// One finding; keys in sorted order, as everywhere in this document.
+fn write_finding<W: io::Write>(w: &mut JsonWriter<W>, f: &Finding) {
+    w.begin_object();
+    w.field("evidence", f.evidence());
+    w.field("fingerprint", f.fingerprint());
+    w.field("id", f.id());
+    w.key("location");
+    w.begin_object();
+    match f.location() {
+        Location::File { path, line } => {
+            w.field("kind", "file");
+            if let Some(line) = line {
+                w.key("line");
+                w.number(*line);
+            }
+            w.field("path", path);
+        }
+        Location::Object { object_type, name } => {
+            w.field("kind", "object");
+            w.field("name", name);
+            w.field("object_type", object_type);
+        }
+    }
+    w.end_object();
+    w.field("remediation", f.remediation());
+    w.field("severity", f.severity().as_str());
+    w.field("title", f.title());
+    w.end_object();
+}
+
+/// Writes the report as pretty-printed JSON and a final newline into `out`, one finding
+/// at a time (see the module documentation for the format). `out` is buffered here and
+/// flushed before returning.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write_json(report: &Report, out: impl io::Write) -> io::Result<()> {
+    let mut w = JsonWriter::new(out);
+    // Keys in sorted order: what earlier versions wrote from a `serde_json::Value`.
+    w.begin_object();
+    w.key("findings");
+    write_findings(&mut w, report.findings())?;
+    w.field("pgsec_version", env!("CARGO_PKG_VERSION"));
+    w.key("skipped");
+    w.begin_array();
+    for s in report.skipped() {
+        w.element();
+        w.begin_object();
+        w.field("id", &s.id);
+        w.field("reason", &s.reason);
+        w.end_object();
+    }
+    w.end_array();
     let s = report.summary();
-    j!({
-        "pgsec_version": env!("CARGO_PKG_VERSION"),
-        "target": report.target(),
-        "findings": report.findings().iter().map(finding).collect::<Vec<_>>(),
-        "skipped": report.skipped().iter().map(|s| j!({"id": s.id, "reason": s.reason})).collect::<Vec<_>>(),
-        "suppressed": report.suppressed().iter().map(finding).collect::<Vec<_>>(),
-        "summary": {
-            "critical": s.critical,
-            "high": s.high,
-            "medium": s.medium,
-            "low": s.low,
-            "info": s.info,
-            "total": s.total(),
-            "skipped": s.skipped,
-            "suppressed": s.suppressed,
-        },
-    })
+    w.key("summary");
+    w.begin_object();
+    for (key, n) in [
+        ("critical", s.critical),
+        ("high", s.high),
+        ("info", s.info),
+        ("low", s.low),
+        ("medium", s.medium),
+        ("skipped", s.skipped),
+        ("suppressed", s.suppressed),
+        ("total", s.total()),
+    ] {
+        w.key(key);
+        w.number(n);
+    }
+    w.end_object();
+    w.key("suppressed");
+    write_findings(&mut w, report.suppressed())?;
+    w.field("target", report.target());
+    w.end_object();
+    w.finish()
+}
+
+/// The report as a JSON value (see the module documentation for the format): the
+/// written document, parsed.
+///
+/// This holds the whole document in memory; to print or save a report, use
+/// [`write_json`].
+pub fn json_value(report: &Report) -> Value {
+    super::parsed(|out| write_json(report, out))
 }
 
 /// The report as pretty-printed JSON (see the module documentation for the format).
 pub fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(&json_value(report)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::to_string(|out| write_json(report, out))
 }

@@ -3,9 +3,12 @@
 //! and a logical location for server objects; skipped rules as tool notifications;
 //! fingerprints in `partialFingerprints`.
 
-use serde_json::{json as j, Value};
+use std::io;
 
-use crate::{catalogue, Finding, Location, Report, Severity};
+use serde_json::Value;
+
+use super::writer::JsonWriter;
+use crate::{catalogue, Finding, Location, Report, Rule, Severity, Skipped};
 
 fn level(s: Severity) -> &'static str {
     match s {
@@ -26,126 +29,267 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-/// A relative or absolute path as a URI reference (RFC 3986), percent-encoding what
-/// needs it.
+/// The URI of `path` as a string (see [`push_path_uri`]).
+#[cfg(test)]
 pub(crate) fn path_uri(path: &str) -> String {
-    let mut out = String::new();
-    let absolute = path.starts_with('/');
-    if absolute {
-        out.push_str("file://");
-    }
-    for b in path.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    let mut out = Vec::new();
+    push_path_uri(&mut out, path);
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn location(l: &Location) -> Value {
-    match l {
+/// Appends a relative or absolute path as a URI reference (RFC 3986), percent-encoding
+/// what needs it: the result holds only unreserved characters, `/`, `:` and `%XX`, none
+/// of which needs escaping in a JSON string.
+fn push_path_uri(out: &mut Vec<u8>, path: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if path.starts_with('/') {
+        out.extend_from_slice(b"file://");
+    }
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/') {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+// Keys are written in sorted order throughout: what earlier versions wrote from a
+// `serde_json::Value` (which sorts them).
+
+fn write_rule<W: io::Write>(w: &mut JsonWriter<W>, r: &Rule) {
+    w.begin_object();
+    w.key("defaultConfiguration");
+    w.begin_object();
+    w.field("level", level(r.severity));
+    w.end_object();
+    w.key("fullDescription");
+    text_object(w, &[r.rationale]);
+    w.key("help");
+    w.begin_object();
+    w.key("markdown");
+    w.string_of(&[
+        r.rationale,
+        "\n\n**Remediation**\n\n```\n",
+        r.remediation,
+        "\n```",
+    ]);
+    w.key("text");
+    w.string_of(&[r.rationale, "\n\nRemediation:\n", r.remediation]);
+    w.end_object();
+    w.field("id", r.id);
+    w.field("name", r.id);
+    w.key("properties");
+    w.begin_object();
+    w.field("security-severity", security_severity(r.severity));
+    w.field("severity", r.severity.as_str());
+    w.key("sources");
+    w.begin_array();
+    for source in r.sources {
+        w.element();
+        w.string(&source.to_string());
+    }
+    w.end_array();
+    w.key("tags");
+    w.begin_array();
+    w.element();
+    w.string("security");
+    w.element();
+    w.string(r.category());
+    w.end_array();
+    w.end_object();
+    w.key("shortDescription");
+    text_object(w, &[r.title]);
+    w.end_object();
+}
+
+/// `{"text": parts joined}`.
+fn text_object<W: io::Write>(w: &mut JsonWriter<W>, parts: &[&str]) {
+    w.begin_object();
+    w.key("text");
+    w.string_of(parts);
+    w.end_object();
+}
+
+fn write_notification<W: io::Write>(w: &mut JsonWriter<W>, s: &Skipped) {
+    w.begin_object();
+    if let Some(index) = rule_index(&s.id) {
+        w.key("associatedRule");
+        w.begin_object();
+        w.field("id", &s.id);
+        w.key("index");
+        w.number(index);
+        w.end_object();
+    }
+    w.field("level", "note");
+    w.key("message");
+    text_object(w, &["rule ", &s.id, " skipped: ", &s.reason]);
+    w.end_object();
+}
+
+fn write_location<W: io::Write>(w: &mut JsonWriter<W>, location: &Location) {
+    w.begin_object();
+    match location {
         Location::File { path, line } => {
-            let mut artifact = j!({ "uri": path_uri(path) });
+            w.key("physicalLocation");
+            w.begin_object();
+            w.key("artifactLocation");
+            w.begin_object();
+            w.key("uri");
+            w.plain_string(|out| push_path_uri(out, path));
             if !path.starts_with('/') {
                 // Relative paths are relative to where pgsec ran (code scanning's
                 // conventional source-root base).
-                artifact["uriBaseId"] = j!("%SRCROOT%");
+                w.field("uriBaseId", "%SRCROOT%");
             }
-            let mut phys = j!({ "artifactLocation": artifact });
+            w.end_object();
             if let Some(line) = line.filter(|l| *l >= 1) {
-                phys["region"] = j!({ "startLine": line });
+                w.key("region");
+                w.begin_object();
+                w.key("startLine");
+                w.number(line);
+                w.end_object();
             }
-            j!({ "physicalLocation": phys })
+            w.end_object();
         }
-        Location::Object { object_type, name } => j!({
-            "logicalLocations": [{ "name": name, "fullyQualifiedName": format!("{object_type} {name}"), "kind": object_type }]
-        }),
+        Location::Object { object_type, name } => {
+            w.key("logicalLocations");
+            w.begin_array();
+            w.element();
+            w.begin_object();
+            w.key("fullyQualifiedName");
+            w.string_of(&[object_type, " ", name]);
+            w.field("kind", object_type);
+            w.field("name", name);
+            w.end_object();
+            w.end_array();
+        }
     }
+    w.end_object();
 }
 
-fn result(f: &Finding) -> Value {
-    let index = catalogue().iter().position(|r| r.id == f.id());
-    let mut r = j!({
-        "ruleId": f.id(),
-        "level": level(f.severity()),
-        "message": { "text": format!("{}: {}", f.title(), f.evidence()) },
-        "locations": [location(f.location())],
-        "partialFingerprints": { "pgsecFingerprint/v1": f.fingerprint() },
-        "properties": { "severity": f.severity().as_str(), "remediation": f.remediation() },
-    });
-    if let Some(i) = index {
-        r["ruleIndex"] = j!(i);
+fn write_result<W: io::Write>(w: &mut JsonWriter<W>, f: &Finding, rule_index: Option<usize>) {
+    w.begin_object();
+    w.field("level", level(f.severity()));
+    w.key("locations");
+    w.begin_array();
+    w.element();
+    write_location(w, f.location());
+    w.end_array();
+    w.key("message");
+    text_object(w, &[f.title(), ": ", f.evidence()]);
+    w.key("partialFingerprints");
+    w.begin_object();
+    w.field("pgsecFingerprint/v1", f.fingerprint());
+    w.end_object();
+    w.key("properties");
+    w.begin_object();
+    w.field("remediation", f.remediation());
+    w.field("severity", f.severity().as_str());
+    w.end_object();
+    w.field("ruleId", f.id());
+    if let Some(index) = rule_index {
+        w.key("ruleIndex");
+        w.number(index);
     }
-    r
+    w.end_object();
 }
 
-/// The report as a SARIF 2.1.0 log.
-pub fn sarif_value(report: &Report) -> Value {
-    let rules: Vec<Value> = catalogue()
-        .iter()
-        .map(|r| {
-            j!({
-                "id": r.id,
-                "name": r.id,
-                "shortDescription": { "text": r.title },
-                "fullDescription": { "text": r.rationale },
-                "help": {
-                    "text": format!("{}\n\nRemediation:\n{}", r.rationale, r.remediation),
-                    "markdown": format!("{}\n\n**Remediation**\n\n```\n{}\n```", r.rationale, r.remediation),
-                },
-                "defaultConfiguration": { "level": level(r.severity) },
-                "properties": {
-                    "tags": ["security", r.category()],
-                    "security-severity": security_severity(r.severity),
-                    "severity": r.severity.as_str(),
-                    "sources": r.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                },
-            })
-        })
-        .collect();
-    let notifications: Vec<Value> = report
-        .skipped()
-        .iter()
-        .map(|s| {
-            let mut n = j!({
-                "level": "note",
-                "message": { "text": format!("rule {} skipped: {}", s.id, s.reason) },
-            });
-            if let Some(i) = catalogue().iter().position(|r| r.id == s.id) {
-                n["associatedRule"] = j!({ "id": s.id, "index": i });
+/// The index of rule `id` in the catalogue (the first, should an id repeat).
+fn rule_index(id: &str) -> Option<usize> {
+    catalogue().iter().position(|r| r.id == id)
+}
+
+/// Writes the report as a pretty-printed SARIF 2.1.0 log and a final newline into
+/// `out`, one result at a time (no JSON tree of the whole log is built). `out` is
+/// buffered here and flushed before returning.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write_sarif(report: &Report, out: impl io::Write) -> io::Result<()> {
+    let mut w = JsonWriter::new(out);
+    w.begin_object();
+    w.field("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+    w.key("runs");
+    w.begin_array();
+    w.element();
+    w.begin_object();
+    w.key("invocations");
+    w.begin_array();
+    w.element();
+    w.begin_object();
+    w.key("executionSuccessful");
+    w.bool(true);
+    w.key("toolExecutionNotifications");
+    w.begin_array();
+    for s in report.skipped() {
+        w.element();
+        write_notification(&mut w, s);
+    }
+    w.end_array();
+    w.end_object();
+    w.end_array();
+    w.key("properties");
+    w.begin_object();
+    w.field("target", report.target());
+    w.end_object();
+    w.key("results");
+    w.begin_array();
+    // Findings come sorted by severity, then id: look a rule up once per run of ids.
+    let mut last: Option<(&str, Option<usize>)> = None;
+    for f in report.findings() {
+        let index = match last {
+            Some((id, index)) if id == f.id() => index,
+            _ => {
+                let index = rule_index(f.id());
+                last = Some((f.id(), index));
+                index
             }
-            n
-        })
-        .collect();
-    j!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "pgsec",
-                "version": env!("CARGO_PKG_VERSION"),
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/pgsec",
-                "rules": rules,
-            }},
-            "invocations": [{
-                "executionSuccessful": true,
-                "toolExecutionNotifications": notifications,
-            }],
-            "properties": { "target": report.target() },
-            "results": report.findings().iter().map(result).collect::<Vec<_>>(),
-        }],
-    })
+        };
+        w.element();
+        write_result(&mut w, f, index);
+        w.spill()?;
+    }
+    w.end_array();
+    w.key("tool");
+    w.begin_object();
+    w.key("driver");
+    w.begin_object();
+    w.field("informationUri", "https://example.invalid/pgsec");
+    w.field("name", "pgsec");
+    w.key("rules");
+    w.begin_array();
+    for r in catalogue() {
+        w.element();
+        write_rule(&mut w, r);
+    }
+    w.end_array();
+    w.field("semanticVersion", env!("CARGO_PKG_VERSION"));
+    w.field("version", env!("CARGO_PKG_VERSION"));
+    w.end_object();
+    w.end_object();
+    w.end_object();
+    w.end_array();
+    w.field("version", "2.1.0");
+    w.end_object();
+    w.finish()
+}
+
+/// The report as a SARIF 2.1.0 log: the written log, parsed.
+///
+/// This holds the whole log in memory (for checks such as schema validation); to
+/// print or save a report, use [`write_sarif`].
+pub fn sarif_value(report: &Report) -> Value {
+    super::parsed(|out| write_sarif(report, out))
 }
 
 /// The report as pretty-printed SARIF 2.1.0 JSON.
 pub fn sarif(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(&sarif_value(report)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::to_string(|out| write_sarif(report, out))
 }
 
 #[cfg(test)]

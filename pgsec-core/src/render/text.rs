@@ -2,7 +2,8 @@
 //! rules grouped by reason, a summary line.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt;
+use std::io::{self, BufWriter, Write};
 
 use crate::{Report, Severity};
 
@@ -20,60 +21,81 @@ fn colour(s: Severity) -> &'static str {
     }
 }
 
-/// Renders the report as text; ANSI colours only when `color` is true.
-pub fn text(report: &Report, color: bool) -> String {
-    let paint = |code: &'static str, s: &str| -> String {
-        if color {
-            format!("{code}{s}{RESET}")
-        } else {
-            s.to_owned()
-        }
-    };
-    let mut out = String::new();
-    let _ = writeln!(
+/// `text` in `code`'s colour when `color` is set.
+fn paint(
+    out: &mut impl Write,
+    color: bool,
+    code: &str,
+    text: fmt::Arguments<'_>,
+) -> io::Result<()> {
+    if color {
+        write!(out, "{code}{text}{RESET}")
+    } else {
+        out.write_fmt(text)
+    }
+}
+
+/// Writes the report as text into `out`, one finding at a time; ANSI colours only when
+/// `color` is true. `out` is buffered here and flushed before returning.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write_text(report: &Report, color: bool, out: impl io::Write) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(super::BUFFER, out);
+    write_body(report, color, &mut out)?;
+    out.flush()
+}
+
+fn write_body(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()> {
+    paint(
         out,
-        "{}",
-        paint(BOLD, &format!("pgsec report: {}", report.target()))
-    );
+        color,
+        BOLD,
+        format_args!("pgsec report: {}", report.target()),
+    )?;
+    writeln!(out)?;
     for sev in Severity::ALL_DESCENDING {
-        let group: Vec<_> = report
-            .findings()
-            .iter()
-            .filter(|f| f.severity() == sev)
-            .collect();
-        if group.is_empty() {
+        let group = || {
+            report
+                .findings()
+                .iter()
+                .filter(move |f| f.severity() == sev)
+        };
+        let count = group().count();
+        if count == 0 {
             continue;
         }
-        let _ = writeln!(
+        writeln!(out)?;
+        paint(
             out,
-            "\n{}",
-            paint(
-                colour(sev),
-                &format!("{} ({})", sev.as_str().to_uppercase(), group.len())
-            )
-        );
-        for f in group {
-            let _ = writeln!(
-                out,
-                "  {} {}  {}",
-                paint(colour(sev), &format!("[{sev}]")),
-                paint(BOLD, f.id()),
-                f.title()
-            );
-            let _ = writeln!(out, "    at:       {}", f.location());
-            let _ = writeln!(out, "    evidence: {}", f.evidence());
+            color,
+            colour(sev),
+            format_args!("{} ({count})", sev.as_str().to_uppercase()),
+        )?;
+        writeln!(out)?;
+        for f in group() {
+            out.write_all(b"  ")?;
+            paint(out, color, colour(sev), format_args!("[{sev}]"))?;
+            out.write_all(b" ")?;
+            paint(out, color, BOLD, format_args!("{}", f.id()))?;
+            writeln!(out, "  {}", f.title())?;
+            writeln!(out, "    at:       {}", f.location())?;
+            writeln!(out, "    evidence: {}", f.evidence())?;
             let mut lines = f.remediation().lines();
             if let Some(first) = lines.next() {
-                let _ = writeln!(out, "    fix:      {first}");
+                writeln!(out, "    fix:      {first}")?;
                 for l in lines {
-                    let _ = writeln!(out, "              {l}");
+                    writeln!(out, "              {l}")?;
                 }
             }
-            let _ = writeln!(
+            out.write_all(b"    ")?;
+            paint(
                 out,
-                "    {}",
-                paint(DIM, &format!("fingerprint {}", f.fingerprint()))
-            );
+                color,
+                DIM,
+                format_args!("fingerprint {}", f.fingerprint()),
+            )?;
+            writeln!(out)?;
         }
     }
     if !report.skipped().is_empty() {
@@ -81,19 +103,26 @@ pub fn text(report: &Report, color: bool) -> String {
         for s in report.skipped() {
             by_reason.entry(&s.reason).or_default().push(&s.id);
         }
-        let _ = writeln!(
+        writeln!(out)?;
+        paint(
             out,
-            "\n{}",
-            paint(BOLD, &format!("SKIPPED ({})", report.skipped().len()))
-        );
+            color,
+            BOLD,
+            format_args!("SKIPPED ({})", report.skipped().len()),
+        )?;
+        writeln!(out)?;
         for (reason, ids) in by_reason {
-            let _ = writeln!(out, "  {reason}:");
-            let _ = writeln!(out, "    {}", ids.join(", "));
+            writeln!(out, "  {reason}:")?;
+            writeln!(out, "    {}", ids.join(", "))?;
         }
     }
     if report.findings().is_empty() {
-        let _ = writeln!(out, "\nNo findings.");
+        writeln!(out, "\nNo findings.")?;
     }
-    let _ = writeln!(out, "\n{}", report.summary());
-    out
+    writeln!(out, "\n{}", report.summary())
+}
+
+/// Renders the report as text; ANSI colours only when `color` is true.
+pub fn text(report: &Report, color: bool) -> String {
+    super::to_string(|out| write_text(report, color, out))
 }
