@@ -11,7 +11,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let pool = TenantPool::builder(&config).max_size(16).build().await?;
 
     let tenant: TenantId = "acme".parse()?; // validated once
-    let tx = pool.begin(&tenant).await?; // BEGIN + set_config(…, true): one round trip
+    let tx = pool.begin(&tenant).await?; // BEGIN; SET LOCAL …: one round trip
     let rows = tx.query("SELECT id, total FROM orders", &[]).await?; // acme's rows only
     tx.commit().await?; // dropped without commit: rolled back
     println!("{} orders", rows.len());
