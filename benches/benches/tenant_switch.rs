@@ -66,16 +66,14 @@ const BASELINE_ROLE: &str = "bench_baseline";
 const SWITCHER_ROLE: &str = "bench_switcher";
 const TENANT_GROUP: &str = "bench_tenants";
 
-/// TenantPool's commit check and session reset (pgsec-client `pool/session.rs`), for
-/// the diagnostic variants.
+/// TenantPool's commit check (pgsec-client `pool/session.rs`), for the diagnostic
+/// variants; the session reset is pgsec-client's own `SESSION_RESET_SQL`.
 const PREPARE_CHECK_SQL: &str = "PREPARE pgsec_commit_check(pg_catalog.text, pg_catalog.text) AS \
      SELECT 1 operator(pg_catalog./) coalesce(pg_catalog.current_setting($1, true) \
      operator(pg_catalog.=) $2, false)::int, pg_catalog.pg_advisory_unlock_all(), \
      not exists (select from pg_catalog.pg_prepared_statements p where p.from_sql \
      and p.name operator(pg_catalog.<>) 'pgsec_commit_check' \
      and p.name operator(pg_catalog.<>) 'pgsec_clean_check')";
-const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; \
-                         UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES";
 /// Round trip the proxy adds, half each way.
 const PROXY_RTT: Duration = Duration::from_millis(1);
 
@@ -594,7 +592,7 @@ impl Variant {
                 commit.push_str("COMMIT");
                 if *reset {
                     commit.push_str("; ");
-                    commit.push_str(RESET_SQL);
+                    commit.push_str(pgsec_client::SESSION_RESET_SQL);
                 }
                 client.batch_execute(&commit).await.expect("COMMIT");
                 seen

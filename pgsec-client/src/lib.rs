@@ -86,8 +86,8 @@ pub use options::{
 };
 pub use pool::{
     InvalidName, PoolStatus, SettingName, TenantId, TenantKind, TenantPool, TenantPoolBuilder,
-    TenantTx, UnscopedConnection, DEFAULT_TENANT_SETTING, GUARD_RULES, SETTING_NAME_MAX_LEN,
-    TENANT_TEXT_MAX_LEN,
+    TenantTx, UnscopedConnection, DEFAULT_TENANT_SETTING, GUARD_RULES, SESSION_RESET_SQL,
+    SETTING_NAME_MAX_LEN, TENANT_TEXT_MAX_LEN,
 };
 pub use tls::{MakeVerifiedTlsConnect, TlsSession, VerifiedTlsConnect, VerifiedTlsStream};
 pub use unix_socket::SocketPeer;

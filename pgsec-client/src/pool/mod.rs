@@ -33,6 +33,7 @@ use tokio_postgres::Socket;
 use tracing::Instrument;
 
 pub use guard::GUARD_RULES;
+pub use session::RESET_SQL as SESSION_RESET_SQL;
 pub use tenant::{
     InvalidName, SettingName, TenantId, TenantKind, DEFAULT_TENANT_SETTING, SETTING_NAME_MAX_LEN,
     TENANT_TEXT_MAX_LEN,

@@ -42,7 +42,7 @@ use super::tenant::{SettingName, TenantId};
 /// - `UNLISTEN *`: `LISTEN`;
 /// - `DISCARD TEMP`: temporary tables, views, sequences, functions and types;
 /// - `DISCARD SEQUENCES`: `currval()` / `lastval()` of sequences the session used.
-pub(crate) const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; \
+pub const RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; \
                                     UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES";
 
 /// Names of the pool's own SQL-level prepared statements.

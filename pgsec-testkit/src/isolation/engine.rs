@@ -96,11 +96,6 @@ pub(crate) struct CaseRun {
     pub(crate) violations: Vec<Violation>,
 }
 
-/// What a fresh session has, restored on the raw connection between cases (what
-/// `DISCARD ALL` does, but keeping tokio-postgres' cached statements).
-const RAW_RESET_SQL: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; \
-                             UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES";
-
 /// Connections the engine uses.
 pub(crate) struct Connections {
     pub(crate) admin: Client,
@@ -465,9 +460,10 @@ impl Engine {
     /// with `set_config(.., false)`), so that a case replays alone as it ran in the
     /// sequence. Statements cached on the connections survive.
     pub(crate) async fn reset_sessions(&mut self, concurrent: bool) -> Result<()> {
+        // TenantPool's own reset (what `DISCARD ALL` does, keeping cached statements).
         self.conns
             .raw
-            .batch_execute(RAW_RESET_SQL)
+            .batch_execute(pgsec_client::SESSION_RESET_SQL)
             .await
             .map_err(|source| Error::IsolationQuery {
                 step: "resetting the raw session between cases".to_owned(),
