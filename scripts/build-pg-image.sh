@@ -1,14 +1,42 @@
 #!/usr/bin/env bash
 # Build the project's PostgreSQL image without a container registry: debootstrap a
-# minimal Debian of the host's release with postgresql-<major> and its pgaudit package,
-# then `docker import` it as pgsec/postgres:<major>. Idempotent: skips when the tag exists.
+# minimal Debian release that ships postgresql-<major> and its pgaudit package, then
+# `docker import` it as pgsec/postgres:<major>. Idempotent: skips when the tag exists.
 #
-# Usage: scripts/build-pg-image.sh [MAJOR]   (default: PGSEC_PG_MAJOR or 15)
+#   major  Debian suite  debootstrap script
+#   15     bookworm      bookworm
+#   17     trixie        trixie
+#   18     forky         sid (bookworm's debootstrap has no forky script; forky is
+#                        testing, laid out like sid)
+#
+# Every image has the same shape: a bare rootfs with the server binaries, pgaudit and CA
+# certificates, no cluster, user `postgres`; the testkit brings certificates, pg_hba.conf
+# and settings at start. Packages come from the host's own apt mirror (the first enabled
+# entry for the host's release; the same mirror serves every Debian suite), else
+# debootstrap's default; no host is named in this repository.
+#
+# Usage: scripts/build-pg-image.sh [MAJOR]   (default: PGSEC_PG_MAJOR or 17)
+# Env:   PGSEC_PG_SUITE overrides the suite (e.g. sid for 18 should forky lag behind).
 set -euo pipefail
 
-major="${1:-${PGSEC_PG_MAJOR:-15}}"
+major="${1:-${PGSEC_PG_MAJOR:-17}}"
 tag="pgsec/postgres:${major}"
 log() { printf 'build-pg-image: %s\n' "$*" >&2; }
+
+case "$major" in
+    15) suite=bookworm script=bookworm ;;
+    17) suite=trixie script=trixie ;;
+    18) suite=forky script=sid ;;
+    *)
+        log "no Debian suite known for PostgreSQL ${major}; supported majors: 15, 17, 18"
+        exit 2
+        ;;
+esac
+if [ -n "${PGSEC_PG_SUITE:-}" ]; then
+    suite="$PGSEC_PG_SUITE"
+    script="$suite"
+    [ -e "/usr/share/debootstrap/scripts/${script}" ] || script=sid
+fi
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
     log "$tag exists; nothing to do"
@@ -24,8 +52,8 @@ fi
 
 # shellcheck disable=SC1091
 codename="$(. /etc/os-release && echo "${VERSION_CODENAME}")"
-# The mirror comes from the host's own apt sources (the first enabled entry for this
-# release), else debootstrap's default; no host is named in this repository.
+# The mirror comes from the host's own apt sources (the first enabled entry for the
+# host's release), else debootstrap's default; no host is named in this repository.
 mirror="$(
     {
         for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
@@ -46,14 +74,31 @@ mirror="$(
 root="$(mktemp -d /var/tmp/pgsec-rootfs.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
 
-log "debootstrap ${codename} into ${root} (postgresql-${major}, pgaudit)"
+script_path="/usr/share/debootstrap/scripts/${script}"
+[ -e "$script_path" ] || {
+    log "debootstrap has no script ${script} (${script_path}); upgrade debootstrap"
+    exit 1
+}
+start="$(date +%s)"
+log "debootstrap ${suite} (script ${script}) into ${root} (postgresql-${major}, pgaudit)"
+# debootstrap's default mirror when the host names none.
 debootstrap --variant=minbase \
     --include="postgresql-${major},postgresql-${major}-pgaudit,ca-certificates" \
-    "$codename" "$root" ${mirror:+"$mirror"} >"$root.log" 2>&1 || {
+    "$suite" "$root" "${mirror:-http://deb.debian.org/debian}" "$script_path" >"$root.log" 2>&1 || {
     tail -n 30 "$root.log" >&2
+    rm -f "$root.log"
     exit 1
 }
 rm -f "$root.log"
+[ -x "$root/usr/lib/postgresql/${major}/bin/postgres" ] || {
+    log "postgresql-${major} is not in ${suite}; no server binary in the rootfs"
+    exit 1
+}
+pgaudit_so="$(find "$root/usr/lib/postgresql/${major}/lib" -name 'pgaudit.so' | head -n 1)"
+[ -n "$pgaudit_so" ] || {
+    log "pgaudit.so missing from postgresql-${major}-pgaudit in ${suite}"
+    exit 1
+}
 
 # The Debian package creates a cluster at install time; the kit makes its own.
 rm -rf "$root/var/lib/postgresql/${major}/main" "$root/etc/postgresql/${major}/main"
@@ -68,4 +113,4 @@ tar -C "$root" -c . | docker import \
     --change "WORKDIR /var/lib/postgresql" \
     --change 'CMD ["postgres", "--version"]' \
     - "$tag" >/dev/null
-log "built $tag"
+log "built $tag from ${suite} in $(($(date +%s) - start)) s"

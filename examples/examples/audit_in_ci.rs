@@ -66,7 +66,7 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let args = args()?;
     // Without --url: a throwaway hardened server, audited as its superuser.
     let mut _server = None;
-    let (url, mut policy) = match &args.url {
+    let (url, policy) = match &args.url {
         Some(url) => (url.clone(), Policy::default()),
         None => {
             let server = pgsec_testkit::TestServer::start().await?;
@@ -78,7 +78,6 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
             (url, policy)
         }
     };
-    policy = policy.with_fail_on(args.fail_on);
 
     // verify-full TLS (pgsec-client refuses anything weaker over TCP).
     let config = Config::parse_with_env(&url, &Environment::current())?;

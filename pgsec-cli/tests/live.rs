@@ -23,14 +23,7 @@ fn text(b: &[u8]) -> String {
 
 /// A verify-full connection string without the password (it comes from PGPASSWORD).
 fn conninfo(server: &TestServer, user: &str, db: &str) -> String {
-    let i = server.info();
-    format!(
-        "host={} hostaddr={} port={} user={user} dbname={db} sslmode=verify-full sslrootcert={}",
-        i.host,
-        i.hostaddr,
-        i.port,
-        i.ca_path.display()
-    )
+    server.info().conninfo_as(user, db)
 }
 
 /// Exit 2 with exactly one line on stderr, nothing on stdout, the line naming `what`.

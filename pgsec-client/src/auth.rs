@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Result};
+use crate::tls::SessionSlot;
 
 /// An authentication method a server can ask for, by its libpq `require_auth` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,14 +33,19 @@ pub enum AuthMethod {
     Sspi,
     /// No authentication at all, e.g. `trust` in pg_hba.conf (`none`).
     None,
+    /// OAuth bearer tokens (`oauth`, PostgreSQL 18): a SASL request offering
+    /// OAUTHBEARER and no SCRAM mechanism. tokio-postgres cannot answer it, so it is
+    /// only ever refused; the name is accepted so that `!oauth` lists parse as in libpq 18.
+    Oauth,
 }
 
-const ALL: [AuthMethod; 6] = [
+const ALL: [AuthMethod; 7] = [
     AuthMethod::Password,
     AuthMethod::Md5,
     AuthMethod::ScramSha256,
     AuthMethod::Gss,
     AuthMethod::Sspi,
+    AuthMethod::Oauth,
     AuthMethod::None,
 ];
 
@@ -53,6 +59,7 @@ impl AuthMethod {
             AuthMethod::Gss => "gss",
             AuthMethod::Sspi => "sspi",
             AuthMethod::None => "none",
+            AuthMethod::Oauth => "oauth",
         }
     }
 
@@ -88,6 +95,13 @@ pub struct RequireAuth {
 }
 
 impl RequireAuth {
+    /// No restriction: every method, and none, is answered (what libpq does without
+    /// `require_auth`). The watch then only observes.
+    pub(crate) const ANY: RequireAuth = RequireAuth {
+        listed: 0,
+        negated: true,
+    };
+
     /// Whether a server asking for `method` (or, for [`AuthMethod::None`], not asking at
     /// all) is accepted.
     pub fn allows(self, method: AuthMethod) -> bool {
@@ -140,7 +154,7 @@ impl FromStr for RequireAuth {
                         "require_auth",
                         format!(
                             "entry {n} is not a method; use password, md5, scram-sha-256, gss, \
-                             sspi or none, each optionally negated with \"!\", separated by \
+                             sspi, oauth or none, each optionally negated with \"!\", separated by \
                              commas"
                         ),
                     )
@@ -179,9 +193,20 @@ pub(crate) struct AuthWatch {
     skip: usize,
     /// The method the server asked for, once it asked.
     requested: Option<AuthMethod>,
+    /// The body of an AuthenticationSASL request (its mechanism names), collected up to
+    /// [`SASL_BODY_MAX`] bytes while `skip` passes it.
+    sasl: Option<Vec<u8>>,
+    /// Whether the server offered SCRAM-SHA-256-PLUS.
+    scram_plus_offered: bool,
+    /// Where the outcome goes once authentication is over (the TLS session record).
+    report: Option<SessionSlot>,
     done: bool,
     refused: Option<Refusal>,
 }
+
+/// The mechanism list of an AuthenticationSASL request is two short names; anything
+/// longer is not read further (the server's message still passes untouched).
+const SASL_BODY_MAX: usize = 256;
 
 /// Why the watch failed the stream.
 #[derive(Debug, Clone, Copy)]
@@ -201,8 +226,29 @@ impl AuthWatch {
             head_len: 0,
             skip: 0,
             requested: None,
+            sasl: None,
+            scram_plus_offered: false,
+            report: None,
             done: false,
             refused: None,
+        }
+    }
+
+    /// Records, once AuthenticationOk arrives, which method the server asked for and
+    /// whether it offered channel binding, in the TLS session of `slot`.
+    pub(crate) fn reporting_to(mut self, slot: SessionSlot) -> Self {
+        self.report = Some(slot);
+        self
+    }
+
+    /// Publishes what authentication used into the session record.
+    fn publish(&self) {
+        let Some(slot) = &self.report else { return };
+        if let Ok(mut guard) = slot.lock() {
+            if let Some(session) = guard.as_mut() {
+                session.authentication = Some(self.requested.unwrap_or(AuthMethod::None));
+                session.scram_plus_offered = self.scram_plus_offered;
+            }
         }
     }
 
@@ -259,8 +305,15 @@ impl AuthWatch {
         while !data.is_empty() && !self.done {
             if self.skip > 0 {
                 let n = self.skip.min(data.len());
+                if let Some(body) = self.sasl.as_mut() {
+                    let room = SASL_BODY_MAX.saturating_sub(body.len()).min(n);
+                    body.extend_from_slice(&data[..room]);
+                }
                 self.skip -= n;
                 data = &data[n..];
+                if self.skip == 0 {
+                    self.end_sasl_body()?;
+                }
                 continue;
             }
             let want = if self.head_len >= 5 && self.head[0] == b'R' {
@@ -303,13 +356,23 @@ impl AuthWatch {
                         return Err(Refusal::Method(AuthMethod::None));
                     }
                     self.done = true;
+                    self.publish();
                     continue;
                 }
                 3 => AuthMethod::Password,
                 5 => AuthMethod::Md5,
                 7 => AuthMethod::Gss,
                 9 => AuthMethod::Sspi,
-                10 => AuthMethod::ScramSha256,
+                10 => {
+                    // SCRAM or OAUTHBEARER: decided by the mechanism list, which
+                    // end_sasl_body checks before the message is complete.
+                    self.sasl = Some(Vec::new());
+                    self.requested = Some(AuthMethod::ScramSha256);
+                    if self.skip == 0 {
+                        self.end_sasl_body()?;
+                    }
+                    continue;
+                }
                 // GSS and SASL continuations belong to the request already checked;
                 // anything else tokio-postgres refuses by itself without answering.
                 _ => continue,
@@ -319,6 +382,31 @@ impl AuthWatch {
             }
             self.requested = Some(method);
         }
+        Ok(())
+    }
+}
+
+impl AuthWatch {
+    /// The AuthenticationSASL body is complete: a list of NUL-terminated names. The
+    /// request is SCRAM when a SCRAM mechanism is offered (tokio-postgres picks it), else
+    /// OAuth when OAUTHBEARER is; `require_auth` judges that method. Called before the
+    /// last bytes of the message are passed on, so a refusal still withholds it.
+    fn end_sasl_body(&mut self) -> std::result::Result<(), Refusal> {
+        let Some(body) = self.sasl.take() else {
+            return Ok(());
+        };
+        let names: Vec<&[u8]> = body.split(|b| *b == 0).collect();
+        self.scram_plus_offered = names.contains(&&b"SCRAM-SHA-256-PLUS"[..]);
+        let scram = self.scram_plus_offered || names.contains(&&b"SCRAM-SHA-256"[..]);
+        let method = if !scram && names.contains(&&b"OAUTHBEARER"[..]) {
+            AuthMethod::Oauth
+        } else {
+            AuthMethod::ScramSha256
+        };
+        if !self.policy.allows(method) {
+            return Err(Refusal::Method(method));
+        }
+        self.requested = Some(method);
         Ok(())
     }
 }
@@ -447,6 +535,14 @@ mod tests {
             assert_eq!(run("!password", &ok, chunk), None);
             assert_eq!(run("none", &ok, chunk), None);
             assert_eq!(run("none", &sasl, chunk), Some(AuthMethod::ScramSha256));
+            // SASL is judged by its mechanism list: SCRAM when offered, else OAuth.
+            let oauth = request(10, b"OAUTHBEARER\0\0");
+            let both = request(10, b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0OAUTHBEARER\0\0");
+            assert_eq!(run("scram-sha-256", &oauth, chunk), Some(AuthMethod::Oauth));
+            assert_eq!(run("scram-sha-256", &both, chunk), None);
+            assert_eq!(run("oauth", &both, chunk), Some(AuthMethod::ScramSha256));
+            assert_eq!(run("!oauth", &oauth, chunk), Some(AuthMethod::Oauth));
+            assert_eq!(run("oauth", &oauth, chunk), None);
             // After AuthenticationOk the watch stops: later bytes are data.
             let mut after = sasl.clone();
             after.extend_from_slice(&request(12, b"v=x"));

@@ -6,36 +6,26 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pgsec_core::snapshot::CertificateFacts;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
-use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::error::CertificateRefusal;
 
 /// The server certificate as presented in the handshake: what `pgsec ping` prints and
-/// what the `tls.cert_expiry` and `tls.cert_no_san` rules look at.
+/// what the `tls.cert_expiry` and `tls.cert_no_san` rules look at. Parsed by
+/// pgsec-core (the one certificate parser of the workspace).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerCertificate {
-    /// Subject distinguished name (RFC 4514 style, e.g. `CN=db.example.com`).
-    pub subject: String,
-    /// Issuer distinguished name.
-    pub issuer: String,
-    /// The subject's common name, if any (never used for host-name matching).
-    pub common_name: Option<String>,
-    /// DNS subjectAltNames.
-    pub dns_names: Vec<String>,
-    /// IP-address subjectAltNames.
-    pub ip_addresses: Vec<IpAddr>,
-    /// Start of validity.
-    pub not_before: SystemTime,
-    /// End of validity.
-    pub not_after: SystemTime,
+    /// Subject, issuer, common name, validity and subjectAltNames, as pgsec-core's
+    /// rules read them.
+    pub facts: CertificateFacts,
     /// The DER encoding, for callers that want to look further.
     pub der: Vec<u8>,
 }
@@ -44,73 +34,37 @@ impl PeerCertificate {
     /// Parses a DER certificate.
     ///
     /// # Errors
-    /// A description of the parse failure.
-    pub fn from_der(der: &[u8]) -> Result<Self, String> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
-        let mut dns_names = Vec::new();
-        let mut ip_addresses = Vec::new();
-        if let Ok(Some(san)) = cert.subject_alternative_name() {
-            for name in &san.value.general_names {
-                match name {
-                    GeneralName::DNSName(d) => dns_names.push((*d).to_string()),
-                    GeneralName::IPAddress(bytes) => {
-                        if let Some(ip) = ip_from_bytes(bytes) {
-                            ip_addresses.push(ip);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let common_name = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .map(str::to_owned);
-        let validity = cert.validity();
+    /// [`pgsec_core::Error::Certificate`] saying why the bytes are not a certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, pgsec_core::Error> {
         Ok(PeerCertificate {
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
-            common_name,
-            dns_names,
-            ip_addresses,
-            not_before: system_time(validity.not_before.timestamp()),
-            not_after: system_time(validity.not_after.timestamp()),
+            facts: CertificateFacts::from_der(der, "the server certificate")?,
             der: der.to_vec(),
         })
     }
 
     /// Whether the certificate has at least one DNS or IP subjectAltName.
     pub fn has_subject_alt_name(&self) -> bool {
-        !self.dns_names.is_empty() || !self.ip_addresses.is_empty()
+        self.facts.has_san()
     }
 
     /// Every DNS and IP subjectAltName, as text.
     pub fn names(&self) -> Vec<String> {
-        self.dns_names
-            .iter()
-            .cloned()
-            .chain(self.ip_addresses.iter().map(IpAddr::to_string))
-            .collect()
+        self.facts.names()
+    }
+
+    /// End of validity.
+    pub fn not_after(&self) -> SystemTime {
+        system_time(self.facts.not_after)
     }
 
     /// Time left until expiry at `now` (`None` when already expired).
     pub fn remaining_validity(&self, now: SystemTime) -> Option<Duration> {
-        self.not_after.duration_since(now).ok()
+        self.not_after().duration_since(now).ok()
     }
 
     /// `not_after` as `YYYY-MM-DD HH:MM:SS UTC`.
     pub fn not_after_utc(&self) -> String {
-        format_utc(self.not_after)
-    }
-}
-
-fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
-        _ => None,
+        self.facts.not_after_utc()
     }
 }
 
@@ -120,32 +74,6 @@ fn system_time(unix: i64) -> SystemTime {
     } else {
         UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs())
     }
-}
-
-/// `YYYY-MM-DD HH:MM:SS UTC` (times before 1970 are shown as the epoch).
-pub(crate) fn format_utc(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 /// libpq's host-name check against the subjectAltNames, minus the common-name fallback:
@@ -159,15 +87,23 @@ pub fn check_host_name(cert: &PeerCertificate, host: &str) -> Result<(), Certifi
     if !cert.has_subject_alt_name() {
         return Err(CertificateRefusal::NoSubjectAltName {
             expected: host.to_owned(),
-            common_name: cert.common_name.clone(),
+            common_name: cert.facts.common_name.clone(),
         });
     }
     let matched = match host.parse::<IpAddr>() {
         Ok(ip) => {
-            cert.ip_addresses.contains(&ip)
-                || cert.dns_names.iter().any(|d| d.eq_ignore_ascii_case(host))
+            cert.facts.ip_sans.contains(&ip)
+                || cert
+                    .facts
+                    .dns_sans
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(host))
         }
-        Err(_) => cert.dns_names.iter().any(|d| dns_name_matches(d, host)),
+        Err(_) => cert
+            .facts
+            .dns_sans
+            .iter()
+            .any(|d| dns_name_matches(d, host)),
     };
     if matched {
         Ok(())
@@ -243,7 +179,7 @@ impl PgsecServerVerifier {
         now: UnixTime,
     ) -> CertificateRefusal {
         let subject = match peer {
-            Some(p) if !p.subject.is_empty() => p.subject.clone(),
+            Some(p) if !p.facts.subject.is_empty() => p.facts.subject.clone(),
             Some(p) => format!("(empty subject, subjectAltName {})", p.names().join(", ")),
             None => "<unparsable certificate>".into(),
         };
@@ -251,7 +187,7 @@ impl PgsecServerVerifier {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
                 CertificateRefusal::UnknownIssuer {
                     subject,
-                    issuer: peer.map(|p| p.issuer.clone()).unwrap_or_default(),
+                    issuer: peer.map(|p| p.facts.issuer.clone()).unwrap_or_default(),
                     intermediates_sent,
                     trusted: self.trusted.clone(),
                 }
@@ -261,13 +197,15 @@ impl PgsecServerVerifier {
             ) => CertificateRefusal::Expired {
                 subject,
                 not_after: peer.map(PeerCertificate::not_after_utc).unwrap_or_default(),
-                checked_at: format_utc(UNIX_EPOCH + Duration::from_secs(now.as_secs())),
+                checked_at: pgsec_core::format_utc(
+                    i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+                ),
             },
             rustls::Error::InvalidCertificate(
                 CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
             ) => CertificateRefusal::NotYetValid {
                 subject,
-                not_before: peer.map(|p| format_utc(p.not_before)).unwrap_or_default(),
+                not_before: peer.map(|p| p.facts.not_before_utc()).unwrap_or_default(),
             },
             other => CertificateRefusal::Invalid {
                 subject,

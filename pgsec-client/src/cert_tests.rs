@@ -257,15 +257,18 @@ fn peer_certificate_describes_the_certificate() {
         p.not_after = rcgen::date_time_ymd(2040, 6, 30);
     });
     let peer = PeerCertificate::from_der(cert.as_ref()).unwrap();
-    assert_eq!(peer.subject, "CN=db");
-    assert_eq!(peer.issuer, "CN=root");
-    assert_eq!(peer.dns_names, vec!["db.example.test".to_string()]);
+    assert_eq!(peer.facts.subject, "CN=db");
+    assert_eq!(peer.facts.issuer, "CN=root");
+    assert_eq!(peer.facts.common_name.as_deref(), Some("db"));
+    assert_eq!(peer.facts.dns_sans, vec!["db.example.test".to_string()]);
     assert_eq!(
-        peer.ip_addresses,
+        peer.facts.ip_sans,
         vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
     );
     assert_eq!(peer.not_after_utc(), "2040-06-30 00:00:00 UTC");
     assert!(peer.has_subject_alt_name());
+    let e = PeerCertificate::from_der(b"not a certificate").unwrap_err();
+    assert!(matches!(e, pgsec_core::Error::Certificate { .. }), "{e:?}");
 }
 
 #[test]
@@ -290,13 +293,4 @@ fn channel_binding_hash_follows_the_signature_algorithm() {
     use sha2::Digest;
     assert_eq!(hash, sha2::Sha256::digest(cert.as_ref()).to_vec());
     assert_eq!(tls_server_end_point(b"not a certificate"), None);
-}
-
-#[test]
-fn utc_formatting() {
-    assert_eq!(format_utc(UNIX_EPOCH), "1970-01-01 00:00:00 UTC");
-    assert_eq!(
-        format_utc(UNIX_EPOCH + Duration::from_secs(951_782_400 + 3661)),
-        "2000-02-29 01:01:01 UTC"
-    );
 }

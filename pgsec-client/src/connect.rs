@@ -5,9 +5,15 @@ use tokio_postgres::config::{
     TargetSessionAttrs as PgTargetSessionAttrs,
 };
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pgsec_core::snapshot::{ChannelBindingFacts, ClientFacts, TlsVerification, Transport};
+use pgsec_core::{Finding, Policy, Snapshot};
+
+use crate::auth::AuthMethod;
 use crate::cert::Verification;
 use crate::error::{Error, Result};
-use crate::options::{ChannelBinding, Config, Host, SslMode, TargetSessionAttrs};
+use crate::options::{ChannelBinding, Config, Host, SslCertMode, SslMode, TargetSessionAttrs};
 use crate::tls::TlsSession;
 use crate::unix_socket::SocketPeer;
 
@@ -68,6 +74,7 @@ impl Config {
                  configurations",
             ));
         }
+        self.check_negotiation_options(tcp)?;
         let mut pg = tokio_postgres::Config::new();
         if tcp {
             let verification = self.verification()?;
@@ -190,6 +197,43 @@ impl Config {
         Ok(pg)
     }
 
+    /// The libpq 16–18 options that constrain TLS and the protocol: refused here, before
+    /// any network I/O, when they cannot hold (min/max_protocol_version are checked when
+    /// parsed: only 3.0 is accepted).
+    fn check_negotiation_options(&self, tcp: bool) -> Result<()> {
+        let mode = self.get_ssl_mode();
+        let tls_only = matches!(
+            mode,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        );
+        // libpq checks this for every host type, sockets included.
+        if self.ssl_direct && !tls_only {
+            return Err(Error::invalid(
+                "sslnegotiation",
+                format!(
+                    "weak sslmode \"{mode}\" may not be used with sslnegotiation=direct (use \
+                     \"require\", \"verify-ca\", or \"verify-full\")"
+                ),
+            ));
+        }
+        if self.get_ssl_cert_mode() == SslCertMode::Require && !(tcp && tls_only) {
+            return Err(Error::Unsupported {
+                key: "sslcertmode".into(),
+                reason: if tcp {
+                    format!(
+                        "sslcertmode=require needs TLS, and sslmode={mode} may connect \
+                         without it; use sslmode=verify-full"
+                    )
+                } else {
+                    "Unix-socket connections do not use TLS, so the server cannot ask for \
+                     a client certificate; use a TCP host with sslmode=verify-full"
+                        .into()
+                },
+            });
+        }
+        Ok(())
+    }
+
     /// Whether every host is a Unix-socket directory (no TLS involved).
     pub fn is_unix_socket(&self) -> bool {
         self.hosts()
@@ -206,6 +250,9 @@ pub struct ConnectionDetails {
     pub tls: Option<TlsSession>,
     /// The sslmode in force.
     pub ssl_mode: SslMode,
+    /// What the connection verified about the server's certificate (chain and host
+    /// name under verify-full; less only behind a `dangerous_…` opt-in).
+    pub verification: TlsVerification,
     /// The channel_binding setting in force.
     pub channel_binding: ChannelBinding,
     /// Whether the connection went through a Unix-domain socket.
@@ -228,89 +275,129 @@ impl ConnectionDetails {
         }
     }
 
-    /// The `client.*` findings of this connection (rule ids of RULES.md):
-    /// `client.sslmode_weak` when the server's identity was not verified over TCP,
-    /// `client.channel_binding` when SCRAM may run without channel binding over TLS.
-    pub fn findings(&self) -> Vec<ClientFinding> {
-        let mut out = Vec::new();
-        // client.sslmode_weak is about TCP; a socket's peer is reported by `peer`.
-        if !self.unix_socket && !self.is_verified() {
-            let note = if self.tls.is_none() {
-                " (and this connection is not encrypted)"
-            } else {
-                ""
-            };
-            out.push(sslmode_weak(self.ssl_mode, note));
+    /// The facts pgsec-core's `client.*` and `tls.cert_*` rules judge: transport, what
+    /// was verified, TLS version and cipher, the server certificate (parsed by
+    /// pgsec-core), and channel binding as the authentication exchange showed it.
+    /// `pgsec ping` and `pgsec audit --url` evaluate exactly these, so they agree.
+    pub fn client_facts(&self) -> ClientFacts {
+        if self.unix_socket {
+            let host = self
+                .peer
+                .as_ref()
+                .map(|p| p.socket.display().to_string())
+                .unwrap_or_else(|| "local socket".to_owned());
+            return ClientFacts::new(
+                host,
+                Transport::UnixSocket,
+                self.ssl_mode.as_str(),
+                TlsVerification::None,
+            );
         }
-        if let Some(tls) = &self.tls {
-            if self.channel_binding == ChannelBinding::Disable {
-                out.push(channel_binding_disabled());
-            } else if !tls.channel_binding_available {
-                out.push(ClientFinding {
-                    rule_id: "client.channel_binding",
-                    severity: "low",
-                    message: "the server certificate's signature algorithm has no \
-                              tls-server-end-point hash, so SCRAM-SHA-256-PLUS cannot be used"
-                        .into(),
-                    remediation: "reissue the server certificate with an RSA or ECDSA \
-                                  signature using SHA-256 or stronger"
-                        .into(),
-                });
+        let Some(tls) = &self.tls else {
+            return ClientFacts::new(
+                "server",
+                Transport::Tcp,
+                self.ssl_mode.as_str(),
+                TlsVerification::None,
+            );
+        };
+        let mut facts = ClientFacts::new(
+            tls.server_name.clone(),
+            Transport::Tcp,
+            self.ssl_mode.as_str(),
+            self.verification,
+        )
+        .with_tls(tls.protocol_version.clone(), tls.cipher_suite.clone());
+        if let Some(cert) = &tls.peer_certificate {
+            facts = facts.with_peer_certificate(cert.facts.clone());
+        }
+        if let Some(method) = tls.authentication {
+            facts = facts.with_channel_binding(
+                ChannelBindingFacts::new(
+                    method == AuthMethod::ScramSha256,
+                    tls.scram_plus_offered,
+                    tls.channel_binding_used(self.channel_binding),
+                )
+                .with_certificate_allows_binding(tls.channel_binding_available),
+            );
+        }
+        facts
+    }
+
+    /// pgsec-core's verdict on [`ConnectionDetails::client_facts`]: the `client.*` and
+    /// `tls.cert_*` findings of this connection (what `pgsec ping` prints and
+    /// `pgsec audit --url` reports for its own connection).
+    pub fn findings(&self) -> Vec<Finding> {
+        client_findings(self.client_facts())
+    }
+}
+
+/// pgsec-core's verdict on what a configuration would verify, before connecting (for a
+/// refused configuration, `pgsec ping` still reports `client.sslmode_weak`).
+pub fn config_findings(config: &Config) -> Vec<Finding> {
+    client_findings(config.client_facts())
+}
+
+/// Evaluates client facts with every rule of pgsec-core; only the rules that judge
+/// client facts can fire, the others have no facts and are skipped.
+fn client_findings(facts: ClientFacts) -> Vec<Finding> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let snapshot = Snapshot::new(facts.host.clone(), now).with_client(facts);
+    pgsec_core::evaluate(&snapshot, &Policy::default())
+        .findings()
+        .to_vec()
+}
+
+impl Config {
+    /// The client facts this configuration implies before connecting (for a
+    /// configuration that is refused, `pgsec ping` still reports what is weak about
+    /// it): the transport, and what its sslmode would verify.
+    pub fn client_facts(&self) -> ClientFacts {
+        if self.is_unix_socket() {
+            return ClientFacts::new(
+                "local socket",
+                Transport::UnixSocket,
+                self.get_ssl_mode().as_str(),
+                TlsVerification::None,
+            );
+        }
+        let host = match self.hosts().ok().and_then(|h| h.into_iter().next()) {
+            Some(Host::Tcp { name, addr, .. }) if name.is_empty() => {
+                addr.map(|a| a.to_string()).unwrap_or_default()
             }
-            // With `prefer`, tokio-postgres binds whenever the server offers
-            // SCRAM-SHA-256-PLUS, which a PostgreSQL server with SCRAM over TLS does.
-        }
-        out
+            Some(Host::Tcp { name, .. }) => name,
+            _ => "server".to_owned(),
+        };
+        let mode = self.get_ssl_mode();
+        ClientFacts::new(
+            host,
+            Transport::Tcp,
+            mode.as_str(),
+            implied_verification(mode),
+        )
     }
 }
 
-fn channel_binding_disabled() -> ClientFinding {
-    ClientFinding {
-        rule_id: "client.channel_binding",
-        severity: "low",
-        message: "channel_binding=disable: SCRAM authentication is not bound to the TLS channel"
-            .into(),
-        remediation: "connect with channel_binding=require".into(),
+/// What an sslmode verifies, as libpq defines it.
+fn implied_verification(mode: SslMode) -> TlsVerification {
+    match mode {
+        SslMode::VerifyFull => TlsVerification::ChainAndHost,
+        SslMode::VerifyCa => TlsVerification::Chain,
+        SslMode::Require | SslMode::Prefer => TlsVerification::EncryptedOnly,
+        SslMode::Disable | SslMode::Allow => TlsVerification::None,
     }
 }
 
-fn sslmode_weak(mode: SslMode, note: &str) -> ClientFinding {
-    ClientFinding {
-        rule_id: "client.sslmode_weak",
-        severity: "critical",
-        message: format!(
-            "sslmode={mode} does not verify the server's certificate chain and host name{note}"
-        ),
-        remediation: "connect with sslmode=verify-full sslrootcert=/path/to/ca.crt".into(),
+/// What the connector's verification checks.
+fn verified(v: Verification) -> TlsVerification {
+    match v {
+        Verification::Full => TlsVerification::ChainAndHost,
+        Verification::ChainOnly => TlsVerification::Chain,
+        Verification::Nothing => TlsVerification::EncryptedOnly,
     }
-}
-
-/// A `client.*` finding (see RULES.md), for `pgsec ping` and audit reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ClientFinding {
-    /// Stable rule id (`client.sslmode_weak`, `client.channel_binding`).
-    pub rule_id: &'static str,
-    /// Severity name as in RULES.md (`critical`, `low`).
-    pub severity: &'static str,
-    /// What was found.
-    pub message: String,
-    /// What to change.
-    pub remediation: String,
-}
-
-/// Findings a configuration would produce before connecting (for a refused
-/// configuration, `pgsec ping` still reports `client.sslmode_weak`).
-pub fn config_findings(config: &Config) -> Vec<ClientFinding> {
-    let mode = config.get_ssl_mode();
-    if config.is_unix_socket() || mode.verifies_identity() {
-        return Vec::new();
-    }
-    let mut out = vec![sslmode_weak(mode, "")];
-    if config.get_channel_binding() == ChannelBinding::Disable {
-        out.push(channel_binding_disabled());
-    }
-    out
 }
 
 /// Connects as `config` says, spawns the connection task on the current tokio runtime
@@ -352,12 +439,21 @@ pub async fn connect(config: &Config) -> Result<(tokio_postgres::Client, Connect
     let (client, connection) = pg.connect(tls.clone()).await.map_err(Error::from_connect)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "PostgreSQL connection closed with an error");
+            tracing::warn!(
+                error = %pgsec_core::display_chain(&e),
+                "PostgreSQL connection closed with an error"
+            );
         }
     });
+    let session = tls.last_session();
+    let verification = match &session {
+        Some(_) => verified(config.verification()?),
+        None => TlsVerification::None,
+    };
     let details = ConnectionDetails {
-        tls: tls.last_session(),
+        tls: session,
         ssl_mode: config.get_ssl_mode(),
+        verification,
         channel_binding: config.get_channel_binding(),
         unix_socket: false,
         peer: None,

@@ -11,9 +11,71 @@ use crate::auth::{AuthMethod, RequireAuth};
 use crate::options::{SslMode, TargetSessionAttrs};
 use crate::pool::InvalidName;
 
-/// A failure to check a connection out of the pool (deadpool's error), inside
-/// [`Error::PoolConnect`] and [`Error::Checkout`].
-pub type CheckoutError = deadpool::managed::PoolError<tokio_postgres::Error>;
+/// Why no connection could be checked out of a [`crate::TenantPool`], inside
+/// [`Error::PoolConnect`] and [`Error::Checkout`]: a timeout, a closed pool, or a
+/// connection that could not be opened (its error in `source()`). Opaque, so that the
+/// API does not change with the pool implementation's version.
+#[derive(Debug)]
+pub struct CheckoutError(deadpool::managed::PoolError<tokio_postgres::Error>);
+
+impl CheckoutError {
+    pub(crate) fn new(e: deadpool::managed::PoolError<tokio_postgres::Error>) -> Self {
+        CheckoutError(e)
+    }
+
+    /// Whether the pool timed out: waiting for a free connection (`wait_timeout`),
+    /// opening one (`create_timeout`) or checking a returned one (`recycle_timeout`).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.0, deadpool::managed::PoolError::Timeout(_))
+    }
+
+    /// Whether the pool has been closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.0, deadpool::managed::PoolError::Closed)
+    }
+
+    /// The error of a connection that could not be opened, if that is what happened.
+    pub fn connect_error(&self) -> Option<&tokio_postgres::Error> {
+        use deadpool::managed::{HookError, PoolError};
+        match &self.0 {
+            PoolError::Backend(e) | PoolError::PostCreateHook(HookError::Backend(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CheckoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use deadpool::managed::{HookError, PoolError, TimeoutType};
+        f.write_str(match &self.0 {
+            PoolError::Backend(_) => "could not open a connection",
+            PoolError::Timeout(TimeoutType::Wait) => {
+                "timed out waiting for a free connection (wait_timeout)"
+            }
+            PoolError::Timeout(TimeoutType::Create) => {
+                "timed out opening a new connection (create_timeout)"
+            }
+            PoolError::Timeout(TimeoutType::Recycle) => {
+                "timed out checking a returned connection (recycle_timeout)"
+            }
+            PoolError::Closed => "the pool is closed",
+            PoolError::NoRuntimeSpecified => "the pool has no async runtime for its timeouts",
+            PoolError::PostCreateHook(HookError::Backend(_)) => {
+                "the pool's post-create hook could not use the new connection"
+            }
+            PoolError::PostCreateHook(HookError::Message(m)) => {
+                return write!(f, "the pool's post-create hook refused the connection: {m}");
+            }
+        })
+    }
+}
+
+impl std::error::Error for CheckoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.connect_error()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Everything that can go wrong in pgsec-client.
 #[derive(Debug, thiserror::Error)]
@@ -86,12 +148,12 @@ pub enum Error {
 
     /// Building the TLS configuration failed (for example a client key not matching
     /// its certificate).
-    #[error("TLS configuration: {0}")]
+    #[error("invalid TLS configuration")]
     TlsConfig(#[source] rustls::Error),
 
     /// The server's certificate was refused. The [`CertificateRefusal`] says what was
     /// expected and what was presented.
-    #[error("connection to {host} refused: {refusal}")]
+    #[error("connection to {host} refused")]
     Certificate {
         /// The host name the certificate was checked against.
         host: String,
@@ -101,7 +163,7 @@ pub enum Error {
     },
 
     /// The TLS handshake failed for another reason than the certificate check.
-    #[error("TLS handshake with {host} failed: {source}")]
+    #[error("TLS handshake with {host} failed")]
     Tls {
         /// The host of the handshake.
         host: String,
@@ -110,14 +172,28 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The server did not meet a TLS requirement of the connection options: it did not
+    /// accept a direct TLS handshake or did not select ALPN `postgresql`
+    /// (`sslnegotiation=direct`), or it did not ask for a client certificate
+    /// (`sslcertmode=require`). Nothing but the TLS handshake was sent to it.
+    #[error("connection to {host} refused ({option}): {reason}")]
+    TlsRequirement {
+        /// The host of the handshake.
+        host: String,
+        /// The option that set the requirement (`sslnegotiation=direct`, ...).
+        option: &'static str,
+        /// What the server did and what to do about it.
+        reason: String,
+    },
+
     /// Connecting or authenticating failed (tokio-postgres error).
-    #[error("could not connect: {}", error_chain(.0))]
+    #[error("could not connect")]
     Connect(#[source] tokio_postgres::Error),
 
     /// The Unix-domain socket could not be opened.
     #[error(
-        "could not connect to the server's socket {}: {source}; is the server running, \
-         with this directory in unix_socket_directories and this port?",
+        "could not connect to the server's socket {} (is the server running, with this \
+         directory in unix_socket_directories and this port?)",
         .socket.display()
     )]
     Socket {
@@ -177,7 +253,7 @@ pub enum Error {
     },
 
     /// A query on an established connection failed.
-    #[error("query failed: {}", error_chain(.0))]
+    #[error("query failed")]
     Query(#[source] tokio_postgres::Error),
 
     // TenantPool: building, checking out, and the tenant transaction. These never
@@ -198,7 +274,7 @@ pub enum Error {
 
     /// The [`crate::TenantPool`] could not connect while being built. The message
     /// carries the cause (the server's message, the certificate refusal, ...).
-    #[error("could not connect while building the TenantPool: {}", checkout_chain(.source))]
+    #[error("could not connect while building the TenantPool")]
     PoolConnect {
         /// The underlying error (timeouts and TLS refusals included).
         #[source]
@@ -208,9 +284,8 @@ pub enum Error {
     /// The server refused to set the tenant setting (for example a prefix reserved by
     /// an extension).
     #[error(
-        "the server refused the tenant setting {setting}: {}; choose another \
-         name with the pool builder's tenant_setting()",
-        error_chain(.source)
+        "the server refused the tenant setting {setting} (choose another name with the \
+         pool builder's tenant_setting())"
     )]
     SettingRejected {
         /// The setting name.
@@ -221,10 +296,7 @@ pub enum Error {
     },
 
     /// The start-up guard could not read what it checks.
-    #[error(
-        "the start-up guard could not read the role and table facts: {}",
-        error_chain(.source)
-    )]
+    #[error("the start-up guard could not read the role and table facts")]
     GuardQuery {
         /// The failing query's error.
         #[source]
@@ -239,7 +311,7 @@ pub enum Error {
     },
 
     /// No connection could be checked out (pool closed, timeout, connect failure).
-    #[error("no connection available: {}", checkout_chain(.source))]
+    #[error("no connection available")]
     Checkout {
         /// deadpool's error.
         #[source]
@@ -248,7 +320,7 @@ pub enum Error {
 
     /// `BEGIN` or the tenant's `SET LOCAL` failed; the connection is rolled back and
     /// reset before it is reused.
-    #[error("could not begin the tenant transaction: {}", error_chain(.source))]
+    #[error("could not begin the tenant transaction")]
     Begin {
         /// The server's or the connection's error.
         #[source]
@@ -275,7 +347,7 @@ pub enum Error {
     /// refused (a deferred constraint, a serialization failure, the backend ended
     /// before `COMMIT` ran), or the connection had closed before the commit was sent.
     /// [`Error::is_retry_safe`] says whether running the transaction again may succeed.
-    #[error("commit failed, nothing was committed: {}", error_chain(.source))]
+    #[error("commit failed, nothing was committed")]
     Commit {
         /// The server's or the connection's error.
         #[source]
@@ -289,9 +361,8 @@ pub enum Error {
     /// looking for a key the transaction wrote), then retry or not.
     #[error(
         "the outcome of the commit is unknown: the connection was lost before the answer \
-         to COMMIT arrived ({}); the transaction may or may not have committed, check \
-         before running it again",
-        error_chain(.source)
+         to COMMIT arrived; the transaction may or may not have committed, check before \
+         running it again"
     )]
     CommitOutcomeUnknown {
         /// The connection's error (or the server's, when it ended the session while
@@ -301,60 +372,12 @@ pub enum Error {
     },
 
     /// `ROLLBACK` failed; the connection is checked again before reuse.
-    #[error("rollback failed: {}", error_chain(.source))]
+    #[error("rollback failed")]
     Rollback {
         /// The server's or the connection's error.
         #[source]
         source: tokio_postgres::Error,
     },
-}
-
-/// tokio-postgres' `Display` names only the kind ("db error", "error performing TLS
-/// handshake"); the cause is what a person needs, so the whole `source()` chain is
-/// flattened onto one line (server messages and certificate refusals never contain the
-/// password).
-fn error_chain(e: &tokio_postgres::Error) -> String {
-    flatten(e)
-}
-
-/// One line: each error of the chain once (a wrapper that already prints its cause is
-/// not repeated), tokio-postgres' bare "db error" dropped before the server's message.
-fn flatten(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        let text = err.to_string().replace('\n', " ");
-        let repeated = parts.last().is_some_and(|p| p.ends_with(&text));
-        if !text.is_empty() && !repeated {
-            if parts.last().is_some_and(|p| p == "db error") {
-                parts.pop();
-            }
-            parts.push(text);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
-}
-
-/// deadpool's `Display` of a failed creation is "Error occurred while creating a new
-/// object: db error"; say what happened instead, with the cause.
-fn checkout_chain(e: &CheckoutError) -> String {
-    use deadpool::managed::{HookError, PoolError, TimeoutType};
-    match e {
-        PoolError::Backend(e) => flatten(e),
-        PoolError::Timeout(TimeoutType::Wait) => {
-            "timed out waiting for a free connection (wait_timeout)".into()
-        }
-        PoolError::Timeout(TimeoutType::Create) => {
-            "timed out opening a new connection (create_timeout)".into()
-        }
-        PoolError::Timeout(TimeoutType::Recycle) => {
-            "timed out checking a returned connection (recycle_timeout)".into()
-        }
-        PoolError::Closed => "the pool is closed".into(),
-        PoolError::PostCreateHook(HookError::Backend(e)) => flatten(e),
-        other => flatten(other),
-    }
 }
 
 fn unknown_option_message(position: Option<usize>, suggestion: Option<&str>) -> String {
@@ -521,6 +544,17 @@ impl Error {
                         refusal: refusal.clone(),
                     }
                 }
+                Some(Error::TlsRequirement {
+                    host,
+                    option,
+                    reason,
+                }) => {
+                    return Error::TlsRequirement {
+                        host: host.clone(),
+                        option,
+                        reason: reason.clone(),
+                    }
+                }
                 Some(Error::AuthMethodRefused {
                     server,
                     requested,
@@ -600,7 +634,7 @@ fn lost_connection(error: &(dyn std::error::Error + 'static)) -> bool {
 /// Pool timeouts, and connections that could not be opened for a transient reason.
 fn checkout_is_transient(error: &CheckoutError) -> bool {
     use deadpool::managed::PoolError;
-    match error {
+    match &error.0 {
         PoolError::Timeout(_) => true,
         PoolError::Backend(e) => is_transient(e),
         _ => false,
@@ -810,13 +844,13 @@ mod tests {
     fn pool_timeouts_are_retry_safe_and_a_closed_pool_is_not() {
         for timeout in [TimeoutType::Wait, TimeoutType::Create, TimeoutType::Recycle] {
             let e = Error::Checkout {
-                source: PoolError::Timeout(timeout),
+                source: CheckoutError::new(PoolError::Timeout(timeout)),
             };
             assert!(e.is_retry_safe(), "{e}");
             assert!(!e.commit_outcome_unknown());
         }
         let closed = Error::Checkout {
-            source: PoolError::Closed,
+            source: CheckoutError::new(PoolError::Closed),
         };
         assert!(!closed.is_retry_safe());
     }

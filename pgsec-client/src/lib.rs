@@ -14,14 +14,19 @@
 //! - `require_auth` ([`RequireAuth`], libpq 16's syntax): a server asking for a method
 //!   that is not allowed (a clear-text password, or `trust` when `scram-sha-256` is
 //!   required) is refused before anything is sent in answer.
+//! - The other libpq 16–18 options are honoured or refused with the reason:
+//!   `sslnegotiation=direct` ([`SslNegotiation`], ALPN `postgresql`), `sslcertmode`
+//!   ([`SslCertMode`]), `load_balance_hosts`, and `min/max_protocol_version` (only
+//!   [`PROTOCOL_VERSION`] 3.0: tokio-postgres does not speak 3.2).
 //! - [`MakeVerifiedTlsConnect`]: rustls (ring) with pgsec's verifier: DNS names against
 //!   DNS subjectAltNames (libpq's wildcard rule), IP hosts against IP subjectAltNames,
 //!   intermediates sent by the server used, no common-name fallback. A refusal is a typed
 //!   [`CertificateRefusal`] saying what was expected and what was presented.
 //! - [`connect`] returns the client and [`ConnectionDetails`]: TLS version, cipher,
-//!   [`PeerCertificate`] (subject, subjectAltNames, expiry) and the `client.*` findings.
-//! - [`TenantPool`] (deadpool-postgres): [`TenantPool::begin`] sends `BEGIN` and one bound
-//!   `set_config(<setting>, <tenant>, true)` in the same round trip; the [`TenantTx`]
+//!   [`PeerCertificate`] (subject, subjectAltNames, expiry), and the client facts that
+//!   pgsec-core's `client.*` rules judge ([`ConnectionDetails::client_facts`]).
+//! - [`TenantPool`] (deadpool-postgres): [`TenantPool::begin`] sends
+//!   `BEGIN; SET LOCAL <setting> = '<tenant>'` as one message, one round trip; the [`TenantTx`]
 //!   guard commits explicitly and rolls back when dropped; a connection left inside a
 //!   transaction is rolled back and verified before reuse; [`TenantId`] and
 //!   [`SettingName`] are validated types; building the pool runs a start-up guard made of
@@ -77,12 +82,13 @@ mod unix_socket;
 
 pub use auth::{AuthMethod, RequireAuth};
 pub use cert::{check_host_name, PeerCertificate};
-pub use connect::{config_findings, connect, ClientFinding, ConnectionDetails};
+pub use connect::{config_findings, connect, ConnectionDetails};
 pub use error::{
     certificate_refusal, is_transient, CertificateRefusal, CheckoutError, Error, Result,
 };
 pub use options::{
-    ChannelBinding, Config, Environment, Host, RootCert, SslMode, TargetSessionAttrs, DEFAULT_PORT,
+    ChannelBinding, Config, Environment, Host, RootCert, SslCertMode, SslMode, SslNegotiation,
+    TargetSessionAttrs, DEFAULT_PORT, PROTOCOL_VERSION,
 };
 pub use pool::{
     InvalidName, PoolStatus, SettingName, TenantId, TenantKind, TenantPool, TenantPoolBuilder,

@@ -9,18 +9,20 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding as PgChannelBinding, MakeTlsConnect, TlsConnect};
 
-use crate::auth::{AuthWatch, RequireAuth};
+use crate::auth::{AuthMethod, AuthWatch, RequireAuth};
 use crate::cert::{tls_server_end_point, PeerCertificate, PgsecServerVerifier, Verification};
 use crate::error::{CertificateRefusal, Error, Result};
-use crate::options::{Config, RootCert, SslMode};
+use crate::options::{Config, RootCert, SslCertMode, SslMode};
 
 /// What one TLS handshake established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +42,32 @@ pub struct TlsSession {
     pub identity_verified: bool,
     /// Whether `tls-server-end-point` data exists, i.e. SCRAM-SHA-256-PLUS is possible.
     pub channel_binding_available: bool,
+    /// The authentication the server asked for on this connection ([`AuthMethod::None`]
+    /// when it asked for none); `None` until authentication completed.
+    pub authentication: Option<AuthMethod>,
+    /// Whether the server offered SCRAM-SHA-256-PLUS (channel binding).
+    pub scram_plus_offered: bool,
+    /// Whether TLS started directly (`sslnegotiation=direct`, PostgreSQL 17+) rather than
+    /// after an SSLRequest.
+    pub direct: bool,
+    /// The ALPN protocol the server selected (`postgresql` on direct connections).
+    pub alpn_protocol: Option<String>,
 }
 
-type SessionSlot = Arc<Mutex<Option<TlsSession>>>;
+impl TlsSession {
+    /// Whether this connection's SCRAM exchange was bound to the TLS channel: the server
+    /// offered SCRAM-SHA-256-PLUS, the certificate allows `tls-server-end-point`, and
+    /// `channel_binding` was not `disable` (tokio-postgres then picks the -PLUS
+    /// mechanism, as libpq does).
+    pub fn channel_binding_used(&self, setting: crate::ChannelBinding) -> bool {
+        self.authentication == Some(AuthMethod::ScramSha256)
+            && self.scram_plus_offered
+            && self.channel_binding_available
+            && setting != crate::ChannelBinding::Disable
+    }
+}
+
+pub(crate) type SessionSlot = Arc<Mutex<Option<TlsSession>>>;
 
 /// The verifying `MakeTlsConnect` for tokio-postgres and deadpool-postgres, from
 /// [`Config::make_tls_connect`]. Cloning shares the configuration and the record of the
@@ -54,6 +79,10 @@ pub struct MakeVerifiedTlsConnect {
     last: SessionSlot,
     /// `require_auth`, checked on the decrypted stream.
     require_auth: Option<RequireAuth>,
+    /// `sslnegotiation=direct`: the server must select ALPN `postgresql`.
+    direct: bool,
+    /// `sslcertmode=require`: the server must ask for a client certificate.
+    cert_required: bool,
 }
 
 impl std::fmt::Debug for MakeVerifiedTlsConnect {
@@ -89,6 +118,8 @@ where
             identity_verified: self.identity_verified,
             last: Arc::clone(&self.last),
             require_auth: self.require_auth,
+            direct: self.direct,
+            cert_required: self.cert_required,
         })
     }
 }
@@ -100,6 +131,8 @@ pub struct VerifiedTlsConnect {
     identity_verified: bool,
     last: SessionSlot,
     require_auth: Option<RequireAuth>,
+    direct: bool,
+    cert_required: bool,
 }
 
 impl std::fmt::Debug for VerifiedTlsConnect {
@@ -125,12 +158,47 @@ where
                 key: "host".into(),
                 reason: format!("\"{host}\" is neither a DNS name nor an IP address"),
             })?;
-            let connector = tokio_rustls::TlsConnector::from(self.config);
+            // sslcertmode=require: a resolver of this handshake's own records whether
+            // the server sent a CertificateRequest (rustls asks the resolver then, with
+            // or without a certificate to give).
+            let (config, asked) = if self.cert_required {
+                let mut config = (*self.config).clone();
+                let recorder = Arc::new(RecordingResolver {
+                    inner: Arc::clone(&config.client_auth_cert_resolver),
+                    asked: AtomicBool::new(false),
+                });
+                config.client_auth_cert_resolver = recorder.clone();
+                (Arc::new(config), Some(recorder))
+            } else {
+                (self.config, None)
+            };
+            let connector = tokio_rustls::TlsConnector::from(config);
             let tls = connector
                 .connect(name, stream)
                 .await
-                .map_err(|e| handshake_error(&host, e))?;
+                .map_err(|e| handshake_error(&host, self.direct, e))?;
             let (_, conn) = tls.get_ref();
+            if self.direct && conn.alpn_protocol() != Some(ALPN_POSTGRESQL) {
+                return Err(Error::TlsRequirement {
+                    host,
+                    option: "sslnegotiation=direct",
+                    reason: "the server completed the TLS handshake without selecting the \
+                             ALPN protocol \"postgresql\", so it is not a PostgreSQL 17+ \
+                             server accepting direct TLS (a TLS proxy in front of it?); connect \
+                             with sslnegotiation=postgres"
+                        .into(),
+                });
+            }
+            if asked.is_some_and(|r| !r.asked.load(Ordering::SeqCst)) {
+                return Err(Error::TlsRequirement {
+                    host,
+                    option: "sslcertmode=require",
+                    reason: "the server did not request a client certificate; set \
+                             ssl_ca_file on the server and use clientcert=verify-full or the \
+                             cert method in pg_hba.conf, or connect with sslcertmode=allow"
+                        .into(),
+                });
+            }
             let certs = conn.peer_certificates().unwrap_or(&[]);
             let end_point = certs.first().and_then(|c| tls_server_end_point(c.as_ref()));
             let session = TlsSession {
@@ -151,6 +219,12 @@ where
                 certificates_sent: certs.len(),
                 identity_verified: self.identity_verified,
                 channel_binding_available: end_point.is_some(),
+                authentication: None,
+                scram_plus_offered: false,
+                direct: self.direct,
+                alpn_protocol: conn
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
             };
             if let Ok(mut slot) = self.last.lock() {
                 *slot = Some(session);
@@ -158,13 +232,65 @@ where
             Ok(VerifiedTlsStream {
                 inner: tls,
                 end_point,
-                auth: self.require_auth.map(|p| AuthWatch::new(p, host)),
+                // Always watched: without require_auth the watch refuses nothing and
+                // only records what authentication used (for the client.* facts).
+                auth: Some(
+                    AuthWatch::new(self.require_auth.unwrap_or(RequireAuth::ANY), host)
+                        .reporting_to(Arc::clone(&self.last)),
+                ),
             })
         })
     }
 }
 
-fn handshake_error(host: &str, e: io::Error) -> Error {
+/// The ALPN protocol of PostgreSQL (17+), required on direct TLS connections.
+const ALPN_POSTGRESQL: &[u8] = b"postgresql";
+
+/// The client-certificate resolver of one handshake under `sslcertmode=require`:
+/// answers as the configured one and records that the server asked.
+#[derive(Debug)]
+struct RecordingResolver {
+    inner: Arc<dyn ResolvesClientCert>,
+    asked: AtomicBool,
+}
+
+impl ResolvesClientCert for RecordingResolver {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, Ordering::SeqCst);
+        self.inner.resolve(root_hint_subjects, sigschemes)
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
+    }
+}
+
+/// Whether a failed handshake looks like a server that does not speak TLS first: it
+/// closed the connection, or answered with something that is not a TLS record.
+fn not_direct_tls(e: &io::Error) -> bool {
+    use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    if matches!(
+        e.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    ) {
+        return true;
+    }
+    matches!(
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        Some(
+            rustls::Error::InvalidMessage(_)
+                | rustls::Error::InappropriateHandshakeMessage { .. }
+                | rustls::Error::InappropriateMessage { .. }
+                | rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+        )
+    )
+}
+
+fn handshake_error(host: &str, direct: bool, e: io::Error) -> Error {
     let refusal = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -178,6 +304,15 @@ fn handshake_error(host: &str, e: io::Error) -> Error {
         Some(refusal) => Error::Certificate {
             host: host.to_owned(),
             refusal,
+        },
+        None if direct && not_direct_tls(&e) => Error::TlsRequirement {
+            host: host.to_owned(),
+            option: "sslnegotiation=direct",
+            reason: format!(
+                "the server did not accept a direct TLS handshake ({e}); only PostgreSQL 17 \
+                 and later accept TLS without an SSLRequest first. Connect to this server \
+                 with sslnegotiation=postgres"
+            ),
         },
         None => Error::Tls {
             host: host.to_owned(),
@@ -323,9 +458,13 @@ impl Config {
             .map_err(Error::TlsConfig)?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
-        let client_cert = match self.load_client_cert() {
-            Err(_) if unix_only => None,
-            other => other?,
+        // sslcertmode=disable: never send a client certificate, even one that exists.
+        let client_cert = match self.get_ssl_cert_mode() {
+            SslCertMode::Disable => None,
+            _ => match self.load_client_cert() {
+                Err(_) if unix_only => None,
+                other => other?,
+            },
         };
         let mut config = match client_cert {
             Some((chain, key)) => builder
@@ -343,6 +482,8 @@ impl Config {
             identity_verified: verification == Verification::Full,
             last: Arc::new(Mutex::new(None)),
             require_auth: self.require_auth,
+            direct: self.ssl_direct,
+            cert_required: self.get_ssl_cert_mode() == SslCertMode::Require,
         })
     }
 

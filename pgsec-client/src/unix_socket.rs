@@ -123,7 +123,10 @@ async fn connect_one(
         .map_err(Error::from_connect)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "PostgreSQL connection closed with an error");
+            tracing::warn!(
+                error = %pgsec_core::display_chain(&e),
+                "PostgreSQL connection closed with an error"
+            );
         }
     });
 
@@ -148,6 +151,7 @@ async fn connect_one(
     let details = ConnectionDetails {
         tls: None,
         ssl_mode: config.get_ssl_mode(),
+        verification: pgsec_core::snapshot::TlsVerification::None,
         channel_binding: config.get_channel_binding(),
         unix_socket: true,
         peer: Some(peer),

@@ -22,6 +22,44 @@ pub struct Rule {
     pub remediation: &'static str,
     /// Where the facts come from.
     pub sources: &'static [RuleSource],
+    /// The PostgreSQL majors the rule applies to; on another major it stays quiet.
+    pub majors: Majors,
+}
+
+/// The PostgreSQL major versions a rule applies to: every major, or one and the ones
+/// after it (a setting, privilege or method that first appeared in that release).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Majors {
+    since: u32,
+}
+
+impl Majors {
+    /// Every major version.
+    pub const ALL: Majors = Majors { since: 0 };
+
+    /// `first` and every later major.
+    pub const fn since(first: u32) -> Majors {
+        Majors { since: first }
+    }
+
+    /// The first major the rule applies to, `None` when it applies to all.
+    pub fn first(self) -> Option<u32> {
+        (self.since > 0).then_some(self.since)
+    }
+
+    /// True when the rule applies to `major`.
+    pub fn contains(self, major: u32) -> bool {
+        major >= self.since
+    }
+}
+
+impl std::fmt::Display for Majors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.first() {
+            None => f.write_str("all"),
+            Some(m) => write!(f, "{m}+"),
+        }
+    }
 }
 
 impl Rule {
@@ -48,6 +86,9 @@ impl Rule {
 
 macro_rules! rule {
     ($id:literal, $sev:expr, [$($src:expr),+], $title:literal, $why:literal, $fix:literal) => {
+        rule!($id, $sev, [$($src),+], since 0, $title, $why, $fix)
+    };
+    ($id:literal, $sev:expr, [$($src:expr),+], since $major:literal, $title:literal, $why:literal, $fix:literal) => {
         Rule {
             id: $id,
             severity: $sev,
@@ -55,6 +96,7 @@ macro_rules! rule {
             rationale: $why,
             remediation: $fix,
             sources: &[$($src),+],
+            majors: Majors::since($major),
         }
     };
 }
@@ -70,6 +112,12 @@ static CATALOGUE: &[Rule] = &[
     rule!("tls.weak_ciphers", Medium, [L, F], "Weak TLS cipher suites are accepted",
         "PostgreSQL's default ssl_ciphers (HIGH:MEDIUM:+3DES:!aNULL) admits MEDIUM and 3DES suites; a list should admit only strong suites.",
         "ssl_ciphers = 'HIGH:!MEDIUM:!3DES:!aNULL:!eNULL:!RC4:!EXPORT:!LOW'"),
+    rule!("tls.weak_groups", Medium, [L, F], since 18, "Weak key-exchange groups are accepted",
+        "ssl_groups (PostgreSQL 18; ssl_ecdh_curve before) names the groups of the TLS key exchange; a curve below 256 bits gives less than 128-bit security and lets a well-funded attacker recover session keys.",
+        "ssl_groups = 'X25519:prime256v1'"),
+    rule!("tls.weak_tls13_ciphers", Medium, [L, F], since 18, "Weak TLS 1.3 cipher suites are accepted",
+        "ssl_tls13_ciphers (PostgreSQL 18) may admit TLS_AES_128_CCM_8_SHA256, whose 64-bit tag is too short, or the integrity-only suites that do not encrypt at all; unset, OpenSSL's strong defaults apply.",
+        "ssl_tls13_ciphers = ''  # OpenSSL's defaults: TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
     rule!("tls.key_permissions", High, [F], "The server's private key is readable by others",
         "Anyone who can read the key can impersonate the server; PostgreSQL itself requires 0600 (or 0640 when owned by root).",
         "chown postgres:postgres server.key && chmod 0600 server.key"),
@@ -122,12 +170,18 @@ static CATALOGUE: &[Rule] = &[
     rule!("hba.shadowed_rule", Low, [L, F], "An hba line can never match",
         "An earlier line already matches every connection this line would, so the line is dead and misleads readers.",
         "Delete the line or move it before the line that covers it."),
+    rule!("hba.oauth_no_validator", High, [L, F], since 18, "An oauth hba line has no validator library",
+        "Method oauth (PostgreSQL 18) accepts a bearer token only as far as a validator module checks it; with oauth_validator_libraries empty, or a validator= option that names a library not listed there, the server rejects the line and nobody can log in through it, which invites a hasty, weaker fix.",
+        "oauth_validator_libraries = '<validator module>'  # and validator=<module> on the hba line when several are listed"),
     rule!("auth.password_encryption", High, [L, F], "New passwords are not stored as SCRAM",
         "With password_encryption = md5 new and changed passwords are stored as md5 hashes, which are password-equivalent.",
         "password_encryption = 'scram-sha-256'"),
     rule!("auth.md5_stored", High, [L], "A role's stored password is not SCRAM",
         "An md5 (or clear-text) stored password can be used to log in by anyone who reads it, and keeps md5 authentication alive.",
         "SET password_encryption = 'scram-sha-256'; then \\password <role> in psql"),
+    rule!("auth.scram_iterations", Medium, [L, F], since 16, "SCRAM secrets are computed with fewer iterations than the default",
+        "scram_iterations (PostgreSQL 16+) below its default 4096 makes every SCRAM secret stored from now on cheaper to brute-force once pg_authid leaks.",
+        "scram_iterations = 4096  # then re-set passwords so their secrets are recomputed"),
     rule!("auth.timeout_long", Low, [L, F], "authentication_timeout is long",
         "Half-open authentication attempts hold a connection slot; a long timeout makes slot exhaustion cheap.",
         "authentication_timeout = '30s'"),
@@ -162,6 +216,9 @@ static CATALOGUE: &[Rule] = &[
     rule!("priv.app_owns_tables", High, [L, C], "The application's role owns tables or can act as their owner",
         "Table owners can alter and drop policies and, without FORCE ROW LEVEL SECURITY, bypass them; so can a member of the owner, through inherited privileges or SET ROLE (NOINHERIT members too).",
         "ALTER TABLE <table> OWNER TO <schema owner role>;  -- or REVOKE <owner> FROM <application role>"),
+    rule!("priv.app_maintain", Medium, [L], since 17, "The application's role may run maintenance commands on tables",
+        "MAINTAIN (PostgreSQL 17+, directly or through pg_maintain) lets a role VACUUM, ANALYZE, CLUSTER, REINDEX, REFRESH MATERIALIZED VIEW and LOCK TABLE any such table: it can stall every tenant's queries behind exclusive locks and run index expressions and materialized-view queries as the table's owner.",
+        "REVOKE pg_maintain FROM <application role>;  REVOKE MAINTAIN ON <table> FROM <application role>;"),
     rule!("priv.search_path_public", Medium, [L, F], "The default search_path includes a schema others can create in",
         "Objects planted in a writable schema on the search_path capture unqualified names of other roles' queries (CVE-2018-1058).",
         "search_path = '\"$user\"'  -- and schema-qualify names, or REVOKE CREATE ON SCHEMA <schema> FROM PUBLIC"),
@@ -190,6 +247,9 @@ static CATALOGUE: &[Rule] = &[
     rule!("rls.definer_function", Medium, [L], "A SECURITY DEFINER function reads a tenant table",
         "Owned by a role that bypasses the policies (the table owner, a superuser, a BYPASSRLS role), the function reads past them for whoever calls it; critical when the application's role may execute it.",
         "ALTER FUNCTION <function> SECURITY INVOKER;  -- or filter by tenant inside it"),
+    rule!("rls.policy_loose_match", High, [L], "A policy matches the tenant loosely",
+        "A policy that compares the tenant column with the tenant setting through LIKE, a regular expression, case folding, trimming, normalisation, a prefix function, a COALESCE fallback or an IS NULL branch lets one tenant's id match another's ('acme' matches 'acme2' and 'ACME') or a transaction without a tenant match rows. Found by pgsec isolation's mutation suite.",
+        "ALTER POLICY <policy> ON <table> USING (<tenant column> = current_setting('app.current_tenant_id', true)::<type>) WITH CHECK (<tenant column> = current_setting('app.current_tenant_id', true)::<type>);"),
     rule!("rls.tenant_setting_default", High, [L, F], "The tenant setting has a default value",
         "A default for the tenant setting (postgresql.conf, ALTER SYSTEM, ALTER DATABASE, ALTER ROLE, the connection's options) makes a transaction that sets no tenant run as that tenant instead of seeing no rows: isolation no longer fails closed.",
         "ALTER ROLE <role> RESET app.current_tenant_id;  -- or ALTER DATABASE <db> RESET …; remove -c app.current_tenant_id=… from options"),
@@ -197,6 +257,9 @@ static CATALOGUE: &[Rule] = &[
     rule!("fn.definer_search_path", High, [L], "A SECURITY DEFINER function has no safe search_path",
         "Callers can plant objects in a writable schema (or pg_temp) that the function then resolves with its owner's rights.",
         "ALTER FUNCTION <function> SET search_path = pg_catalog, <schema>, pg_temp;"),
+    rule!("fn.login_event_trigger", Medium, [L], since 17, "A login event trigger runs at every connection",
+        "A login event trigger (PostgreSQL 17+) runs its function as the trigger's owner, a superuser, for every session that connects; a failing or slow function locks every role out, and the function sees each connecting role. Only superusers can create one, so each is a superuser decision to review.",
+        "ALTER EVENT TRIGGER <trigger> DISABLE;  -- or DROP EVENT TRIGGER <trigger>; recover a lockout with event_triggers = off (PostgreSQL 17+)"),
     rule!("ext.untrusted_language", High, [L], "An untrusted procedural language is installed",
         "Functions in untrusted languages run arbitrary code as the server's OS user.",
         "DROP EXTENSION <language>;  -- or DROP LANGUAGE"),
@@ -244,6 +307,12 @@ static CATALOGUE: &[Rule] = &[
     rule!("rt.version_eol", Medium, [L], "The server's major version is past its end of life",
         "Versions past end of life no longer get security fixes.",
         "Upgrade to a supported major version (pg_upgrade)."),
+    rule!("rt.allow_alter_system", Low, [L, F], since 17, "ALTER SYSTEM is allowed",
+        "With allow_alter_system = on (the PostgreSQL 17+ default) a superuser session, or a role granted ALTER SYSTEM, writes postgresql.auto.conf, which overrides the managed configuration files and survives their redeployment.",
+        "allow_alter_system = off  # in postgresql.conf; manage settings in files"),
+    rule!("rt.security_release", High, [L], "The server's minor release lacks known security fixes",
+        "Each minor release fixes the security problems found in its major; a server older than the newest security release pgsec knows of for its major is exposed to the CVEs that release fixed.",
+        "Upgrade to the newest minor release of the same major (a package update and restart; no dump and restore)."),
     // Client connection
     rule!("client.sslmode_weak", Critical, [C], "The connection does not verify the server",
         "Below verify-full a man in the middle can present any certificate (or none) and read the password exchange.",
@@ -265,14 +334,16 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 
 /// Renders the catalogue as a Markdown table (used for the README's rule table).
 pub fn catalogue_markdown() -> String {
-    let mut out = String::from("| id | severity | sources | title |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| id | severity | sources | majors | title |\n|---|---|---|---|---|\n");
     for r in CATALOGUE {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} |",
             r.id,
             r.severity,
             r.sources_letters(),
+            r.majors,
             r.title.replace('|', "\\|")
         );
     }
@@ -289,6 +360,9 @@ mod tests {
         ("tls.ssl_off", "critical", "L F"),
         ("tls.min_protocol_weak", "high", "L F"),
         ("tls.weak_ciphers", "medium", "L F"),
+        // Beyond RULES.md: the majors rules of issue 19.
+        ("tls.weak_groups", "medium", "L F"),
+        ("tls.weak_tls13_ciphers", "medium", "L F"),
         ("tls.key_permissions", "high", "F"),
         ("tls.cert_expiry", "high", "F C"),
         ("tls.cert_no_san", "medium", "F C"),
@@ -306,8 +380,10 @@ mod tests {
         ("hba.replication_wide", "medium", "L F"),
         ("hba.no_final_reject", "low", "L F"),
         ("hba.shadowed_rule", "low", "L F"),
+        ("hba.oauth_no_validator", "high", "L F"),
         ("auth.password_encryption", "high", "L F"),
         ("auth.md5_stored", "high", "L"),
+        ("auth.scram_iterations", "medium", "L F"),
         ("auth.timeout_long", "low", "L F"),
         ("role.app_superuser", "critical", "C"),
         ("role.superusers", "medium", "L"),
@@ -319,6 +395,7 @@ mod tests {
         ("priv.public_schema_create", "high", "L"),
         ("priv.public_table_grants", "medium", "L"),
         ("priv.app_owns_tables", "high", "L C"),
+        ("priv.app_maintain", "medium", "L"),
         ("priv.search_path_public", "medium", "L F"),
         ("rls.disabled", "critical", "L"),
         ("rls.not_forced", "high", "L"),
@@ -328,9 +405,12 @@ mod tests {
         ("rls.policy_ignores_tenant", "high", "L"),
         ("rls.view_bypass", "high", "L"),
         ("rls.definer_function", "medium", "L"),
+        // Beyond RULES.md: predicts the isolation checker's loose-match leaks (issue 14).
+        ("rls.policy_loose_match", "high", "L"),
         // Beyond RULES.md: the start-up guard's tenant-setting check (issue 18).
         ("rls.tenant_setting_default", "high", "L F"),
         ("fn.definer_search_path", "high", "L"),
+        ("fn.login_event_trigger", "medium", "L"),
         ("ext.untrusted_language", "high", "L"),
         ("ext.risky_extension", "medium", "L"),
         ("ext.in_public", "low", "L"),
@@ -346,6 +426,8 @@ mod tests {
         ("rt.idle_in_tx_timeout", "low", "L F"),
         ("rt.unsafe_setting", "medium", "L F"),
         ("rt.version_eol", "medium", "L"),
+        ("rt.allow_alter_system", "low", "L F"),
+        ("rt.security_release", "high", "L"),
         ("client.sslmode_weak", "critical", "C"),
         ("client.channel_binding", "low", "C"),
     ];

@@ -49,6 +49,25 @@ impl CertificateFacts {
         Ok(Self::from_x509(&cert))
     }
 
+    /// Every DNS and IP subjectAltName, as text.
+    pub fn names(&self) -> Vec<String> {
+        self.dns_sans
+            .iter()
+            .cloned()
+            .chain(self.ip_sans.iter().map(IpAddr::to_string))
+            .collect()
+    }
+
+    /// `not_after` as `YYYY-MM-DD HH:MM:SS UTC`.
+    pub fn not_after_utc(&self) -> String {
+        crate::pgvalue::utc_datetime(self.not_after)
+    }
+
+    /// `not_before` as `YYYY-MM-DD HH:MM:SS UTC`.
+    pub fn not_before_utc(&self) -> String {
+        crate::pgvalue::utc_datetime(self.not_before)
+    }
+
     fn from_x509(cert: &X509Certificate<'_>) -> Self {
         let mut facts = CertificateFacts::new(
             cert.subject().to_string(),
@@ -56,6 +75,12 @@ impl CertificateFacts {
             cert.validity().not_after.timestamp(),
         );
         facts.issuer = cert.issuer().to_string();
+        facts.common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_owned);
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             facts.has_san_extension = true;
             for name in &san.value.general_names {

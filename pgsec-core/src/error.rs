@@ -1,4 +1,9 @@
-//! The crate's error type.
+//! The crate's error type, and the one way pgsec prints an error with its causes.
+//!
+//! Convention (the Rust API guidelines), followed by every pgsec crate: an error's
+//! message describes its own layer; the error it wraps is returned by `source()`, not
+//! repeated in the message. Reporters (`anyhow`, `eyre`, [`display_chain`], the CLI)
+//! print the chain, each cause once.
 
 use std::path::PathBuf;
 
@@ -7,7 +12,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -59,7 +64,7 @@ pub enum Error {
         expected: &'static str,
     },
     /// A report could not be serialised.
-    #[error("cannot serialise the report: {0}")]
+    #[error("cannot serialise the report")]
     Json(#[from] serde_json::Error),
     /// A hardening profile is not valid (TOML syntax, an unknown key, a bad value).
     #[error("hardening profile: {field}: {reason}")]
@@ -72,13 +77,11 @@ pub enum Error {
     /// A query of the live collector failed for another reason than a missing
     /// privilege (the connection was lost, the server is shutting down, ...).
     #[cfg(feature = "live")]
-    #[error("reading {what} from the server failed: {detail}")]
+    #[error("reading {what} from the server failed")]
     Live {
         /// What was being read.
         what: &'static str,
-        /// The error and its causes, on one line (server messages never hold secrets).
-        detail: String,
-        /// The driver's error.
+        /// The driver's error (server messages never hold secrets).
         #[source]
         source: tokio_postgres::Error,
     },
@@ -93,6 +96,33 @@ pub enum Error {
         /// What the server refused.
         reason: String,
     },
+}
+
+/// An error and its `source()` chain on one line, `outer: cause: root cause`: each
+/// message once (a wrapper that still repeats its cause is not printed twice), line
+/// breaks folded, and tokio-postgres' bare `db error` dropped before the server's own
+/// message.
+///
+/// ```
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// let e = pgsec_core::Error::Io { path: "/etc/pg_hba.conf".into(), source: io };
+/// assert_eq!(pgsec_core::display_chain(&e), "cannot read /etc/pg_hba.conf: no such file");
+/// ```
+pub fn display_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(error);
+    while let Some(err) = cur {
+        let text = err.to_string().replace('\n', " ");
+        let repeated = parts.last().is_some_and(|p| p.ends_with(&text));
+        if !text.is_empty() && !repeated {
+            if parts.last().is_some_and(|p| p == "db error") {
+                parts.pop();
+            }
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 impl Error {

@@ -50,6 +50,7 @@ pub mod harden;
 mod hash;
 #[cfg(feature = "live")]
 pub mod live;
+mod pgvalue;
 mod policy;
 pub mod render;
 mod report;
@@ -63,10 +64,11 @@ pub use source::{
     SourceLoader, SourceRef,
 };
 
-pub use catalogue::{catalogue, catalogue_markdown, rule, Rule};
-pub use error::Error;
+pub use catalogue::{catalogue, catalogue_markdown, rule, Majors, Rule};
+pub use error::{display_chain, Error};
 pub use evaluate::{evaluate, evaluate_rules};
+pub use pgvalue::format_utc;
 pub use policy::Policy;
-pub use report::{fingerprint, Finding, Location, Report, Skipped, Summary};
+pub use report::{fingerprint, Finding, Location, Report, RuleCount, Skipped, Summary};
 pub use severity::{RuleSource, Severity};
 pub use snapshot::{Collected, Snapshot};

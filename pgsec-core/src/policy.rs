@@ -1,4 +1,5 @@
-//! What the user decides: tenant columns, thresholds, suppressions, allow-lists.
+//! What the user decides: tenant columns, suppressions, severities, allow-lists. (The
+//! failure threshold is the caller's: [`crate::Report::fails`] takes it.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +12,7 @@ use crate::Severity;
 /// let policy = Policy::default()
 ///     .with_app_role("app")
 ///     .with_tenant_column("org_id")
-///     .with_fail_on(Severity::Medium)
+///     .with_severity("log.lock_waits", Severity::Medium)
 ///     .suppress("net.listen_all");
 /// assert!(policy.tenant_columns.contains(&"org_id".to_owned()));
 /// ```
@@ -20,8 +21,6 @@ use crate::Severity;
 pub struct Policy {
     /// Column names that make a table a tenant table (default `tenant_id`).
     pub tenant_columns: Vec<String>,
-    /// Findings at or above this severity fail the audit (default high).
-    pub fail_on: Severity,
     /// Suppressed rule ids or finding fingerprints.
     pub suppressions: BTreeSet<String>,
     /// Extensions (and languages) that `ext.*` rules accept.
@@ -55,7 +54,6 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             tenant_columns: vec!["tenant_id".to_owned()],
-            fail_on: Severity::High,
             suppressions: BTreeSet::new(),
             allowed_extensions: BTreeSet::new(),
             allowed_superusers: BTreeSet::new(),
@@ -87,13 +85,6 @@ impl Policy {
         if !self.tenant_columns.contains(&column) {
             self.tenant_columns.push(column);
         }
-        self
-    }
-
-    /// Sets the failure threshold.
-    #[must_use]
-    pub fn with_fail_on(mut self, threshold: Severity) -> Self {
-        self.fail_on = threshold;
         self
     }
 

@@ -449,6 +449,13 @@ impl Report {
         self.findings.iter().any(|f| f.severity >= threshold)
     }
 
+    /// The findings grouped by severity and rule, with counts, in report order (most
+    /// severe first): what a report of tens of thousands of findings prints instead of
+    /// every line past `--max-findings`.
+    pub fn counts_by_rule(&self) -> Vec<RuleCount<'_>> {
+        counts_by_rule(&self.findings)
+    }
+
     /// Findings of rule `id`.
     pub fn findings_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
         self.findings.iter().filter(move |f| f.id == id)
@@ -468,6 +475,35 @@ impl Report {
         self.suppressed.retain(|f| keep(&f.id));
         self
     }
+}
+
+/// How many findings of one rule at one severity a report holds (see
+/// [`Report::counts_by_rule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuleCount<'a> {
+    /// Rule id.
+    pub id: &'a str,
+    /// Severity of these findings (a rule may lower some of its findings).
+    pub severity: Severity,
+    /// Number of findings.
+    pub count: usize,
+}
+
+/// Groups sorted `findings` into runs of one severity and rule.
+pub(crate) fn counts_by_rule(findings: &[Finding]) -> Vec<RuleCount<'_>> {
+    let mut out: Vec<RuleCount<'_>> = Vec::new();
+    for f in findings {
+        match out.last_mut() {
+            Some(last) if last.severity == f.severity && last.id == f.id() => last.count += 1,
+            _ => out.push(RuleCount {
+                id: f.id(),
+                severity: f.severity,
+                count: 1,
+            }),
+        }
+    }
+    out
 }
 
 fn sort_findings(findings: &mut [Finding]) {
@@ -508,6 +544,34 @@ mod tests {
 
     fn f(id: &str, sev: Severity, obj: &str) -> Finding {
         Finding::new(id, sev, "t", obj, Location::object("role", obj), "e", "r")
+    }
+
+    #[test]
+    fn counts_by_rule_group_severity_and_id_runs() {
+        let r = Report::new(
+            "t",
+            vec![
+                f("rls.disabled", Severity::Low, "a"),
+                f("rls.disabled", Severity::High, "b"),
+                f("rls.disabled", Severity::Low, "c"),
+                f("role.bypassrls", Severity::High, "d"),
+            ],
+            vec![],
+            vec![],
+        );
+        let counts: Vec<(&str, Severity, usize)> = r
+            .counts_by_rule()
+            .iter()
+            .map(|c| (c.id, c.severity, c.count))
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                ("rls.disabled", Severity::High, 1),
+                ("role.bypassrls", Severity::High, 1),
+                ("rls.disabled", Severity::Low, 2),
+            ]
+        );
     }
 
     #[test]

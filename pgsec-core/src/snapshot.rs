@@ -186,6 +186,9 @@ pub struct CertificateFacts {
     pub ip_sans: Vec<IpAddr>,
     /// Whether the certificate has a subjectAltName extension at all.
     pub has_san_extension: bool,
+    /// The subject's common name, if any (shown to people; never used for host-name
+    /// matching, which reads only the subjectAltNames).
+    pub common_name: Option<String>,
 }
 
 impl CertificateFacts {
@@ -679,6 +682,56 @@ pub struct DatabaseFacts {
     pub extensions: Collected<Vec<ExtensionFact>>,
     /// `pg_language`.
     pub languages: Collected<Vec<LanguageFact>>,
+    /// `pg_event_trigger` (login triggers from PostgreSQL 17 on).
+    pub event_triggers: Collected<Vec<EventTriggerFact>>,
+}
+
+/// An event trigger (`pg_event_trigger`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventTriggerFact {
+    /// `evtname`.
+    pub name: String,
+    /// `evtevent`: `ddl_command_start`, `ddl_command_end`, `sql_drop`,
+    /// `table_rewrite`, or `login` (PostgreSQL 17+).
+    pub event: String,
+    /// The owner (a superuser when it was created; only superusers may create one).
+    pub owner: String,
+    /// `evtenabled`: `O` (fires in origin and local sessions), `R` (replica), `A`
+    /// (always) or `D` (disabled).
+    pub enabled: char,
+    /// The function it runs.
+    pub function: QualifiedName,
+}
+
+impl EventTriggerFact {
+    /// An enabled (`O`) trigger of `event` owned by `owner` that runs `function`.
+    pub fn new(
+        name: impl Into<String>,
+        event: impl Into<String>,
+        owner: impl Into<String>,
+        function: QualifiedName,
+    ) -> Self {
+        EventTriggerFact {
+            name: name.into(),
+            event: event.into(),
+            owner: owner.into(),
+            enabled: 'O',
+            function,
+        }
+    }
+
+    /// Sets `evtenabled`.
+    #[must_use]
+    pub fn with_enabled(mut self, enabled: char) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// True unless the trigger is disabled (`D`).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled != 'D'
+    }
 }
 
 impl DatabaseFacts {
@@ -693,6 +746,7 @@ impl DatabaseFacts {
             functions: Collected::default(),
             extensions: Collected::default(),
             languages: Collected::default(),
+            event_triggers: Collected::default(),
         }
     }
 }
@@ -884,6 +938,10 @@ pub struct ViewFact {
     pub materialized: bool,
     /// `relacl`; `None` is the default (owner only).
     pub acl: Option<Vec<AclItem>>,
+    /// The defining query (`pg_get_viewdef`), collected for views without
+    /// security_invoker only (a rule reads it to tell whether the view filters by the
+    /// tenant setting itself).
+    pub definition: Option<String>,
 }
 
 impl ViewFact {
@@ -903,6 +961,7 @@ impl ViewFact {
             referenced,
             materialized: false,
             acl: None,
+            definition: None,
         }
     }
 
@@ -923,6 +982,13 @@ impl ViewFact {
     #[must_use]
     pub fn with_acl(mut self, acl: Vec<AclItem>) -> Self {
         self.acl = Some(acl);
+        self
+    }
+
+    /// Sets the defining query.
+    #[must_use]
+    pub fn with_definition(mut self, definition: impl Into<String>) -> Self {
+        self.definition = Some(definition.into());
         self
     }
 }
@@ -1067,16 +1133,27 @@ pub struct ChannelBindingFacts {
     pub offered: bool,
     /// Channel binding was used.
     pub used: bool,
+    /// The server certificate's signature algorithm defines a `tls-server-end-point`
+    /// hash (RFC 5929; Ed25519 and RSASSA-PSS do not), without which no client can bind.
+    pub certificate_allows_binding: bool,
 }
 
 impl ChannelBindingFacts {
-    /// The three facts.
+    /// The three facts (with a certificate that allows binding).
     pub fn new(scram_used: bool, offered: bool, used: bool) -> Self {
         ChannelBindingFacts {
             scram_used,
             offered,
             used,
+            certificate_allows_binding: true,
         }
+    }
+
+    /// Sets whether the server certificate allows `tls-server-end-point` binding.
+    #[must_use]
+    pub fn with_certificate_allows_binding(mut self, allows: bool) -> Self {
+        self.certificate_allows_binding = allows;
+        self
     }
 }
 

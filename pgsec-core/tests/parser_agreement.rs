@@ -6,11 +6,16 @@
 //! The parsers are given the very paths the server uses (an in-memory loader holding
 //! the same files at the same absolute paths), so the file names in the server's output
 //! (`could not open file "/…/x"`) need no mapping.
+//!
+//! One corpus for every major: the server of `PGSEC_PG_MAJOR` (the testkit's default
+//! otherwise) is the oracle, so the lines a major does not know (16's `include*`
+//! records and regular expressions, 18's `oauth`) must be refused, or read literally,
+//! exactly as that major does. `scripts/test.sh` runs this on 15, 17 and 18.
 
 use std::path::Path;
 
 use pgsec_core::conf::{ConfFile, ConfParseOptions, FileSettingRow};
-use pgsec_core::hba::{HbaFile, HbaParseOptions, HbaViewRow, PgVersion};
+use pgsec_core::hba::{HbaFile, HbaParseOptions, HbaViewRow, IdentFile, IdentViewRow, PgVersion};
 use pgsec_core::MemoryLoader;
 use pgsec_testkit::TestServer;
 
@@ -106,7 +111,36 @@ host    all             @"pgsec_corpus/users"                all trust
 # a comment ending in a backslash swallows the next line \
 host all all all reject
 host    all             all             all                     trust # crlf line
-host    all             all             10.0.0.0/8              trust"#;
+host    all             all             10.0.0.0/8              trust
+include pgsec_corpus/inc.conf
+include_if_exists pgsec_corpus/missing.conf
+include_if_exists pgsec_corpus/inc2.conf
+include pgsec_corpus/missing.conf
+include_dir pgsec_corpus/hba.d
+include_dir pgsec_corpus/nodir
+include
+include a b
+host    all             /^pgsec_.*$                     all     trust
+host    "/^db[0-9]+$",postgres all                      all     trust
+host    all             "/^quoted$"                     all     trust
+host    all             /(                              all     trust
+host    /a[             all                             all     trust
+host    all             /^(a|b)\.x$,bob                 all     trust
+local   all             all                                     oauth issuer=https://idp.example.com scope=openid
+local   all             all                                     oauth issuer=https://idp.example.com scope="openid profile" validator=pgsec_probe_validator
+local   all             all                                     oauth issuer=https://idp.example.com scope=openid validator=other_validator
+local   all             all                                     oauth scope=openid
+local   all             all                                     oauth issuer=https://idp.example.com
+local   all             all                                     oauth
+local   all             all                                     oauth issuer=x scope="" map=m delegate_ident_mapping=1
+local   all             all                                     oauth issuer=x scope="" delegate_ident_mapping=1
+local   all             all                                     oauth issuer=x scope="" delegate_ident_mapping=yes map=m
+hostssl all             all             all                     oauth issuer=x scope=y clientcert=verify-ca map=m
+host    all             all             all                     oauth issuer=x scope=y clientcert=verify-full
+local   all             all                                     trust issuer=x
+local   all             all                                     trust delegate_ident_mapping=1
+local   all             all                                     trust map=m
+local   all             all                                     ldap ldapprefix=a ldapbasedn=b"#;
 
 /// Lines whose bytes matter: a NUL (the server's line reader drops the rest of the
 /// physical line and joins the next one), carriage returns inside a line, lone
@@ -129,7 +163,76 @@ const HBA_AUX: &[(&str, &str)] = &[
         "alice, \"bob\"\n# a comment\ncarol,\\\ndave\n",
     ),
     ("pgsec_corpus/nested", "@users\n\"all\"\n"),
+    // 16+: included files (the view names the file each rule comes from).
+    (
+        "pgsec_corpus/inc.conf",
+        "host all all 10.1.0.0/16 scram-sha-256\ninclude inc_nested.conf\nhost all all bogus-method\n",
+    ),
+    (
+        "pgsec_corpus/inc_nested.conf",
+        "hostssl all @users 10.2.0.0/16 cert\n",
+    ),
+    ("pgsec_corpus/inc2.conf", "local all all peer map=m\n"),
+    ("pgsec_corpus/hba.d/20-b.conf", "host all all 10.3.0.0/16 md5\n"),
+    (
+        "pgsec_corpus/hba.d/10-a.conf",
+        "host all all 10.4.0.0/16 reject\n",
+    ),
+    ("pgsec_corpus/hba.d/ignored.txt", "host all all all trust\n"),
+    ("pgsec_corpus/hba.d/.hidden.conf", "host all all all trust\n"),
 ];
+
+/// A `pg_ident.conf` corpus: fields, lists, regular expressions (16+ also in the role
+/// column), quoting, `@file`, and (16+) the include records.
+const IDENT_CORPUS: &str = r#"# pgsec ident corpus
+m1      alice                   bob
+m1      "/^(.*)@example\.com$"  \1
+m2      /^x$                    "all"
+m2      all                     +admins
+m3      /(                      bob
+m3      bob                     /(
+m3      bob                     /^ok$
+m4      a,b                     c
+m4      a                       b,c
+m5,m6   a                       b
+m7      a
+m8
+m9      a                       b       extra fields
+m10     "quoted name"           +grp
+m11     @pgsec_corpus/users     x
+m12     x                       @pgsec_corpus/users
+m13     a \
+        b
+include pgsec_corpus/ident_inc.conf
+include_if_exists pgsec_corpus/none.conf
+include pgsec_corpus/none.conf
+include_dir pgsec_corpus/ident.d
+"#;
+
+/// Files the ident corpus includes.
+const IDENT_AUX: &[(&str, &str)] = &[
+    (
+        "pgsec_corpus/ident_inc.conf",
+        "incmap a b
+incmap /[ b
+",
+    ),
+    (
+        "pgsec_corpus/ident.d/20-y.conf",
+        "dmap y z
+",
+    ),
+    (
+        "pgsec_corpus/ident.d/10-x.conf",
+        "dmap x z
+",
+    ),
+];
+
+/// The validator library the 18 server lists in `oauth_validator_libraries` (the
+/// server only checks hba lines against the list; nothing is loaded until an OAuth
+/// login, which never happens here).
+const VALIDATOR: &str = "pgsec_probe_validator";
 
 /// A valid `postgresql.conf` corpus: every row must agree, including `applied`.
 const CONF_VALID: &[(&str, &str)] = &[
@@ -267,12 +370,37 @@ fn conf_edges() -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn parsers_agree_with_the_server() -> TestResult {
-    let server = TestServer::builder().start().await?;
+    // The major comes from PGSEC_PG_MAJOR (or the testkit's default); only an 18
+    // server knows oauth_validator_libraries (an unknown setting stops 17 from starting).
+    let probe = TestServer::builder();
+    let wanted = pgsec_testkit::major_from_env()?;
+    let server = match wanted {
+        Some(m) if m >= 18 => probe.setting("oauth_validator_libraries", VALIDATOR),
+        Some(_) => probe,
+        None if pgsec_testkit::DEFAULT_MAJOR >= 18 => {
+            probe.setting("oauth_validator_libraries", VALIDATOR)
+        }
+        None => probe,
+    }
+    .start()
+    .await?;
     let major = server.major_version();
     let version = PgVersion::new(major).map_err(|m| format!("unsupported server major {m}"))?;
     let data_dir = server.data_dir();
+    eprintln!(
+        "parser agreement against PostgreSQL {major} ({} backend)",
+        server.backend()
+    );
+    let libraries = if major >= 18 { VALIDATOR } else { "" };
 
-    let hba = hba_agreement(&server, &data_dir, version).await?;
+    let hba = hba_agreement(&server, &data_dir, version, libraries).await?;
+    let ident = ident_agreement(&server, &data_dir, version).await?;
+    eprintln!(
+        "pg_ident_file_mappings: {}/{} lines agree",
+        ident.0, ident.1
+    );
+    assert!(ident.1 >= 20, "the ident corpus has at least 20 lines");
+    assert_eq!(ident.0, ident.1, "every ident line agrees");
     let valid = conf_agreement(&server, &data_dir, major, CONF_VALID).await?;
     let errors = conf_agreement(&server, &data_dir, major, CONF_ERRORS).await?;
     let edges = conf_edges();
@@ -308,7 +436,68 @@ async fn parsers_agree_with_the_server() -> TestResult {
     assert_eq!(valid.0, valid.1, "every conf row agrees (valid corpus)");
     assert_eq!(errors.0, errors.1, "every conf row agrees (error corpus)");
     assert_eq!(edges.0, edges.1, "every conf row agrees (edge cases)");
+
+    // 18: the same corpus with no validator library and with two (the server reads
+    // oauth_validator_libraries on reload; pg_hba_file_rules checks every oauth line
+    // against it).
+    if major >= 18 {
+        for libraries in ["", "pgsec_probe_validator, other_validator"] {
+            set_validator_libraries(&server, Some(libraries)).await?;
+            let again = hba_agreement(&server, &data_dir, version, libraries).await?;
+            eprintln!(
+                "pg_hba_file_rules with oauth_validator_libraries = '{libraries}': {}/{} lines agree",
+                again.0, again.1
+            );
+            assert_eq!(again.0, again.1, "every hba line agrees ({libraries:?})");
+        }
+        set_validator_libraries(&server, None).await?;
+    }
     Ok(())
+}
+
+/// Sets `oauth_validator_libraries` at the end of `postgresql.conf` (None: back to the
+/// value the server started with), reloads, and waits (bounded) until new sessions see
+/// it. Not `ALTER SYSTEM`: that quotes a string given for a list setting as one element
+/// (`''` becomes `""`).
+async fn set_validator_libraries(server: &TestServer, value: Option<&str>) -> TestResult {
+    const MARK: &str = "\n# pgsec oauth corpus\n";
+    let admin = server.admin_client().await?;
+    let config_file: String = admin
+        .query_one("select current_setting('config_file')", &[])
+        .await?
+        .get(0);
+    let rel = under_data_dir(&config_file, &server.data_dir())?.to_owned();
+    let original: String = admin
+        .query_one("select pg_read_file(current_setting('config_file'))", &[])
+        .await?
+        .get(0);
+    let original = match original.find(MARK) {
+        Some(i) => original[..i].to_owned(),
+        None => original,
+    };
+    let text = match value {
+        Some(v) => format!(
+            "{original}{MARK}oauth_validator_libraries = '{}'\n",
+            v.replace('\'', "''")
+        ),
+        None => original,
+    };
+    server.write_file(&rel, &text).await?;
+    server.reload().await?;
+    let want = value.unwrap_or(VALIDATOR);
+    for _ in 0..100 {
+        let seen: String = server
+            .admin_client()
+            .await?
+            .query_one("show oauth_validator_libraries", &[])
+            .await?
+            .get(0);
+        if seen == want {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(format!("oauth_validator_libraries never became {want:?} after a reload").into())
 }
 
 /// The path of `abs` relative to the data directory, for `write_file`.
@@ -326,6 +515,7 @@ async fn hba_agreement(
     server: &TestServer,
     data_dir: &str,
     version: PgVersion,
+    libraries: &str,
 ) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
     let admin = server.admin_client().await?;
     let hba_file: String = admin
@@ -351,18 +541,16 @@ async fn hba_agreement(
         format!("{HBA_EDGES}{HBA_CORPUS}").replace("trust # crlf line\n", "trust # crlf line\r\n");
     server.write_file(&hba_rel, &corpus).await?;
 
-    let file = HbaFile::parse_with(
-        &corpus,
-        Path::new(&hba_file),
-        &HbaParseOptions::new(version),
-        &loader,
-    );
+    let options = HbaParseOptions::new(version).with_oauth_validator_libraries(libraries);
+    let file = HbaFile::parse_with(&corpus, Path::new(&hba_file), &options, &loader);
     // The server shows secret option values; so does this variant of the view.
-    let ours = file.to_view_rows_with_secrets(version);
+    let ours = file.to_view_rows_for(&options, true);
 
     let has_file_columns = version.major() >= 16;
     let sql = if has_file_columns {
-        "select rule_number::int8, file_name, line_number::int8, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules order by file_name, line_number"
+        // The view's own order: the order the server read the lines in, included
+        // files where they are included.
+        "select rule_number::int8, file_name, line_number::int8, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules"
     } else {
         "select null::int8, null::text, line_number::int8, type, database, user_name, address, netmask, auth_method, options, error from pg_hba_file_rules order by line_number"
     };
@@ -412,9 +600,10 @@ async fn hba_agreement(
         redacted_errors >= 1,
         "the corpus has an error text that shows a secret"
     );
+    per_major_checks(version.major(), &theirs, libraries, &hba_dir)?;
     let theirs_redacted: Vec<HbaViewRow> =
         theirs.iter().cloned().map(HbaViewRow::redacted).collect();
-    let ours_redacted = file.to_view_rows(version);
+    let ours_redacted = file.to_view_rows_for(&options, false);
     let (agree, total) = compare(
         "pg_hba_file_rules (redacted)",
         &theirs_redacted,
@@ -427,6 +616,174 @@ async fn hba_agreement(
         "{json}"
     );
     Ok(compare("pg_hba_file_rules", &theirs, &ours))
+}
+
+async fn ident_agreement(
+    server: &TestServer,
+    data_dir: &str,
+    version: PgVersion,
+) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
+    let admin = server.admin_client().await?;
+    let ident_file: String = admin
+        .query_one("select current_setting('ident_file')", &[])
+        .await?
+        .get(0);
+    let ident_rel = under_data_dir(&ident_file, data_dir)?.to_owned();
+    let ident_dir = dir_of(&ident_file).to_owned();
+    let aux_rel_dir = dir_of(&ident_rel);
+    let mut loader = MemoryLoader::new();
+    for (rel, text) in HBA_AUX.iter().chain(IDENT_AUX) {
+        let write_rel = if aux_rel_dir.is_empty() {
+            (*rel).to_owned()
+        } else {
+            format!("{aux_rel_dir}/{rel}")
+        };
+        server.write_file(&write_rel, text).await?;
+        loader = loader.with_file(format!("{ident_dir}/{rel}"), *text);
+    }
+    let original: String = admin
+        .query_one("select pg_read_file(current_setting('ident_file'))", &[])
+        .await?
+        .get(0);
+    server.write_file(&ident_rel, IDENT_CORPUS).await?;
+    let options = HbaParseOptions::new(version);
+    let ours = IdentFile::parse_with(IDENT_CORPUS, Path::new(&ident_file), &options, &loader)
+        .to_view_rows(version);
+    let file_columns = version.major() >= 16;
+    let sql = if file_columns {
+        "select map_number::int8, file_name, line_number::int8, map_name, sys_name, pg_username, error from pg_ident_file_mappings"
+    } else {
+        "select null::int8, null::text, line_number::int8, map_name, sys_name, pg_username, error from pg_ident_file_mappings"
+    };
+    let theirs: Vec<IdentViewRow> = admin
+        .query(sql, &[])
+        .await?
+        .iter()
+        .map(|r| IdentViewRow {
+            map_number: r.get(0),
+            file_name: r.get(1),
+            line_number: r.get(2),
+            map_name: r.get(3),
+            sys_name: r.get(4),
+            pg_username: r.get(5),
+            error: r.get(6),
+        })
+        .collect();
+    server.write_file(&ident_rel, &original).await?;
+    let regex_errors = theirs
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("invalid regular expression"))
+        })
+        .count();
+    // 15 compiles the system-user column only; 16+ the role column and included
+    // files too.
+    let want = if file_columns { 3 } else { 1 };
+    assert!(
+        regex_errors >= want,
+        "PostgreSQL {}: {regex_errors} invalid regular expressions refused, want {want}",
+        version.major()
+    );
+    Ok(compare("pg_ident_file_mappings", &theirs, &ours))
+}
+
+/// What each major must do with the lines of later majors, on the server's side (the
+/// comparison then holds pgsec to the same): not vacuous, and the corpus reached the
+/// code it is for.
+fn per_major_checks(
+    major: u32,
+    theirs: &[HbaViewRow],
+    libraries: &str,
+    hba_dir: &str,
+) -> Result<(), String> {
+    let errors = |needle: &str| {
+        theirs
+            .iter()
+            .filter(|r| r.error.as_deref().is_some_and(|e| e.contains(needle)))
+            .count()
+    };
+    let oauth_rules = theirs
+        .iter()
+        .filter(|r| r.auth_method.as_deref() == Some("oauth"))
+        .count();
+    let included = theirs
+        .iter()
+        .filter(|r| {
+            r.file_name
+                .as_deref()
+                .is_some_and(|f| f.starts_with(&format!("{hba_dir}/{AUX}/")))
+        })
+        .count();
+    let check = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("PostgreSQL {major}: {what}"))
+        }
+    };
+    if major >= 16 {
+        check(
+            included >= 4,
+            "rules from include/include_if_exists/include_dir files",
+        )?;
+        check(
+            errors("invalid regular expression") >= 2,
+            "invalid regular expressions refused",
+        )?;
+    } else {
+        check(
+            errors("invalid connection type \"include") >= 3,
+            "include records refused before 16",
+        )?;
+    }
+    if major >= 18 {
+        check(
+            errors("requires argument \"scope\"") >= 2,
+            "oauth lines without scope refused",
+        )?;
+        check(
+            errors("is only valid for authentication methods oauth") >= 2,
+            "oauth options on other methods refused",
+        )?;
+        if libraries.is_empty() {
+            check(
+                errors("oauth_validator_libraries must be set") >= 5,
+                "oauth refused without a validator library",
+            )?;
+            check(
+                oauth_rules == 0,
+                "no oauth rule without a validator library",
+            )?;
+        } else {
+            check(
+                oauth_rules >= 2,
+                "oauth rules accepted with a validator library",
+            )?;
+            // With several libraries the delegating line names no validator: refused.
+            let delegating = theirs
+                .iter()
+                .filter_map(|r| r.options.as_ref())
+                .flatten()
+                .any(|o| o == "delegate_ident_mapping=true");
+            let one_library = !libraries.contains(',');
+            check(
+                delegating == one_library,
+                "delegate_ident_mapping shown when the line is accepted",
+            )?;
+        }
+    } else {
+        check(
+            errors("invalid authentication method \"oauth\"") >= 10,
+            "oauth refused before 18",
+        )?;
+        check(
+            errors("unrecognized authentication option name: \"issuer\"") >= 1,
+            "oauth options unknown before 18",
+        )?;
+    }
+    Ok(())
 }
 
 async fn conf_agreement(

@@ -34,6 +34,7 @@ pub struct ServerBuilder {
     pub(crate) pgaudit: bool,
     pub(crate) identity: Option<ServerIdentity>,
     pub(crate) image: Option<String>,
+    pub(crate) major: Option<u32>,
 }
 
 impl Default for ServerBuilder {
@@ -48,6 +49,7 @@ impl Default for ServerBuilder {
             pgaudit: true,
             identity: None,
             image: None,
+            major: None,
         }
     }
 }
@@ -114,9 +116,22 @@ impl ServerBuilder {
         self
     }
 
-    /// The container image (default `PGSEC_TESTKIT_IMAGE` or `pgsec/postgres:15`).
+    /// The container image (default `PGSEC_TESTKIT_IMAGE`, else `pgsec/postgres:<major>`
+    /// for the major of [`ServerBuilder::major`], `PGSEC_PG_MAJOR` or
+    /// [`crate::DEFAULT_MAJOR`]).
     pub fn image(mut self, image: impl Into<String>) -> Self {
         self.image = Some(image.into());
+        self
+    }
+
+    /// The PostgreSQL major this server must run (outranks `PGSEC_PG_MAJOR`). The
+    /// container backend runs `pgsec/postgres:<major>` (built by
+    /// `scripts/build-pg-image.sh <major>`; 15, 17 and 18 are known), the local backend
+    /// `/usr/lib/postgresql/<major>/bin`. Starting fails with
+    /// [`crate::Error::MajorUnavailable`] when that major is not there, or when an image
+    /// given with [`ServerBuilder::image`] or `PGSEC_TESTKIT_IMAGE` runs another one.
+    pub fn major(mut self, major: u32) -> Self {
+        self.major = Some(major);
         self
     }
 
@@ -179,6 +194,14 @@ impl ServerBuilder {
         // Fresh databases are cloned with WAL_LOG: new WAL segments need not be
         // zero-filled first (a test server is not a durability benchmark).
         put("wal_init_zero", "off");
+        // Test-only durability settings (a crash loses the server, which a test never
+        // reuses): no fsync of data or WAL (CREATE DATABASE's copy is fsync-bound), no
+        // wait for the WAL flush at commit, no full pages after a checkpoint. NEVER on a
+        // server whose data matters: with fsync off an OS crash corrupts the cluster.
+        // `ServerBuilder::setting` turns them back on.
+        put("fsync", "off");
+        put("synchronous_commit", "off");
+        put("full_page_writes", "off");
         if pgaudit && self.pgaudit {
             put("shared_preload_libraries", "pgaudit");
             put("pgaudit.log", "ddl,role");

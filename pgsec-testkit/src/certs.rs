@@ -48,7 +48,10 @@ impl fmt::Debug for TestCa {
 }
 
 fn certs_err(e: rcgen::Error) -> Error {
-    Error::Certificates(e.to_string())
+    Error::Certificates {
+        what: "test certificates",
+        source: Box::new(e),
+    }
 }
 
 fn validity(params: &mut CertificateParams) {

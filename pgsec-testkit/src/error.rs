@@ -31,6 +31,17 @@ pub enum Error {
          /usr/lib/postgresql/*/bin; install postgresql or set PG_BIN"
     )]
     NoBinaries,
+    /// A PostgreSQL major was asked for (with `ServerBuilder::major` or
+    /// `PGSEC_PG_MAJOR`) that this backend cannot run, or the server runs another one.
+    #[error("PostgreSQL {major} was asked for ({asked_by}) but {reason}")]
+    MajorUnavailable {
+        /// The major asked for.
+        major: u32,
+        /// Who asked: `ServerBuilder::major` or `PGSEC_PG_MAJOR`.
+        asked_by: &'static str,
+        /// What is missing or different, and what to do.
+        reason: String,
+    },
     /// The kit runs as root and there is no unprivileged user to run the server as.
     #[error(
         "running as root and no `postgres` user exists to run the server as (PostgreSQL refuses \
@@ -58,7 +69,7 @@ pub enum Error {
         log_tail: String,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("cannot read or write {path}")]
     Io {
         /// File concerned.
         path: PathBuf,
@@ -70,19 +81,48 @@ pub enum Error {
     #[error(transparent)]
     IoOther(#[from] std::io::Error),
     /// The Docker engine refused an operation.
-    #[error("container: {0}")]
+    #[error("the Docker engine refused an operation")]
     Container(#[from] testcontainers::TestcontainersError),
+    /// The kit could not connect to its server (pgsec-client's error: a refused
+    /// certificate, authentication, the network).
+    #[error("could not connect to the test server")]
+    Connect(#[source] pgsec_client::Error),
     /// A query against the test server failed.
-    #[error("query failed: {0}")]
+    #[error("query against the test server failed")]
     Postgres(#[from] tokio_postgres::Error),
     /// Certificates could not be generated or loaded.
-    #[error("certificates: {0}")]
-    Certificates(String),
+    #[error("could not generate or load the {what}")]
+    Certificates {
+        /// Which certificates (`test CA`, `CA PEM`, ...).
+        what: &'static str,
+        /// The generator's or the TLS library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A background task of the kit (starting a server, a container command) panicked
+    /// or was cancelled.
+    #[error("the kit's {what} task did not finish (it panicked or was cancelled)")]
+    Task {
+        /// What the task was doing.
+        what: &'static str,
+        /// The runtime's error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// The builder was given a value the kit refuses.
     #[error("invalid test server option: {0}")]
     InvalidOption(String),
+    /// `#[pgsec_testkit::test]` could not set a test up: a migration or fixture failed,
+    /// or a database could not be prepared.
+    #[error("test set-up, {what}: {reason}")]
+    TestSetup {
+        /// What was being set up (`migration 001_init.sql`, …).
+        what: String,
+        /// Why it failed, with the server's message.
+        reason: String,
+    },
     /// The isolation checker could not parse a connection string or connect.
-    #[error("isolation check, {role} connection: {source}")]
+    #[error("isolation check, {role} connection")]
     IsolationConnect {
         /// `admin` or `app`.
         role: &'static str,
@@ -91,14 +131,14 @@ pub enum Error {
         source: pgsec_client::Error,
     },
     /// The isolation checker could not build its TenantPool or begin a transaction.
-    #[error("isolation check, TenantPool: {source}")]
+    #[error("isolation check, TenantPool")]
     IsolationPool {
         /// pgsec-client's error.
         #[source]
         source: pgsec_client::Error,
     },
     /// A query of the isolation checker's own (discovery, seeding, clean-up) failed.
-    #[error("isolation check, {step}: {source}")]
+    #[error("isolation check, {step}")]
     IsolationQuery {
         /// What the checker was doing.
         step: String,

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng as _;
-use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_postgres::Client;
 
 use crate::backend::container::{ContainerServer, ContainerSpec, DATA_DIR};
 use crate::backend::local::{LocalServer, LocalSpec};
-use crate::backend::{log_backend_once, Backend, DEFAULT_IMAGE, ENV_IMAGE};
+use crate::backend::{
+    image_for, log_backend_once, major_from_env, Backend, DEFAULT_MAJOR, ENV_IMAGE, ENV_PG_MAJOR,
+};
 use crate::builder::ServerBuilder;
 use crate::certs::{default_identity, ServerIdentity};
 use crate::error::{Error, Result};
@@ -24,10 +24,6 @@ use crate::proxy::Proxy;
 pub const ADMIN_USER: &str = "pgsec_admin";
 /// Name of the non-superuser application role the kit creates.
 pub const APP_USER: &str = "pgsec_app";
-/// How databases are cloned (PostgreSQL 15+; WAL_LOG measured 3x faster than FILE_COPY, which checkpoints, for the
-/// kit's small template).
-const CLONE_STRATEGY: &str = "WAL_LOG";
-
 /// The template every fresh database is cloned from.
 pub const TEMPLATE_DB: &str = "pgsec_template";
 
@@ -94,6 +90,25 @@ impl ConnectionInfo {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.hostaddr, self.port)
     }
+
+    /// A libpq connection string for `dbname` as `user`, without a password (give it
+    /// through `PGPASSWORD` or a password file): `host` (checked by verify-full),
+    /// `hostaddr`, `port` and `sslrootcert` of this server. Append options after a space.
+    ///
+    /// ```
+    /// # fn demo(info: &pgsec_testkit::ConnectionInfo) {
+    /// let conninfo = format!("{} channel_binding=require", info.conninfo_as(&info.app.user, "postgres"));
+    /// # }
+    /// ```
+    pub fn conninfo_as(&self, user: &str, dbname: &str) -> String {
+        format!(
+            "host={} hostaddr={} port={} user={user} dbname={dbname} sslrootcert={}",
+            self.host,
+            self.hostaddr,
+            self.port,
+            self.ca_path.display()
+        )
+    }
 }
 
 /// Everything needed to open connections; shared by the server and its databases.
@@ -105,33 +120,34 @@ struct Connector {
 }
 
 impl Connector {
+    /// Connects through pgsec-client, the TLS stack applications use: verify-full
+    /// against the kit's CA; for a server presenting a caller's deliberately odd
+    /// certificate (expired, no SAN, unknown CA), TLS without verification behind
+    /// pgsec-client's dangerous opt-in, so the kit can still set it up.
     async fn connect(&self, dbname: &str, creds: &Credentials) -> Result<Client> {
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&self.info.host)
-            .hostaddr(self.info.hostaddr)
-            .port(self.info.port)
-            .user(&creds.user)
-            .password(creds.password())
-            .dbname(dbname)
-            .application_name("pgsec-testkit")
-            .connect_timeout(Duration::from_secs(10));
-        let client = if self.info.ssl {
-            cfg.ssl_mode(SslMode::Require);
-            let tls = if self.verify {
-                crate::tls::verifying_config(&self.info.ca_pem)?
-            } else {
-                crate::tls::unverified_config()?
-            };
-            let (client, conn) = cfg.connect(MakeRustlsConnect::new(tls)).await?;
-            tokio::spawn(conn);
-            client
-        } else {
-            cfg.ssl_mode(SslMode::Disable);
-            let (client, conn) = cfg.connect(NoTls).await?;
-            tokio::spawn(conn);
-            client
-        };
+        let mut conninfo = self.conninfo(dbname, creds);
+        if self.info.ssl && !self.verify {
+            conninfo = self.conninfo_unverified(dbname, creds);
+        }
+        conninfo.push_str(" connect_timeout=10 application_name=pgsec-testkit");
+        let mut config = pgsec_client::Config::parse(&conninfo).map_err(Error::Connect)?;
+        if !self.info.ssl {
+            config = config.dangerous_allow_plaintext();
+        } else if !self.verify {
+            config = config.dangerous_allow_unverified_tls();
+        }
+        let (client, _details) = pgsec_client::connect(&config)
+            .await
+            .map_err(Error::Connect)?;
         Ok(client)
+    }
+
+    /// `sslmode=require` without a root certificate (with one, libpq's `require`
+    /// checks the chain, which a caller's odd certificate may not pass).
+    fn conninfo_unverified(&self, dbname: &str, creds: &Credentials) -> String {
+        let mut s = self.conninfo_base(self.info.addr(), dbname, creds);
+        s.push_str(" sslmode=require");
+        s
     }
 
     fn conninfo(&self, dbname: &str, creds: &Credentials) -> String {
@@ -141,26 +157,37 @@ impl Connector {
     /// The connection string with the socket opened to `addr` (a proxy); the host name,
     /// and so the certificate check, stay the server's.
     fn conninfo_at(&self, addr: SocketAddr, dbname: &str, creds: &Credentials) -> String {
-        let q = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
-        let mut s = format!(
-            "host={} hostaddr={} port={} user={} password={} dbname={}",
-            self.info.host,
-            addr.ip(),
-            addr.port(),
-            q(&creds.user),
-            q(creds.password()),
-            q(dbname),
-        );
+        let mut s = self.conninfo_base(addr, dbname, creds);
         if self.info.ssl {
             s.push_str(&format!(
                 " sslmode=verify-full sslrootcert={}",
-                q(&self.info.ca_path.to_string_lossy())
+                quote(&self.info.ca_path.to_string_lossy())
             ));
         } else {
             s.push_str(" sslmode=disable");
         }
         s
     }
+}
+
+impl Connector {
+    /// Host, address, port, user, password and database, without TLS options.
+    fn conninfo_base(&self, addr: SocketAddr, dbname: &str, creds: &Credentials) -> String {
+        format!(
+            "host={} hostaddr={} port={} user={} password={} dbname={}",
+            self.info.host,
+            addr.ip(),
+            addr.port(),
+            quote(&creds.user),
+            quote(creds.password()),
+            quote(dbname),
+        )
+    }
+}
+
+/// A conninfo value in single quotes, `\` and `'` escaped.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 #[derive(Debug)]
@@ -222,6 +249,18 @@ pub(crate) fn quote_ident(s: &str) -> Result<String> {
         .map_err(|e| Error::InvalidOption(format!("role or database name: {}", e.reason())))
 }
 
+/// The running server's major (`server_version_num / 10000`).
+async fn server_major(admin: &Client) -> Result<u32> {
+    let row = admin
+        .query_one(
+            "select current_setting('server_version_num')::int / 10000",
+            &[],
+        )
+        .await?;
+    u32::try_from(row.get::<_, i32>(0))
+        .map_err(|_| Error::InvalidOption("server_version_num is negative".into()))
+}
+
 /// Quotes a literal for SQL.
 pub(crate) fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -247,6 +286,26 @@ impl TestServer {
             None => Backend::from_env()?,
         };
         let started = Instant::now();
+        // The major asked for, and who asked (checked against the server once it is up).
+        // PGSEC_PG_MAJOR does not apply to a server the test pins to the local backend
+        // (it asked for this machine's binaries, e.g. for a Unix socket), which runs
+        // what is installed unless the builder names a major.
+        let asked: Option<(u32, &'static str)> = match b.major {
+            Some(m) => Some((m, "ServerBuilder::major")),
+            None => match major_from_env()? {
+                Some(m) if b.backend == Some(Backend::Local) => {
+                    static NOTE: std::sync::Once = std::sync::Once::new();
+                    NOTE.call_once(|| {
+                        eprintln!(
+                            "pgsec-testkit: {ENV_PG_MAJOR}={m} does not apply to servers a test \
+                             pins to the local backend; they run the installed PostgreSQL"
+                        );
+                    });
+                    None
+                }
+                other => other.map(|m| (m, ENV_PG_MAJOR)),
+            },
+        };
         let custom_identity = b.identity.is_some();
         let identity: ServerIdentity = match b.identity.clone() {
             Some(id) => id,
@@ -288,11 +347,15 @@ impl TestServer {
                     }),
                     pgaudit_wanted: b.pgaudit,
                     also_remove: files.path().to_path_buf(),
+                    major: asked,
                 };
                 // initdb takes a second: keep it off the test's runtime thread.
                 let local = tokio::task::spawn_blocking(move || LocalServer::start(spec))
                     .await
-                    .map_err(|e| Error::InvalidOption(format!("local start task: {e}")))??;
+                    .map_err(|source| Error::Task {
+                        what: "local server start",
+                        source,
+                    })??;
                 let (port, sock) = (local.port, local.socket_dir.clone());
                 bootstrap = local.bootstrap_password.clone();
                 (Running::Local(local), port, Some(sock))
@@ -305,12 +368,14 @@ impl TestServer {
                     ("listen_addresses", "*".to_owned()),
                     ("unix_socket_directories", "/tmp".to_owned()),
                 ];
+                let image = b
+                    .image
+                    .clone()
+                    .or_else(|| std::env::var(ENV_IMAGE).ok().filter(|s| !s.is_empty()))
+                    .unwrap_or_else(|| image_for(asked.map_or(DEFAULT_MAJOR, |(m, _)| m)));
+                crate::backend::container::check_project_image(&image, asked).await?;
                 let spec = ContainerSpec {
-                    image: b
-                        .image
-                        .clone()
-                        .or_else(|| std::env::var(ENV_IMAGE).ok().filter(|s| !s.is_empty()))
-                        .unwrap_or_else(|| DEFAULT_IMAGE.to_owned()),
+                    image,
                     admin_password: admin.password().to_owned(),
                     cert_chain_pem: identity.cert_chain_pem.clone(),
                     key_pem: identity.key_pem.clone(),
@@ -352,6 +417,28 @@ impl TestServer {
             _files: files,
         };
         let admin_client = server.wait_ready().await?;
+        let running_major = server_major(&admin_client).await?;
+        server.major = running_major;
+        if let Some((major, asked_by)) = asked {
+            if running_major != major {
+                return Err(Error::MajorUnavailable {
+                    major,
+                    asked_by,
+                    reason: format!(
+                        "the {backend} backend started PostgreSQL {running_major}{}; ask for \
+                         {running_major} or run a server of {major}",
+                        match &server.running {
+                            Running::Container(_) => format!(
+                                " (image from ServerBuilder::image or {ENV_IMAGE}, which outrank \
+                                 the major's own image {})",
+                                image_for(major)
+                            ),
+                            Running::Local(_) => String::new(),
+                        }
+                    ),
+                });
+            }
+        }
         if server.connector.info.admin != admin {
             admin_client
                 // The kit's own superuser keeps a SCRAM secret whatever the server's
@@ -387,9 +474,9 @@ impl TestServer {
             match self.admin_client().await {
                 Ok(c) => match c.simple_query("select 1").await {
                     Ok(_) => return Ok(c),
-                    Err(e) => last_error = e.to_string(),
+                    Err(e) => last_error = pgsec_core::display_chain(&e),
                 },
-                Err(e) => last_error = e.to_string(),
+                Err(e) => last_error = pgsec_core::display_chain(&e),
             }
             let exited = match &mut self.running {
                 Running::Local(l) => l.exited(),
@@ -416,15 +503,10 @@ impl TestServer {
 
     async fn set_up(&mut self, admin: &Client, app_superuser: bool) -> Result<()> {
         let row = admin
-            .query_one(
-                "select current_setting('server_version_num')::int / 10000, \
-                 current_setting('shared_preload_libraries')",
-                &[],
-            )
+            .query_one("select current_setting('shared_preload_libraries')", &[])
             .await?;
-        self.major = u32::try_from(row.get::<_, i32>(0)).unwrap_or(0);
         self.has_pgaudit = row
-            .get::<_, String>(1)
+            .get::<_, String>(0)
             .split(',')
             .any(|l| l.trim() == "pgaudit");
         let app = &self.connector.info.app;
@@ -489,7 +571,8 @@ impl TestServer {
         self.has_pgaudit
     }
 
-    /// The server's major version.
+    /// The server's major version, as the running server reports it
+    /// (`server_version_num / 10000`), whatever was asked for.
     pub fn major_version(&self) -> u32 {
         self.major
     }
@@ -554,14 +637,20 @@ impl TestServer {
     /// # Errors
     /// The `CREATE DATABASE` failed.
     pub async fn fresh_database(&self) -> Result<TestDatabase> {
+        self.fresh_database_from(TEMPLATE_DB).await
+    }
+
+    /// A new database cloned from `template`, a database of this server that nobody is
+    /// connected to (for example one made by [`TestServer::fresh_database`] and then
+    /// migrated: what `#[pgsec_testkit::test(migrations = ...)]` does once per binary).
+    ///
+    /// # Errors
+    /// The `CREATE DATABASE` failed (also when a session is still connected to
+    /// `template`).
+    pub async fn fresh_database_from(&self, template: &str) -> Result<TestDatabase> {
         let n = self.next_db.fetch_add(1, Ordering::Relaxed);
         let name = format!("pgsec_test_{}_{n}", std::process::id());
-        let sql = format!(
-            "CREATE DATABASE {} TEMPLATE {} STRATEGY {}",
-            quote_ident(&name)?,
-            quote_ident(TEMPLATE_DB)?,
-            CLONE_STRATEGY,
-        );
+        let (name_sql, template_sql) = (quote_ident(&name)?, quote_ident(template)?);
         let mut keeper = self.keeper.lock().await;
         if keeper.as_ref().is_none_or(Client::is_closed) {
             // Connect on the kit's runtime: a socket belongs to the runtime that opened
@@ -570,11 +659,20 @@ impl TestServer {
             let client = crate::backend::container::kit_runtime()
                 .spawn(async move { connector.connect("postgres", &connector.info.admin).await })
                 .await
-                .map_err(|e| Error::InvalidOption(format!("admin session task: {e}")))??;
+                .map_err(|source| Error::Task {
+                    what: "admin session",
+                    source,
+                })??;
             *keeper = Some(client);
         }
         if let Some(admin) = keeper.as_ref() {
-            admin.batch_execute(&sql).await?;
+            // WAL_LOG or FILE_COPY, whichever is faster on this server's settings.
+            let strategy = crate::pool_of_dbs::clone_strategy(admin).await?;
+            admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name_sql} TEMPLATE {template_sql} STRATEGY {strategy}"
+                ))
+                .await?;
         }
         drop(keeper);
         Ok(TestDatabase {
@@ -598,6 +696,30 @@ impl TestServer {
             Running::Local(l) => l.write_file(rel_path, contents),
             Running::Container(c) => c.write_file(rel_path, contents).await,
         }
+    }
+
+    /// Restarts the server as an operator would (`pg_ctl restart -m fast`): every open
+    /// session is ended, committed data stays, and the server answers again on the same
+    /// port and with the same credentials when this returns. Local backend only for now
+    /// (start the server with `.backend(Backend::Local)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] on the container backend; the stop or start failed; the
+    /// server did not become ready again ([`Error::NotReady`]).
+    pub async fn restart(&mut self) -> Result<()> {
+        match &mut self.running {
+            Running::Local(local) => local.restart()?,
+            Running::Container(_) => {
+                return Err(Error::InvalidOption(
+                    "TestServer::restart needs the local backend: start the server with \
+                     TestServer::builder().backend(Backend::Local)"
+                        .into(),
+                ))
+            }
+        }
+        // The kept admin session died with the old server.
+        *self.keeper.lock().await = None;
+        self.wait_ready().await.map(drop)
     }
 
     /// Asks the server to re-read its configuration files (`pg_reload_conf()`).

@@ -1,5 +1,5 @@
-//! `pgsec audit`: audit configuration files (and, later, a live server with `--url`)
-//! against the rule catalogue.
+//! `pgsec audit`: audit configuration files against the rule catalogue; `--url`
+//! audits a live server (`audit_live.rs`).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pgsec_core::conf::{ConfFile, ConfParseOptions};
 use pgsec_core::hba::{HbaFile, HbaParseOptions, PgVersion};
-use pgsec_core::render::{render_to, Format};
+use pgsec_core::render::{render_to_with, Format, RenderOptions};
 use pgsec_core::snapshot::ServerTlsFiles;
 use pgsec_core::{evaluate, Policy, Report, Severity, Snapshot};
 
@@ -20,6 +20,8 @@ pub(crate) enum OutputFormat {
     Json,
     /// SARIF 2.1.0 for code-scanning tools.
     Sarif,
+    /// One self-contained HTML page (charts, sortable findings; one target only).
+    Html,
 }
 
 impl From<OutputFormat> for Format {
@@ -28,6 +30,7 @@ impl From<OutputFormat> for Format {
             OutputFormat::Text => Format::Text,
             OutputFormat::Json => Format::Json,
             OutputFormat::Sarif => Format::Sarif,
+            OutputFormat::Html => Format::Html,
         }
     }
 }
@@ -41,6 +44,23 @@ pub(crate) struct ReportArgs {
     /// Exit 1 when a finding is at or above this severity (critical, high, medium, low, info).
     #[arg(long = "fail-on", default_value = "high", value_parser = parse_severity)]
     pub(crate) fail_on: Severity,
+    /// List at most N findings one by one (most severe first); the rest are counted per
+    /// rule ("… N more findings not shown"). The summary and the exit code still count
+    /// every finding.
+    #[arg(long = "max-findings", value_name = "N")]
+    pub(crate) max_findings: Option<usize>,
+}
+
+impl ReportArgs {
+    /// The render options for standard output.
+    pub(crate) fn render_options(&self) -> RenderOptions {
+        let color = self.format == OutputFormat::Text
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        RenderOptions::default()
+            .color(color)
+            .max_findings(self.max_findings)
+    }
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -49,11 +69,8 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 /// Prints `report` and returns the exit code (0 or 1).
 pub(crate) fn print_report(report: &Report, args: &ReportArgs) -> u8 {
-    let stdout = std::io::stdout();
-    let color = args.format == OutputFormat::Text
-        && stdout.is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    match super::stream_stdout(|out| render_to(report, args.format.into(), color, out)) {
+    let options = args.render_options();
+    match super::stream_stdout(|out| render_to_with(report, args.format.into(), &options, out)) {
         Ok(()) => u8::from(report.fails(args.fail_on)),
         Err(e) => super::fail(e),
     }
@@ -62,7 +79,7 @@ pub(crate) fn print_report(report: &Report, args: &ReportArgs) -> u8 {
 /// PostgreSQL major version from `--pg-version`.
 pub(crate) fn pg_version(n: u32) -> Result<PgVersion, String> {
     PgVersion::new(n).map_err(|n| {
-        format!("--pg-version {n} is not supported; use a major version from 13 to 17")
+        format!("--pg-version {n} is not supported; use a major version from 13 to 18")
     })
 }
 
@@ -87,7 +104,8 @@ pub(crate) struct AuditArgs {
     /// checked, and postgresql.auto.conf is read after --config as the server does.
     #[arg(long = "data-dir", value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
-    /// PostgreSQL major version the files are for (13 to 17).
+    /// PostgreSQL major version the files are for (13 to 18): its parsing rules,
+    /// defaults and the rules of that major apply.
     #[arg(long = "pg-version", default_value_t = 15)]
     pub(crate) pg_version: u32,
     /// The role the application connects as (application rules).
@@ -102,14 +120,31 @@ pub(crate) struct AuditArgs {
     /// Audit a live server: a connection string or postgres:// URL as psql takes it (the
     /// PG* variables and ~/.pgpass fill the rest). TCP connects only with verified TLS
     /// (sslmode=verify-full); a Unix-socket host needs none.
+    ///
+    /// Repeat --url (or use --targets) to audit a fleet: each target is audited, with
+    /// at most --concurrency at a time and each within --target-timeout; exit 2 if a
+    /// target could not be audited, else 1 if a finding is at or above --fail-on, else 0.
     #[arg(long = "url", value_name = "CONNINFO", conflicts_with_all = ["config", "hba", "data_dir"])]
-    pub(crate) url: Option<String>,
+    pub(crate) url: Vec<String>,
+    /// Audit every server of FILE: one connection string per line; blank lines and lines
+    /// starting with # are ignored (a fleet audit, as with several --url).
+    #[arg(long = "targets", value_name = "FILE", conflicts_with_all = ["config", "hba", "data_dir"])]
+    pub(crate) targets: Option<PathBuf>,
+    /// Fleet audit: targets audited at the same time.
+    #[arg(long = "concurrency", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: u16,
+    /// Fleet audit: a target not audited within this time (connect, collect, evaluate)
+    /// is reported as timed out: seconds, or a number with ms, s or m (30s, 2m).
+    #[arg(long = "target-timeout", value_name = "DURATION", default_value = "30s",
+          value_parser = super::fleet::parse_duration)]
+    pub(crate) target_timeout: std::time::Duration,
     /// With --url: audit every database the role may connect to, not only the one in
     /// the connection string.
-    #[arg(long = "all-databases", requires = "url")]
+    #[arg(long = "all-databases")]
     pub(crate) all_databases: bool,
     /// With --url: the connecting role is the application's role (application rules).
-    #[arg(long = "as-app", requires = "url", conflicts_with = "app_role")]
+    #[arg(long = "as-app", conflicts_with = "app_role")]
     pub(crate) as_app: bool,
     #[command(flatten)]
     pub(crate) report: ReportArgs,
@@ -118,8 +153,8 @@ pub(crate) struct AuditArgs {
 }
 
 impl AuditArgs {
-    fn policy(&self) -> Policy {
-        let mut p = Policy::default().with_fail_on(self.report.fail_on);
+    pub(crate) fn policy(&self) -> Policy {
+        let mut p = Policy::default();
         if !self.tenant_columns.is_empty() {
             p = p.with_tenant_columns(self.tenant_columns.iter().cloned());
         }
@@ -134,7 +169,15 @@ impl AuditArgs {
 }
 
 pub(crate) fn run(args: AuditArgs) -> u8 {
-    if let Some(url) = &args.url {
+    let live = args.targets.is_some() || !args.url.is_empty();
+    if !live && (args.all_databases || args.as_app) {
+        return super::fail("--all-databases and --as-app need --url or --targets");
+    }
+    if args.targets.is_some() || args.url.len() > 1 {
+        let policy = args.policy();
+        return super::fleet::run(args, policy);
+    }
+    if let Some(url) = args.url.first() {
         return super::audit_live::run(&args, url, args.policy());
     }
     let snapshot = match file_snapshot(&args) {
@@ -147,7 +190,7 @@ pub(crate) fn run(args: AuditArgs) -> u8 {
 
 fn read_conf(path: &Path, args: &AuditArgs) -> Result<ConfFile, String> {
     let options = ConfParseOptions::default().with_limits(args.input.limits());
-    let conf = ConfFile::load_with(path, &options).map_err(|e| e.to_string())?;
+    let conf = ConfFile::load_with(path, &options).map_err(|e| pgsec_core::display_chain(&e))?;
     for e in &conf.errors {
         eprintln!(
             "pgsec: warning: {}:{}: {}",
@@ -204,7 +247,7 @@ fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
     if let Some(p) = &args.hba {
         target.push(p.display().to_string());
         let options = HbaParseOptions::new(version).with_limits(args.input.limits());
-        let hba = HbaFile::load_with(p, &options).map_err(|e| e.to_string())?;
+        let hba = HbaFile::load_with(p, &options).map_err(|e| pgsec_core::display_chain(&e))?;
         snapshot = snapshot.with_hba(hba);
     }
     snapshot.target = target.join(", ");

@@ -7,12 +7,9 @@
 //! what failed and what to try; a database that could not be examined is reported as
 //! skipped, never left out.
 
-use std::time::UNIX_EPOCH;
-
 use pgsec_client::{connect, Config, ConnectionDetails, Environment, Host};
 use pgsec_core::live::{collect, collect_database, CollectOptions, LiveCollection};
-use pgsec_core::snapshot::{CertificateFacts, ClientFacts, TlsVerification, Transport};
-use pgsec_core::{evaluate, Policy};
+use pgsec_core::{evaluate, Policy, Report};
 use tokio_postgres::error::SqlState;
 
 use super::audit::{now, print_report, AuditArgs};
@@ -25,33 +22,51 @@ pub(crate) fn run(args: &AuditArgs, url: &str, policy: Policy) -> u8 {
         Ok(rt) => rt,
         Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
     };
-    match runtime.block_on(audit(args, url)) {
-        Ok((collection, details, target)) => {
-            let mut snapshot = collection.into_snapshot(target, now());
-            if let Some(app) = &args.app_role {
-                snapshot = snapshot.with_app_role(app.clone());
-            }
-            snapshot = snapshot.with_client(client_facts(&details));
-            let report = evaluate(&snapshot, &policy);
-            print_report(&report, &args.report)
+    match runtime.block_on(live_report(args, url, &policy)) {
+        Ok(report) => {
+            let code = print_report(&report, &args.report);
+            // The process ends here: freeing 100,000 findings one by one would only add
+            // to the wall time.
+            std::mem::forget(report);
+            code
         }
         Err(msg) => super::fail(msg),
     }
+}
+
+/// The report of one live server: connect, collect, evaluate (the fleet audit,
+/// `fleet.rs`, calls it once per target). `Err` is the one line `run` prints.
+pub(crate) async fn live_report(
+    args: &AuditArgs,
+    url: &str,
+    policy: &Policy,
+) -> Result<Report, String> {
+    let (collection, details, target) = audit(args, url).await?;
+    let mut snapshot = collection.into_snapshot(target, now());
+    if let Some(app) = &args.app_role {
+        snapshot = snapshot.with_app_role(app.clone());
+    }
+    // The same facts, judged by the same rules, as `pgsec ping`.
+    snapshot = snapshot.with_client(details.client_facts());
+    Ok(evaluate(&snapshot, policy))
 }
 
 async fn audit(
     args: &AuditArgs,
     url: &str,
 ) -> Result<(LiveCollection, ConnectionDetails, String), String> {
-    let config =
-        Config::parse_with_env(url, &Environment::current()).map_err(|e| format!("--url: {e}"))?;
+    let config = Config::parse_with_env(url, &Environment::current())
+        .map_err(|e| format!("--url: {}", pgsec_core::display_chain(&e)))?;
     let (client, details) = connect(&config)
         .await
         .map_err(|e| connect_failure(&config, None, &e))?;
     let options = CollectOptions::default().current_user_is_app(args.as_app);
-    let mut collection = collect(&client, &options)
-        .await
-        .map_err(|e| format!("{e}; try again as a superuser or a role with pg_monitor"))?;
+    let mut collection = collect(&client, &options).await.map_err(|e| {
+        format!(
+            "{}; try again as a superuser or a role with pg_monitor",
+            pgsec_core::display_chain(&e)
+        )
+    })?;
     drop(client);
     let mut target = describe(
         &config,
@@ -67,7 +82,7 @@ async fn audit(
                         collection.add_database(facts);
                         continue;
                     }
-                    Err(e) => e.to_string(),
+                    Err(e) => pgsec_core::display_chain(&e),
                 },
                 Err(e) => connect_failure(&config, Some(db), &e),
             };
@@ -104,7 +119,7 @@ fn describe(config: &Config, user: Option<&str>, db: &str) -> String {
 
 /// One line: what failed, and what to try.
 fn connect_failure(config: &Config, db: Option<&str>, e: &pgsec_client::Error) -> String {
-    let what = e.to_string().replace('\n', " ");
+    let what = pgsec_core::display_chain(e);
     let db = db.or(config.get_dbname()).unwrap_or("the database");
     let user = config.get_user().unwrap_or("the user");
     let hint: String = match e {
@@ -141,44 +156,4 @@ fn connect_failure(config: &Config, db: Option<&str>, e: &pgsec_client::Error) -
         _ => "check the connection string (see `pgsec ping --help`)".into(),
     };
     format!("{what}; {hint}")
-}
-
-/// The client-side facts of the audit's own connection (for the `client.*` rules).
-fn client_facts(d: &ConnectionDetails) -> ClientFacts {
-    let (transport, verification) = if d.unix_socket {
-        (Transport::UnixSocket, TlsVerification::None)
-    } else if d.tls.as_ref().is_some_and(|t| t.identity_verified) {
-        (Transport::Tcp, TlsVerification::ChainAndHost)
-    } else if d.tls.is_some() {
-        (Transport::Tcp, TlsVerification::EncryptedOnly)
-    } else {
-        (Transport::Tcp, TlsVerification::None)
-    };
-    let host = d
-        .tls
-        .as_ref()
-        .map(|t| t.server_name.clone())
-        .unwrap_or_else(|| "local socket".to_owned());
-    let mut facts = ClientFacts::new(host, transport, d.ssl_mode.as_str(), verification);
-    if let Some(tls) = &d.tls {
-        facts = facts.with_tls(tls.protocol_version.clone(), tls.cipher_suite.clone());
-        if let Some(cert) = &tls.peer_certificate {
-            let secs = |t: std::time::SystemTime| {
-                t.duration_since(UNIX_EPOCH)
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                    .unwrap_or(0)
-            };
-            let mut c = CertificateFacts::new(
-                cert.subject.clone(),
-                secs(cert.not_before),
-                secs(cert.not_after),
-            );
-            c.issuer = cert.issuer.clone();
-            c.dns_sans = cert.dns_names.clone();
-            c.ip_sans = cert.ip_addresses.clone();
-            c.has_san_extension = !cert.dns_names.is_empty() || !cert.ip_addresses.is_empty();
-            facts = facts.with_peer_certificate(c);
-        }
-    }
-    facts
 }

@@ -92,7 +92,7 @@ fn profile(args: &HardenArgs) -> Result<Profile, String> {
         (Some(path), _) => {
             // A regular file of at most 64 MiB: not a FIFO or a device.
             let text = pgsec_core::read_input_file(path, &pgsec_core::InputLimits::default())
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| pgsec_core::display_chain(&e))?;
             Profile::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         (None, Some(Preset::Strict) | None) => Profile::strict(),

@@ -71,12 +71,12 @@ fn lint(args: &LintArgs) -> u8 {
     let options = HbaParseOptions::new(version).with_limits(args.input.limits());
     let file = match HbaFile::load_with(&args.file, &options) {
         Ok(f) => f,
-        Err(e) => return super::fail(e),
+        Err(e) => return super::fail_error(&e),
     };
     let snapshot = pgsec_core::Snapshot::new(args.file.display().to_string(), super::audit::now())
         .with_pg_version(version)
         .with_hba(file);
-    let policy = pgsec_core::Policy::default().with_fail_on(args.report.fail_on);
+    let policy = pgsec_core::Policy::default();
     let report = pgsec_core::evaluate_rules(&snapshot, &policy, |id| id.starts_with("hba."));
     super::audit::print_report(&report, &args.report)
 }
@@ -93,7 +93,7 @@ fn parse(args: &ParseArgs) -> u8 {
     let options = HbaParseOptions::new(version).with_limits(args.input.limits());
     let file = match HbaFile::load_with(&args.file, &options) {
         Ok(f) => f,
-        Err(e) => return super::fail(e),
+        Err(e) => return super::fail_error(&e),
     };
     let rows = if args.show_secrets {
         file.to_view_rows_with_secrets(version)

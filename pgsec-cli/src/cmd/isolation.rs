@@ -1,8 +1,12 @@
 //! `pgsec isolation --admin CONNINFO --app CONNINFO`: property-test Row-Level Security
 //! tenant isolation of a database (pgsec-testkit's checker).
 //!
-//! Exit 0 when no violation is found in the cases run, 1 with the minimal
-//! counterexample when one is, 2 on a usage or connection error.
+//! Prints the coverage table (every relation and function the application role can
+//! reach: exercised, or why not), pgsec-core's static `rls.*`/`fn.*` findings for the
+//! same database, and the verdict. Exit 0 when clean (no violation, everything
+//! readable exercised), 1 on a leak (with the minimal counterexample), 3 when
+//! incomplete (no violation, but something readable was not exercised and not
+//! `--exclude`d), 2 on a usage or connection error.
 
 use pgsec_client::SettingName;
 use pgsec_testkit::isolation::{check, IsolationConfig, DEFAULT_CASES};
@@ -38,6 +42,17 @@ pub(crate) struct IsolationArgs {
     /// Seed of the generator (printed with every result, to replay a run).
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
+    /// Leave a relation or function out (`schema.name`, `name`, or a function's
+    /// `schema.name(argument types)`; repeat for several): it is not exercised and
+    /// does not make the verdict incomplete.
+    #[arg(long = "exclude", value_name = "NAME")]
+    exclude: Vec<String>,
+    /// Output format: text, json (one object: verdict, coverage, static findings,
+    /// counterexample), or html (one self-contained page, the counterexample as
+    /// numbered SQL).
+    #[arg(long, value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "json", "html"])]
+    format: String,
 }
 
 fn parse_setting(s: &str) -> Result<SettingName, String> {
@@ -52,6 +67,7 @@ impl IsolationArgs {
             setting: self.setting,
             cases: self.cases,
             seed: self.seed,
+            exclude: self.exclude,
             ..IsolationConfig::default()
         };
         if !self.tenant_columns.is_empty() {
@@ -69,14 +85,18 @@ pub(crate) fn run(args: IsolationArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
     };
+    let format = args.format.clone();
     match runtime.block_on(check(args.config())) {
-        Err(e) => super::fail(e),
+        Err(e) => super::fail_error(&e),
         Ok(report) => {
-            print!("{report}");
-            if report.is_isolated() {
-                0
-            } else {
-                1
+            let text = match format.as_str() {
+                "json" => report.to_json(),
+                "html" => report.to_html(),
+                _ => report.to_string(),
+            };
+            match super::write_stdout(&text) {
+                Ok(()) => report.verdict().exit_code(),
+                Err(e) => super::fail(e),
             }
         }
     }
@@ -128,8 +148,13 @@ mod tests {
             "17",
             "--seed",
             "99",
+            "--exclude",
+            "public.remote_items",
+            "--exclude",
+            "audit_log",
         ])
         .unwrap();
+        assert_eq!(config.exclude, ["public.remote_items", "audit_log"]);
         assert_eq!(config.setting.as_str(), "app.org");
         assert_eq!(config.tenant_columns, ["org_id", "account_id"]);
         assert_eq!(config.cases, 17);
@@ -143,6 +168,7 @@ mod tests {
             &["--admin", "a", "--app", "b", "--setting", "search_path"],
             &["--admin", "a", "--app", "b", "--cases", "0"],
             &["--admin", "a", "--app", "b", "--seed", "-1"],
+            &["--admin", "a", "--app", "b", "--format", "sarif"],
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");

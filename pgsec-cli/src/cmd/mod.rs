@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod audit_live;
 pub(crate) mod demo;
+pub(crate) mod fleet;
 pub(crate) mod harden;
 pub(crate) mod hba;
 pub(crate) mod isolation;
@@ -16,6 +17,12 @@ use pgsec_core::InputLimits;
 pub(crate) fn fail(msg: impl std::fmt::Display) -> u8 {
     eprintln!("pgsec: error: {msg}");
     2
+}
+
+/// [`fail`] with an error and its causes on the one line (`outer: cause: root cause`):
+/// library errors describe their own layer and keep the cause in `source()`.
+pub(crate) fn fail_error(e: &(dyn std::error::Error + 'static)) -> u8 {
+    fail(pgsec_core::display_chain(e))
 }
 
 /// Writes `text` to standard output. A closed pipe (`pgsec … | head`) ends the output

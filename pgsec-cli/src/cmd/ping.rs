@@ -9,9 +9,8 @@
 
 use std::time::SystemTime;
 
-use pgsec_client::{
-    config_findings, connect, ClientFinding, Config, ConnectionDetails, Environment, SocketPeer,
-};
+use pgsec_client::{config_findings, connect, Config, ConnectionDetails, Environment, SocketPeer};
+use pgsec_core::Finding;
 
 /// Arguments of `pgsec ping`.
 #[derive(Debug, clap::Args)]
@@ -36,13 +35,13 @@ pub(crate) fn run(args: PingArgs) -> u8 {
 async fn ping(conninfo: &str) -> u8 {
     let config = match Config::parse_with_env(conninfo, &Environment::current()) {
         Ok(c) => c,
-        Err(e) => return super::fail(e),
+        Err(e) => return super::fail_error(&e),
     };
     let (client, details) = match connect(&config).await {
         Ok(ok) => ok,
         Err(e) => {
             print_findings(&config_findings(&config));
-            return super::fail(e);
+            return super::fail_error(&e);
         }
     };
 
@@ -150,15 +149,30 @@ fn print_tls(details: &ConnectionDetails) {
     };
     println!("host:         {}", tls.server_name);
     println!(
-        "tls:          {}, {}",
-        tls.protocol_version, tls.cipher_suite
+        "tls:          {}, {}{}",
+        tls.protocol_version,
+        tls.cipher_suite,
+        if tls.direct {
+            format!(
+                ", direct TLS (ALPN {})",
+                tls.alpn_protocol.as_deref().unwrap_or("none")
+            )
+        } else {
+            String::new()
+        }
     );
     let Some(peer) = &tls.peer_certificate else {
         println!("certificate:  none presented");
         return;
     };
-    println!("certificate:  subject {}", display_or_empty(&peer.subject));
-    println!("              issuer  {}", display_or_empty(&peer.issuer));
+    println!(
+        "certificate:  subject {}",
+        display_or_empty(&peer.facts.subject)
+    );
+    println!(
+        "              issuer  {}",
+        display_or_empty(&peer.facts.issuer)
+    );
     let names = peer.names();
     println!(
         "              SANs    {}",
@@ -191,14 +205,16 @@ fn display_or_empty(s: &str) -> &str {
     }
 }
 
-fn print_findings(findings: &[ClientFinding]) {
+/// pgsec-core's findings on this connection's client facts: the same rules, on the same
+/// facts, as `pgsec audit --url` reports for its own connection.
+fn print_findings(findings: &[Finding]) {
     if findings.is_empty() {
         println!("findings:     none");
         return;
     }
     println!("findings:");
     for f in findings {
-        println!("  [{}] {}: {}", f.severity, f.rule_id, f.message);
-        println!("      fix: {}", f.remediation);
+        println!("  [{}] {}: {}", f.severity(), f.id(), f.evidence());
+        println!("      fix: {}", f.remediation());
     }
 }

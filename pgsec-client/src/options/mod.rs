@@ -155,6 +155,76 @@ impl fmt::Display for RootCert {
     }
 }
 
+/// libpq's `sslcertmode` (PostgreSQL 16): whether the client certificate is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SslCertMode {
+    /// Never send a client certificate, even when `sslcert` (or
+    /// `~/.postgresql/postgresql.crt`) exists.
+    Disable,
+    /// Send one when the server asks for it and one is configured (the default).
+    #[default]
+    Allow,
+    /// Refuse the connection unless the server asked for a client certificate during the
+    /// handshake (libpq: "server did not request an SSL certificate").
+    Require,
+}
+
+impl SslCertMode {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslCertMode::Disable => "disable",
+            SslCertMode::Allow => "allow",
+            SslCertMode::Require => "require",
+        }
+    }
+}
+
+impl FromStr for SslCertMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "disable" => SslCertMode::Disable,
+            "allow" => SslCertMode::Allow,
+            "require" => SslCertMode::Require,
+            _ => {
+                return Err(Error::invalid(
+                    "sslcertmode",
+                    "use one of disable, allow, require",
+                ))
+            }
+        })
+    }
+}
+
+/// libpq's `sslnegotiation` (PostgreSQL 17): how TLS is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SslNegotiation {
+    /// Send an SSLRequest first and start TLS when the server answers `S` (every
+    /// PostgreSQL version; the default).
+    #[default]
+    Postgres,
+    /// Start the TLS handshake at once, with ALPN `postgresql` (PostgreSQL 17 and later
+    /// only; needs sslmode require, verify-ca or verify-full).
+    Direct,
+}
+
+impl SslNegotiation {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslNegotiation::Postgres => "postgres",
+            SslNegotiation::Direct => "direct",
+        }
+    }
+}
+
+/// The wire-protocol version pgsec-client speaks (tokio-postgres implements 3.0 only).
+pub const PROTOCOL_VERSION: &str = "3.0";
+
 /// One host of a connection, after libpq's rules for `host` and `hostaddr`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -255,6 +325,13 @@ pub struct Config {
     pub(crate) ssl_key: Option<PathBuf>,
     pub(crate) ssl_sni: bool,
     pub(crate) ssl_direct: bool,
+    /// Whether `sslnegotiation` was set (so that PGSSLNEGOTIATION does not override it).
+    pub(crate) ssl_negotiation_set: bool,
+    /// `sslcertmode`.
+    pub(crate) ssl_cert_mode: Option<SslCertMode>,
+    /// `min_protocol_version` / `max_protocol_version` when set (only 3.0 is accepted).
+    pub(crate) min_protocol_version: Option<&'static str>,
+    pub(crate) max_protocol_version: Option<&'static str>,
     pub(crate) ssl_max_tls13_only: Option<bool>,
     pub(crate) ssl_min_tls13: bool,
     pub(crate) channel_binding: Option<ChannelBinding>,
@@ -266,6 +343,9 @@ pub struct Config {
     pub(crate) keepalives_count: Option<u32>,
     pub(crate) target_session_attrs: TargetSessionAttrs,
     pub(crate) load_balance_random: bool,
+    /// Whether `load_balance_hosts` was set (so that PGLOADBALANCEHOSTS does not
+    /// override it).
+    pub(crate) load_balance_set: bool,
     /// `requirepeer`: the OS user the server behind a Unix socket must run as.
     pub(crate) requirepeer: Option<String>,
     /// `require_auth`: the authentication requests the client answers.
@@ -295,6 +375,9 @@ impl fmt::Debug for Config {
             .field("ssl_cert", &self.ssl_cert)
             .field("ssl_key", &self.ssl_key)
             .field("channel_binding", &self.get_channel_binding())
+            .field("ssl_negotiation", &self.get_ssl_negotiation())
+            .field("ssl_cert_mode", &self.get_ssl_cert_mode())
+            .field("load_balance_random", &self.load_balance_random)
             .field("connect_timeout", &self.connect_timeout)
             .field("target_session_attrs", &self.target_session_attrs)
             .field("requirepeer", &self.requirepeer)
@@ -363,7 +446,9 @@ impl Config {
     /// its environment variable (PGHOST, PGHOSTADDR, PGPORT, PGUSER, PGPASSWORD,
     /// PGPASSFILE, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY,
     /// PGCHANNELBINDING, PGAPPNAME, PGCONNECT_TIMEOUT, PGOPTIONS,
-    /// PGTARGETSESSIONATTRS), then from libpq's defaults (user: the OS user; dbname: the
+    /// PGTARGETSESSIONATTRS, PGREQUIREPEER, PGREQUIREAUTH, PGSSLNEGOTIATION, PGSSLCERTMODE,
+    /// PGLOADBALANCEHOSTS, PGMINPROTOCOLVERSION, PGMAXPROTOCOLVERSION), then from libpq's
+    /// defaults (user: the OS user; dbname: the
     /// user; host: the socket directory; certificates under `~/.postgresql`); a missing
     /// password is looked up in the password file (`passfile`, PGPASSFILE or
     /// `~/.pgpass`) with libpq's matching rules.
@@ -393,6 +478,11 @@ impl Config {
             ("PGTARGETSESSIONATTRS", "target_session_attrs"),
             ("PGREQUIREPEER", "requirepeer"),
             ("PGREQUIREAUTH", "require_auth"),
+            ("PGSSLNEGOTIATION", "sslnegotiation"),
+            ("PGSSLCERTMODE", "sslcertmode"),
+            ("PGLOADBALANCEHOSTS", "load_balance_hosts"),
+            ("PGMINPROTOCOLVERSION", "min_protocol_version"),
+            ("PGMAXPROTOCOLVERSION", "max_protocol_version"),
         ];
         for (var, key) in VARS {
             let Some(value) = env.get(var) else { continue };
@@ -475,6 +565,11 @@ impl Config {
             "target_session_attrs" => self.target_session_attrs != TargetSessionAttrs::Any,
             "requirepeer" => self.requirepeer.is_some(),
             "require_auth" => self.require_auth.is_some(),
+            "sslnegotiation" => self.ssl_negotiation_set,
+            "sslcertmode" => self.ssl_cert_mode.is_some(),
+            "load_balance_hosts" => self.load_balance_set,
+            "min_protocol_version" => self.min_protocol_version.is_some(),
+            "max_protocol_version" => self.max_protocol_version.is_some(),
             _ => false,
         }
     }
@@ -520,10 +615,21 @@ impl Config {
                 self.sni_set = true;
             }
             "sslnegotiation" => {
+                // libpq refuses an empty value for the options of 16-18, as here.
                 self.ssl_direct = match value {
                     "postgres" => false,
                     "direct" => true,
                     _ => return Err(Error::invalid(key, "use one of postgres, direct")),
+                };
+                self.ssl_negotiation_set = true;
+            }
+            "sslcertmode" => self.ssl_cert_mode = Some(value.parse()?),
+            "min_protocol_version" | "max_protocol_version" => {
+                let version = Some(parse_protocol_version(key, value)?);
+                if key == "min_protocol_version" {
+                    self.min_protocol_version = version;
+                } else {
+                    self.max_protocol_version = version;
                 }
             }
             "ssl_min_protocol_version" => {
@@ -591,7 +697,8 @@ impl Config {
                     "disable" => false,
                     "random" => true,
                     _ => return Err(Error::invalid(key, "use one of disable, random")),
-                }
+                };
+                self.load_balance_set = true;
             }
             "gssencmode" => {
                 if value == "require" {
@@ -603,8 +710,24 @@ impl Config {
                 }
             }
             // Accepted and without effect, as in current libpq.
-            "sslcompression" | "krbsrvname" | "gsslib" | "gssdelegation" | "requiressl"
-            | "sslcertmode" => {}
+            "sslcompression" | "krbsrvname" | "gsslib" | "gssdelegation" | "requiressl" => {}
+            "oauth_issuer" | "oauth_client_id" | "oauth_client_secret" | "oauth_scope" => {
+                return Err(Error::Unsupported {
+                    key: key.into(),
+                    reason: "OAuth authentication (PostgreSQL 18) is not implemented by \
+                             tokio-postgres; authenticate with SCRAM-SHA-256 or a client \
+                             certificate"
+                        .into(),
+                })
+            }
+            "scram_client_key" | "scram_server_key" => {
+                return Err(Error::Unsupported {
+                    key: key.into(),
+                    reason: "SCRAM pass-through keys (PostgreSQL 18) are not implemented by \
+                             tokio-postgres; give the password instead"
+                        .into(),
+                })
+            }
             "sslcrl" | "sslcrldir" => {
                 return Err(Error::Unsupported {
                     key: key.into(),
@@ -783,6 +906,40 @@ impl Config {
         self.require_auth
     }
 
+    /// Sets `sslnegotiation`. [`SslNegotiation::Direct`] needs a PostgreSQL 17 or later
+    /// server and sslmode require, verify-ca or verify-full (checked at connect time).
+    pub fn ssl_negotiation(mut self, negotiation: SslNegotiation) -> Self {
+        self.ssl_direct = negotiation == SslNegotiation::Direct;
+        self.ssl_negotiation_set = true;
+        self
+    }
+
+    /// The `sslnegotiation` setting ([`SslNegotiation::Postgres`] when unset).
+    pub fn get_ssl_negotiation(&self) -> SslNegotiation {
+        if self.ssl_direct {
+            SslNegotiation::Direct
+        } else {
+            SslNegotiation::Postgres
+        }
+    }
+
+    /// Sets `sslcertmode`.
+    pub fn ssl_cert_mode(mut self, mode: SslCertMode) -> Self {
+        self.ssl_cert_mode = Some(mode);
+        self
+    }
+
+    /// The effective `sslcertmode` ([`SslCertMode::Allow`] when unset).
+    pub fn get_ssl_cert_mode(&self) -> SslCertMode {
+        self.ssl_cert_mode.unwrap_or_default()
+    }
+
+    /// Whether `load_balance_hosts=random` is set (hosts, and the addresses of each
+    /// host, are tried in random order).
+    pub fn get_load_balance_random(&self) -> bool {
+        self.load_balance_random
+    }
+
     /// Whether a password is set (the password itself is not exposed).
     pub fn has_password(&self) -> bool {
         self.password.is_some()
@@ -906,6 +1063,14 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "gssdelegation",
     "requiressl",
     "sslcertmode",
+    "min_protocol_version",
+    "max_protocol_version",
+    "oauth_issuer",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_scope",
+    "scram_client_key",
+    "scram_server_key",
     "sslcrl",
     "sslcrldir",
     "sslpassword",
@@ -969,6 +1134,23 @@ fn parse_int(key: &str, value: &str) -> Result<i64> {
         .trim()
         .parse::<i64>()
         .map_err(|_| Error::invalid(key, "not an integer"))
+}
+
+/// libpq 18's `min_protocol_version` / `max_protocol_version`: `3.0`, `3.2` or `latest`
+/// (3.2). tokio-postgres speaks 3.0 only, so 3.2 is refused rather than quietly
+/// downgraded. Anything else (3.1 never existed) is invalid, as in libpq.
+fn parse_protocol_version(key: &str, value: &str) -> Result<&'static str> {
+    match value {
+        "3.0" => Ok(PROTOCOL_VERSION),
+        "3.2" | "latest" => Err(Error::Unsupported {
+            key: key.into(),
+            reason: "protocol version 3.2 (PostgreSQL 18: 256-bit cancel keys) is not \
+                     implemented by tokio-postgres, which speaks protocol 3.0 only; set \
+                     3.0 or leave the option unset"
+                .into(),
+        }),
+        _ => Err(Error::invalid(key, "use one of 3.0, 3.2, latest")),
+    }
 }
 
 fn parse_bool01(key: &str, value: &str) -> Result<bool> {

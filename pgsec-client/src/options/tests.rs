@@ -83,6 +83,9 @@ fn value_errors_name_the_key_never_the_value() {
         ("target_session_attrs={}", "target_session_attrs"),
         ("load_balance_hosts={}", "load_balance_hosts"),
         ("require_auth={}", "require_auth"),
+        ("sslcertmode={}", "sslcertmode"),
+        ("min_protocol_version={}", "min_protocol_version"),
+        ("max_protocol_version={}", "max_protocol_version"),
         ("ssl={}", "ssl"),
     ] {
         let e = err(&conninfo.replace("{}", SECRET));
@@ -209,6 +212,153 @@ fn requirepeer_and_require_auth_are_options() {
     .unwrap();
     assert_eq!(c.get_requirepeer(), Some("postgres"));
     assert!(c.get_require_auth().is_some());
+}
+
+#[test]
+fn libpq_16_to_18_options_are_honoured_or_refused_with_the_reason() {
+    // sslcertmode (16): parsed, defaulting to allow; a bad value names the choices.
+    let c = Config::parse("host=db.test user=u sslcertmode=require").unwrap();
+    assert_eq!(c.get_ssl_cert_mode(), SslCertMode::Require);
+    assert_eq!(Config::new().get_ssl_cert_mode(), SslCertMode::Allow);
+    let e = err("sslcertmode=verify");
+    assert!(e.to_string().contains("disable, allow, require"), "{e}");
+    // libpq 18 refuses an empty value for each of the newer options (psql checked).
+    for key in ["sslcertmode", "sslnegotiation", "load_balance_hosts"] {
+        let e = err(&format!("{key}=''"));
+        assert!(
+            matches!(&e, Error::InvalidValue { key: k, .. } if k == key),
+            "{key}: {e:?}"
+        );
+    }
+    // ...and require is refused where no TLS could carry the request.
+    for (conninfo, plaintext) in [
+        ("host=/run/pg user=u sslcertmode=require", false),
+        (
+            "host=db.test user=u sslcertmode=require sslmode=prefer",
+            true,
+        ),
+    ] {
+        let mut c = Config::parse(conninfo).unwrap();
+        if plaintext {
+            c = c.dangerous_allow_plaintext();
+        }
+        let e = c.to_tokio_config().unwrap_err();
+        assert!(
+            matches!(&e, Error::Unsupported { key, .. } if key == "sslcertmode"),
+            "{conninfo}: {e:?}"
+        );
+    }
+
+    // sslnegotiation=direct (17): TLS first, and only with sslmode require or stronger.
+    let c = Config::parse("host=db.test user=u sslnegotiation=direct").unwrap();
+    assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
+    assert_eq!(
+        c.to_tokio_config().unwrap().get_ssl_negotiation(),
+        tokio_postgres::config::SslNegotiation::Direct
+    );
+    assert_eq!(
+        Config::parse("host=db.test user=u sslnegotiation=postgres")
+            .unwrap()
+            .to_tokio_config()
+            .unwrap()
+            .get_ssl_negotiation(),
+        tokio_postgres::config::SslNegotiation::Postgres
+    );
+    for mode in ["disable", "allow", "prefer"] {
+        for host in ["db.test", "/run/pg"] {
+            let e = Config::parse(&format!(
+                "host={host} user=u sslnegotiation=direct sslmode={mode}"
+            ))
+            .unwrap()
+            .dangerous_allow_plaintext()
+            .to_tokio_config()
+            .unwrap_err();
+            assert!(
+                e.to_string().contains(&format!(
+                    "weak sslmode \"{mode}\" may not be used with sslnegotiation=direct"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    // load_balance_hosts (16): handed to tokio-postgres.
+    let c = Config::parse("host=a.test,b.test user=u load_balance_hosts=random").unwrap();
+    assert!(c.get_load_balance_random());
+    assert_eq!(
+        c.to_tokio_config().unwrap().get_load_balance_hosts(),
+        tokio_postgres::config::LoadBalanceHosts::Random
+    );
+
+    // min/max_protocol_version (18): 3.0 is what tokio-postgres speaks; 3.2 is refused.
+    let c = Config::parse("min_protocol_version=3.0 max_protocol_version=3.0").unwrap();
+    assert_eq!(c.min_protocol_version, Some(PROTOCOL_VERSION));
+    assert_eq!(c.max_protocol_version, Some(PROTOCOL_VERSION));
+    for key in ["min_protocol_version", "max_protocol_version"] {
+        for value in ["3.2", "latest"] {
+            let e = err(&format!("{key}={value}"));
+            assert!(
+                matches!(&e, Error::Unsupported { key: k, .. } if k == key),
+                "{key}={value}: {e:?}"
+            );
+            assert!(e.to_string().contains("protocol 3.0 only"), "{e}");
+        }
+        for value in ["3.1", "3.3", "4.0", "3", "2.0", "3.0x", ""] {
+            let e = err(&format!("{key}={value}"));
+            assert!(
+                matches!(&e, Error::InvalidValue { key: k, .. } if k == key),
+                "{key}={value}: {e:?}"
+            );
+        }
+    }
+
+    // OAuth and SCRAM pass-through (18): refused, naming why.
+    for key in [
+        "oauth_issuer",
+        "oauth_client_id",
+        "oauth_client_secret",
+        "oauth_scope",
+        "scram_client_key",
+        "scram_server_key",
+    ] {
+        let e = err(&format!("{key}={SECRET}"));
+        assert!(
+            matches!(&e, Error::Unsupported { key: k, .. } if k == key),
+            "{key}: {e:?}"
+        );
+        assert!(!e.to_string().contains(SECRET), "{e}");
+    }
+    let r: crate::RequireAuth = "!oauth,!password".parse().unwrap();
+    assert!(!r.allows(crate::AuthMethod::Oauth) && r.allows(crate::AuthMethod::ScramSha256));
+
+    // The environment supplies each of them, and the string wins over it.
+    let c = Config::parse_with_env(
+        "",
+        &env()
+            .var("PGSSLNEGOTIATION", "direct")
+            .var("PGSSLCERTMODE", "disable")
+            .var("PGLOADBALANCEHOSTS", "random")
+            .var("PGMINPROTOCOLVERSION", "3.0")
+            .var("PGMAXPROTOCOLVERSION", "3.0"),
+    )
+    .unwrap();
+    assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
+    assert_eq!(c.get_ssl_cert_mode(), SslCertMode::Disable);
+    assert!(c.get_load_balance_random());
+    assert_eq!(c.max_protocol_version, Some(PROTOCOL_VERSION));
+    let c = Config::parse_with_env(
+        "sslnegotiation=postgres load_balance_hosts=disable sslcertmode=allow",
+        &env()
+            .var("PGSSLNEGOTIATION", "direct")
+            .var("PGLOADBALANCEHOSTS", "random")
+            .var("PGSSLCERTMODE", "require"),
+    )
+    .unwrap();
+    assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Postgres);
+    assert!(!c.get_load_balance_random());
+    assert_eq!(c.get_ssl_cert_mode(), SslCertMode::Allow);
+    let e = Config::parse_with_env("", &env().var("PGMAXPROTOCOLVERSION", "latest")).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
 }
 
 #[test]
@@ -628,9 +778,10 @@ fn config_findings_name_the_weak_mode() {
     let c = Config::parse("host=db.test user=u sslmode=prefer channel_binding=disable").unwrap();
     let ids: Vec<_> = crate::config_findings(&c)
         .iter()
-        .map(|f| f.rule_id)
+        .map(|f| f.id().to_owned())
         .collect();
-    assert_eq!(ids, vec!["client.sslmode_weak", "client.channel_binding"]);
+    // Channel binding depends on what the server asks for: decided after connecting.
+    assert_eq!(ids, vec!["client.sslmode_weak"]);
     assert!(crate::config_findings(&Config::parse("host=db.test").unwrap()).is_empty());
     assert!(
         crate::config_findings(&Config::parse("host=/run/pg sslmode=disable").unwrap()).is_empty()
@@ -681,6 +832,10 @@ mod never_echoed {
             "require_auth=!{}",
             "ssl_min_protocol_version={}",
             "sslnegotiation={}",
+            "sslcertmode={}",
+            "min_protocol_version={}",
+            "max_protocol_version={}",
+            "oauth_client_secret={}",
             "gssencmode={}",
             "ssl={}",
             "'{}'",

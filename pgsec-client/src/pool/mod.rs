@@ -188,10 +188,9 @@ impl TenantPool {
     }
 
     async fn checkout(&self) -> Result<Object<TrackedConnections>, crate::Error> {
-        self.pool
-            .get()
-            .await
-            .map_err(|source| crate::Error::Checkout { source })
+        self.pool.get().await.map_err(|e| crate::Error::Checkout {
+            source: crate::error::CheckoutError::new(e),
+        })
     }
 
     /// The setting that carries the tenant.
@@ -430,10 +429,10 @@ impl TenantPoolBuilder {
                 reason: e.to_string(),
             })?;
         let result = async {
-            let mut conn: Object<TrackedConnections> = pool
-                .get()
-                .await
-                .map_err(|source| crate::Error::PoolConnect { source })?;
+            let mut conn: Object<TrackedConnections> =
+                pool.get().await.map_err(|e| crate::Error::PoolConnect {
+                    source: crate::error::CheckoutError::new(e),
+                })?;
             // A setting name the server refuses is the more basic error: first.
             try_setting(&mut conn, &shared).await?;
             if self.startup_guard {

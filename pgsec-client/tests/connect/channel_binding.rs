@@ -61,7 +61,11 @@ async fn channel_binding_disable_is_reported() {
     )
     .unwrap();
     let (_client, details) = connect(&config).await.unwrap();
-    let ids: Vec<_> = details.findings().iter().map(|f| f.rule_id).collect();
+    let ids: Vec<_> = details
+        .findings()
+        .iter()
+        .map(|f| f.id().to_owned())
+        .collect();
     assert_eq!(ids, vec!["client.channel_binding"]);
 }
 
@@ -110,7 +114,7 @@ async fn channel_binding_require_refuses_when_binding_is_impossible() {
     let v = run_both(&server, &files, &format!("{base} channel_binding=require")).await;
     eprintln!("ed25519, channel_binding=require\n{}", v.describe());
     assert!(!v.psql_ok() && !v.pgsec_ok(), "{}", v.describe());
-    let msg = v.pgsec.as_ref().unwrap_err().to_string();
+    let msg = pgsec_core::display_chain(v.pgsec.as_ref().unwrap_err());
     assert!(msg.contains("channel binding"), "{msg}");
 
     // With `prefer`, pgsec-client authenticates with plain SCRAM and reports it.
@@ -118,6 +122,10 @@ async fn channel_binding_require_refuses_when_binding_is_impossible() {
     eprintln!("ed25519, channel_binding=prefer\n{}", v.describe());
     let details = v.pgsec.as_ref().expect("plain SCRAM without binding");
     assert!(!details.tls.as_ref().unwrap().channel_binding_available);
-    let ids: Vec<_> = details.findings().iter().map(|f| f.rule_id).collect();
+    let ids: Vec<_> = details
+        .findings()
+        .iter()
+        .map(|f| f.id().to_owned())
+        .collect();
     assert_eq!(ids, vec!["client.channel_binding"]);
 }

@@ -59,7 +59,7 @@ async fn client_certificate_authenticates_and_its_key_must_be_private() {
     let without = format!("{base} sslcert={}/absent.crt", files.home().display());
     let v = run_both(&server, &files, &without).await;
     assert!(!v.psql_ok() && !v.pgsec_ok(), "{}", v.describe());
-    let msg = v.pgsec.as_ref().unwrap_err().to_string();
+    let msg = pgsec_core::display_chain(v.pgsec.as_ref().unwrap_err());
     assert!(
         msg.contains("connection requires a valid client certificate"),
         "{msg}"

@@ -1,5 +1,6 @@
-//! Errors carry their cause in their message (issue 15): what a person sees when the
-//! error is printed says why, and never holds the password.
+//! Errors follow one convention (issue 13): the message describes its own layer, the
+//! cause sits in `source()`, and `pgsec_core::display_chain` (what the CLI prints) shows
+//! each cause once. What a person sees says why, and never holds the password.
 
 use pgsec_client::{Config, Error, TenantPool};
 use pgsec_testkit::Credentials;
@@ -13,7 +14,7 @@ async fn a_pool_with_a_wrong_password_says_password_authentication_failed() {
     let config = Config::parse(&conninfo).unwrap();
     let e = TenantPool::builder(&config).build().await.unwrap_err();
     assert!(matches!(e, Error::PoolConnect { .. }), "{e:?}");
-    let msg = e.to_string();
+    let msg = pgsec_core::display_chain(&e);
     assert!(
         msg.starts_with("could not connect while building the TenantPool: "),
         "{msg}"
@@ -26,6 +27,16 @@ async fn a_pool_with_a_wrong_password_says_password_authentication_failed() {
         "{msg}"
     );
     assert!(!msg.contains("db error") && !msg.contains('\n'), "{msg}");
+    // The message is this layer's; the cause is not repeated in it.
+    assert_eq!(
+        e.to_string(),
+        "could not connect while building the TenantPool"
+    );
+    assert_eq!(
+        msg.matches("password authentication failed").count(),
+        1,
+        "{msg}"
+    );
     for text in [msg, format!("{e:?}")] {
         assert!(!text.contains(wrong), "{text}");
         assert!(!text.contains(info.app.password()), "{text}");
@@ -52,7 +63,7 @@ async fn a_pool_refusing_the_certificate_names_the_certificate_problem() {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::PoolConnect { .. }), "{e:?}");
-    let msg = e.to_string();
+    let msg = pgsec_core::display_chain(&e);
     assert!(
         msg.contains(
             "server certificate is valid for localhost, 127.0.0.1, ::1, not db.elsewhere.test"
@@ -72,7 +83,15 @@ async fn connect_errors_carry_the_server_message() {
     let e = pgsec_client::connect(&Config::parse(&conninfo).unwrap())
         .await
         .unwrap_err();
-    let msg = e.to_string();
-    assert!(msg.contains("password authentication failed"), "{msg}");
+    let msg = pgsec_core::display_chain(&e);
+    assert_eq!(
+        msg.matches("password authentication failed").count(),
+        1,
+        "{msg}"
+    );
+    assert!(
+        !e.to_string().contains("password authentication failed"),
+        "{e}"
+    );
     assert!(!msg.contains(wrong), "{msg}");
 }

@@ -75,9 +75,9 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
         let tls = details.tls.as_ref().expect("a TLS session");
         assert_eq!(tls.server_name, host);
         let peer = tls.peer_certificate.as_ref().expect("the peer certificate");
-        assert_eq!(peer.dns_names.len(), 3);
+        assert_eq!(peer.facts.dns_sans.len(), 3);
         assert_eq!(
-            peer.common_name.as_deref(),
+            peer.facts.common_name.as_deref(),
             Some("common-name.pg-ssltest.test")
         );
     }
@@ -100,7 +100,7 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
             }
             other => panic!("{host}: expected a name mismatch, got {other:?}"),
         }
-        let msg = v.pgsec.as_ref().unwrap_err().to_string();
+        let msg = pgsec_core::display_chain(v.pgsec.as_ref().unwrap_err());
         assert!(
             msg.contains(&format!(
                 "valid for dns1.alt-name.pg-ssltest.test, dns2.alt-name.pg-ssltest.test, \
@@ -172,7 +172,7 @@ async fn cn_only_is_the_one_divergence() {
             common_name: Some("common-name.pg-ssltest.test".into()),
         })
     );
-    let msg = v.pgsec.as_ref().unwrap_err().to_string();
+    let msg = pgsec_core::display_chain(v.pgsec.as_ref().unwrap_err());
     assert!(
         msg.contains("no subjectAltName") && msg.contains("libpq would accept"),
         "{msg}"
@@ -259,7 +259,7 @@ async fn ip_san_for_an_ip_host() {
         .clone()
         .unwrap();
     assert_eq!(
-        peer.ip_addresses,
+        peer.facts.ip_sans,
         vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
     );
     // The same certificate does not cover a DNS name.
@@ -357,6 +357,6 @@ async fn server_with_ssl_off() {
     )
     .await;
     check("ssl off", &v, BOTH_REFUSE);
-    let msg = v.pgsec.as_ref().unwrap_err().to_string();
+    let msg = pgsec_core::display_chain(v.pgsec.as_ref().unwrap_err());
     assert!(msg.contains("server does not support TLS"), "{msg}");
 }

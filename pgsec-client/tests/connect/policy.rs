@@ -30,7 +30,7 @@ async fn verified_connection_reports_tls_details() {
         server_cipher
     );
     let peer = tls.peer_certificate.as_ref().unwrap();
-    assert!(peer.dns_names.contains(&"localhost".to_string()));
+    assert!(peer.facts.dns_sans.contains(&"localhost".to_string()));
     assert!(peer.has_subject_alt_name());
 }
 
@@ -63,7 +63,11 @@ async fn require_is_refused_before_any_network_io_and_allowed_only_when_dangerou
         .await
         .unwrap();
     assert!(!details.is_verified());
-    let ids: Vec<_> = details.findings().iter().map(|f| f.rule_id).collect();
+    let ids: Vec<_> = details
+        .findings()
+        .iter()
+        .map(|f| f.id().to_owned())
+        .collect();
     assert_eq!(ids, vec!["client.sslmode_weak"]);
 }
 

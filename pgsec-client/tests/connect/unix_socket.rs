@@ -101,7 +101,7 @@ async fn requirepeer_checks_who_runs_the_server_before_anything_is_sent() {
         }
         other => panic!("{other:?}"),
     }
-    let msg = e.to_string();
+    let msg = pgsec_core::display_chain(&e);
     assert!(
         msg.contains(&format!("runs as {user} (uid {owner})")),
         "{msg}"
@@ -171,7 +171,7 @@ async fn require_auth_refuses_what_the_server_asks_for_if_not_allowed() {
     ))
     .unwrap();
     let e = connect(&config).await.unwrap_err();
-    let msg = e.to_string();
+    let msg = pgsec_core::display_chain(&e);
     assert!(
         msg.contains(
             "without authentication (trust), which require_auth=scram-sha-256 does not allow"
@@ -208,7 +208,7 @@ async fn require_auth_refuses_what_the_server_asks_for_if_not_allowed() {
         let e = connect(&tcp(&format!("require_auth={policy}")))
             .await
             .unwrap_err();
-        let msg = e.to_string();
+        let msg = pgsec_core::display_chain(&e);
         assert!(
             msg.contains("asked for password authentication"),
             "{policy}: {msg}"
@@ -233,7 +233,7 @@ async fn require_auth_refuses_what_the_server_asks_for_if_not_allowed() {
         .build()
         .await
         .unwrap_err();
-    let msg = e.to_string();
+    let msg = pgsec_core::display_chain(&e);
     assert!(
         msg.contains(
             "asked for password authentication, which require_auth=scram-sha-256 does not allow"

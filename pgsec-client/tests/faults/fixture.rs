@@ -38,6 +38,11 @@ fn ledger_schema_sql() -> String {
 /// A fresh database with the ledger table.
 pub(crate) async fn ledger_database() -> TestDatabase {
     let server = pgsec_testkit::shared().await.expect("test server");
+    ledger_database_on(server).await
+}
+
+/// A fresh database with the ledger table on `server` (a server of the test's own).
+pub(crate) async fn ledger_database_on(server: &pgsec_testkit::TestServer) -> TestDatabase {
     let db = server.fresh_database().await.expect("fresh database");
     db.admin_client()
         .await

@@ -1,7 +1,7 @@
 //! TenantPool under faults injected for real, against real PostgreSQL (pgsec-testkit):
 //! the network (the testkit's TCP proxy: resets, a black hole, connections closed after
 //! N bytes, a bandwidth limit), the server (`pg_terminate_backend`, `statement_timeout`,
-//! `idle_in_transaction_session_timeout`), PgBouncer restarted, the pool exhausted,
+//! `idle_in_transaction_session_timeout`, a restart), PgBouncer restarted, the pool exhausted,
 //! cancelled futures, and a soak mixing them.
 //!
 //! Every test checks what the caller is told (a retry-safe error, or a commit whose
@@ -14,6 +14,7 @@ mod exhaustion;
 mod fixture;
 mod pgbouncer;
 mod proxy;
+mod restart;
 mod server;
 mod soak;
 

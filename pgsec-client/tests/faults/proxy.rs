@@ -146,7 +146,10 @@ async fn a_black_hole_fails_checkouts_within_the_pool_timeouts() {
         matches!(err, Error::Checkout { .. }) && err.is_retry_safe(),
         "{err:?}"
     );
-    assert!(err.to_string().contains("wait_timeout"), "{err}");
+    assert!(
+        pgsec_core::display_chain(&err).contains("wait_timeout"),
+        "{err}"
+    );
     assert!(
         started.elapsed() < wait + Duration::from_millis(500),
         "{:?}",
@@ -166,7 +169,10 @@ async fn a_black_hole_fails_checkouts_within_the_pool_timeouts() {
         matches!(err, Error::Checkout { .. }) && err.is_retry_safe(),
         "{err:?}"
     );
-    assert!(err.to_string().contains("create_timeout"), "{err}");
+    assert!(
+        pgsec_core::display_chain(&err).contains("create_timeout"),
+        "{err}"
+    );
     assert!(took >= recycle + create, "{took:?}: no recycle was tried");
     assert!(took < recycle + create + Duration::from_secs(1), "{took:?}");
     // With nothing left to recycle, only create_timeout applies.
@@ -178,7 +184,10 @@ async fn a_black_hole_fails_checkouts_within_the_pool_timeouts() {
         matches!(err, Error::Checkout { .. }) && err.is_retry_safe(),
         "{err:?}"
     );
-    assert!(err.to_string().contains("create_timeout"), "{err}");
+    assert!(
+        pgsec_core::display_chain(&err).contains("create_timeout"),
+        "{err}"
+    );
     assert!(
         started.elapsed() < create + Duration::from_secs(1),
         "{:?}",

@@ -1,8 +1,7 @@
 //! Faults raised by the server itself: backends terminated (`pg_terminate_backend`),
 //! `statement_timeout` and `idle_in_transaction_session_timeout` firing.
 //!
-//! Restarting the server is not covered: pgsec-testkit's `TestServer` has no
-//! stop/restart, and these tests never start a server by hand.
+//! A restart of the server is in `restart.rs`.
 
 use std::time::{Duration, Instant};
 

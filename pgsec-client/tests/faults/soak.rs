@@ -144,7 +144,7 @@ async fn attempt(
 fn error_kind(e: &Error) -> String {
     let what = match e {
         Error::Checkout { .. } => {
-            let text = e.to_string();
+            let text = pgsec_core::display_chain(e);
             match ["wait_timeout", "create_timeout", "recycle_timeout"]
                 .iter()
                 .find(|t| text.contains(*t))

@@ -562,6 +562,8 @@ async fn troubled_database() -> (TestDatabase, Credentials) {
              create function public.peek() returns bigint language sql security definer
                set search_path = pg_catalog, pg_temp as 'select count(*) from public.items';
              create table loose (tenant_id text);
+             grant select on loose to {staff};
+             create table unreachable_loose (tenant_id text);
              alter role {user} in database {db} set app.current_tenant_id = 'acme';",
             user = creds.user,
             db = db.name()
@@ -654,6 +656,14 @@ async fn the_guard_agrees_with_the_audit_of_the_same_database() {
         extra
             .iter()
             .any(|f| f.id() == "rls.view_bypass" && f.object().contains("hidden_items")),
+        "{extra:?}"
+    );
+    // A table without RLS the application holds no privilege on: the audit's (at
+    // Low), not the guard's.
+    assert!(
+        extra.iter().any(|f| f.id() == "rls.disabled"
+            && f.object().contains("unreachable_loose")
+            && f.severity() == pgsec_core::Severity::Low),
         "{extra:?}"
     );
 }

@@ -33,14 +33,22 @@ pub(super) fn channel_binding(ev: &mut Eval<'_>) {
             .ok_or("channel binding facts not collected")
     );
     if cb.scram_used && cb.offered && !cb.used {
+        let (why, fix) = if cb.certificate_allows_binding {
+            ("", "channel_binding=require")
+        } else {
+            (
+                " (the server certificate's signature algorithm has no tls-server-end-point hash)",
+                "reissue the server certificate signed with RSA or ECDSA and SHA-256 or stronger, then connect with channel_binding=require",
+            )
+        };
         ev.emit(
             c.host.as_str(),
             Location::object("connection", c.host.clone()),
             format!(
-                "the connection to {} authenticated with SCRAM without channel binding although the server offers SCRAM-SHA-256-PLUS",
+                "the connection to {} authenticated with SCRAM without channel binding although the server offers SCRAM-SHA-256-PLUS{why}",
                 c.host
             ),
-            "channel_binding=require",
+            fix,
         );
     }
 }
@@ -105,6 +113,14 @@ mod tests {
             &run(&s(ChannelBindingFacts::new(true, true, true))),
             "client.channel_binding",
         );
+        let no_hash = run(&s(
+            ChannelBindingFacts::new(true, true, false).with_certificate_allows_binding(false)
+        ));
+        let f = of(&no_hash, "client.channel_binding");
+        assert_eq!(f.len(), 1);
+        assert!(f[0]
+            .remediation()
+            .starts_with("reissue the server certificate"));
         assert_quiet(
             &run(&s(ChannelBindingFacts::new(true, false, false))),
             "client.channel_binding",

@@ -1,13 +1,12 @@
 //! pg_hba.conf rules: `hba.*`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use super::{ident, need, Eval};
-use crate::hash::{fold_mul, key_map, mix, mix_bytes, KeyHasher, KeyMap};
+use crate::hash::{key_map, mix, mix_bytes, FxBuildHasher, KeyMap};
 use crate::hba::{
     AuthMethod, ConnType, HbaAddress, HbaFile, HbaLine, HbaRule, HbaToken, PgVersion,
 };
@@ -90,21 +89,8 @@ fn number_len(n: usize) -> usize {
 }
 
 /// Decimal digits of `n`, without the formatting machinery.
-fn push_number(out: &mut String, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        // `n % 10` is below 10, so the cast cannot truncate.
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[start..] {
-        out.push(char::from(d));
-    }
+fn push_number(out: &mut String, n: usize) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// A rule as one normalised line (`host all all 0.0.0.0/0 trust`), built into a buffer
@@ -795,7 +781,7 @@ fn user_key(t: &HbaToken) -> u64 {
 
 /// The index key of an address key and a user part.
 fn key(addr: u64, user: u64) -> u64 {
-    fold_mul(addr ^ user.rotate_left(29), 0xff51_afd7_ed55_8ccd)
+    mix(addr, user)
 }
 
 /// What has been filed under one user part: which connection types, which kinds of
@@ -1002,7 +988,7 @@ fn user_conn(user: u64, conn: ConnType) -> u64 {
 /// has while the file is borrowed (empty lists may share an address, and are equal).
 #[derive(Default)]
 struct UserParts {
-    lists: HashMap<(usize, usize), ListParts, BuildHasherDefault<KeyHasher>>,
+    lists: HashMap<(usize, usize), ListParts, FxBuildHasher>,
     parts: Vec<u64>,
 }
 

@@ -92,7 +92,7 @@ fn need_pgaudit(ev: &Eval<'_>) -> Result<(), String> {
 
 /// `audit.pgaudit_no_extension`: pgaudit loaded, extension missing in a database.
 pub(super) fn pgaudit_no_extension(ev: &mut Eval<'_>) {
-    need!(ev, ev.needs_live());
+    need!(ev, ev.live_or_skip());
     need!(ev, need_pgaudit(ev));
     for (db, exts) in ev.per_db("extensions", |d| &d.extensions) {
         if !exts.iter().any(|e| e.name == "pgaudit") {
@@ -181,17 +181,87 @@ pub(super) fn pgaudit_relation(ev: &mut Eval<'_>) {
     );
 }
 
-/// `log.connections`: `log_connections = off`.
+/// The aspects of a PostgreSQL 18 `log_connections` list (`receipt`, `authentication`,
+/// `authorization`, `setup_durations`; `all` for every one), lower-cased; `None` when an
+/// item is not one of them.
+pub(crate) fn connection_aspects(value: &str) -> Option<BTreeSet<String>> {
+    const ASPECTS: [&str; 4] = [
+        "receipt",
+        "authentication",
+        "authorization",
+        "setup_durations",
+    ];
+    let mut out = BTreeSet::new();
+    for item in split_list(value) {
+        let item = item.to_ascii_lowercase();
+        if item == "all" {
+            out.extend(ASPECTS.iter().map(|a| (*a).to_owned()));
+        } else if ASPECTS.contains(&item.as_str()) {
+            out.insert(item);
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// `log.connections`: `log_connections = off`; on PostgreSQL 18, also a list of aspects
+/// without `authentication` and `authorization` (raised from low when empty: nothing is
+/// logged).
 pub(super) fn log_connections(ev: &mut Eval<'_>) {
     let s = need!(ev, ev.setting("log_connections"));
-    // PostgreSQL 18 also accepts a list of aspects; any non-empty list logs something.
-    let on = s.as_bool().unwrap_or(!s.value.trim().is_empty());
-    if !on {
+    let fix = "log_connections = on  # PostgreSQL 18: or 'receipt,authentication,authorization'";
+    if let Some(on) = s.as_bool() {
+        if !on {
+            ev.emit(
+                "log_connections",
+                s.location.clone(),
+                format!("{}: connections are not logged", s.describe()),
+                fix,
+            );
+        }
+        return;
+    }
+    if ev.major() < 18 {
+        ev.skip(format!(
+            "{} is not a boolean (lists of aspects need PostgreSQL 18)",
+            s.describe()
+        ));
+        return;
+    }
+    let Some(aspects) = connection_aspects(&s.value) else {
+        ev.skip(format!(
+            "{} is neither a boolean nor a list of receipt, authentication, authorization, \
+             setup_durations, all",
+            s.describe()
+        ));
+        return;
+    };
+    let missing: Vec<&str> = ["authentication", "authorization"]
+        .into_iter()
+        .filter(|a| !aspects.contains(*a))
+        .collect();
+    if aspects.is_empty() {
         ev.emit(
             "log_connections",
             s.location.clone(),
-            format!("{}: connections are not logged", s.describe()),
-            "log_connections = on",
+            format!("{}: the empty list logs no connection", s.describe()),
+            fix,
+        );
+    } else if !missing.is_empty() {
+        let mut fixed: Vec<String> = aspects.iter().cloned().collect();
+        fixed.extend(missing.iter().map(|m| (*m).to_owned()));
+        fixed.sort();
+        ev.emit_at(
+            crate::Severity::Low,
+            "log_connections",
+            s.location.clone(),
+            format!(
+                "{}: who authenticated and as which role is not logged ({} missing)",
+                s.describe(),
+                missing.join(" and ")
+            ),
+            format!("log_connections = '{}'", fixed.join(",")),
         );
     }
 }
@@ -319,7 +389,7 @@ const EOL: &[(u32, i64)] = &[
 
 /// `rt.version_eol`: the major version is past its end of life.
 pub(super) fn version_eol(ev: &mut Eval<'_>) {
-    let live = need!(ev, ev.needs_live());
+    let live = need!(ev, ev.live_or_skip());
     let v = need!(
         ev,
         live.server_version
@@ -519,12 +589,48 @@ mod tests {
         for id in ["log.connections", "log.disconnections", "log.lock_waits"] {
             assert_quiet(&r, id);
         }
-        assert_quiet(
-            &run(&conf_snapshot(&[
-                "log_connections = 'receipt,authentication'",
-            ])),
-            "log.connections",
+    }
+
+    #[test]
+    fn log_connections_lists_of_18() {
+        let v18 = |line: &str| {
+            conf_snapshot(&[line]).with_pg_version(crate::hba::PgVersion::new(18).unwrap())
+        };
+        for full in [
+            "log_connections = 'receipt,authentication,authorization'",
+            "log_connections = 'Authorization, authentication'",
+            "log_connections = 'all'",
+            "log_connections = on",
+        ] {
+            assert_quiet(&run(&v18(full)), "log.connections");
+        }
+        let r = run(&v18("log_connections = 'receipt,authentication'"));
+        let f = of(&r, "log.connections");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity(), Severity::Low, "partial");
+        assert!(
+            f[0].evidence().contains("authorization missing"),
+            "{}",
+            f[0].evidence()
         );
+        assert_eq!(
+            f[0].remediation(),
+            "log_connections = 'authentication,authorization,receipt'"
+        );
+        let r = run(&v18("log_connections = ''"));
+        assert_eq!(of(&r, "log.connections")[0].severity(), Severity::Medium);
+        assert!(run(&v18("log_connections = 'receipt,bogus'")).is_skipped("log.connections"));
+        // Before 18 a list is not a value the server accepts.
+        assert!(run(&conf_snapshot(&[
+            "log_connections = 'receipt,authentication'"
+        ]))
+        .is_skipped("log.connections"));
+        // Live 18 with the list as pg_settings shows it.
+        let r = run(&live_snapshot(|l| {
+            l.server_version = Collected::Present(ServerVersion::new(180006, "18.6"));
+            set(l, "log_connections", "receipt");
+        }));
+        assert_eq!(of(&r, "log.connections").len(), 1);
     }
 
     #[test]

@@ -24,22 +24,51 @@ fn table_loc(db: &DatabaseFacts, t: &TableFact) -> (String, Location) {
     )
 }
 
-/// `rls.disabled`: a tenant table without ENABLE ROW LEVEL SECURITY.
+/// `rls.disabled`: a tenant table without ENABLE ROW LEVEL SECURITY. When the
+/// application's role is known and holds no privilege on the table (a partition whose
+/// parent carries the policies, say), it cannot read the rows directly: the finding is
+/// lowered to Low (left out under [`Policy::app_only`]).
 pub(super) fn disabled(ev: &mut Eval<'_>) {
+    let app = ev.app_role().ok();
+    let roles = ev.roles().ok().map(Roles::new);
+    let reach = app.zip(roles.as_ref()).map(|(a, idx)| idx.reach(a));
     for (db, tables) in ev.per_db("tables", |d| &d.tables) {
         for t in tables {
             let Some(col) = tenant_column(ev.policy, t) else {
                 continue;
             };
             if !t.rls_enabled {
+                let unreachable = match (&reach, app) {
+                    (Some(r), Some(a)) => r
+                        .may_use(t.acl.as_deref(), &t.owner, "arwdDxt", false)
+                        .is_none()
+                        .then(|| {
+                            format!(
+                                "; the application's role {a} holds no privilege on it, so it \
+                                 reaches these rows only through other relations (a \
+                                 partitioned parent applies its own policies)"
+                            )
+                        }),
+                    _ => None,
+                };
+                if unreachable.is_some() && ev.policy.app_only {
+                    continue;
+                }
+                let severity = if unreachable.is_some() {
+                    crate::Severity::Low
+                } else {
+                    ev.rule_severity()
+                };
                 let (obj, loc) = table_loc(db, t);
-                ev.emit(
+                ev.emit_at(
+                    severity,
                     obj,
                     loc,
                     format!(
-                        "table {} has tenant column {col} but Row-Level Security is disabled (database {})",
+                        "table {} has tenant column {col} but Row-Level Security is disabled (database {}){}",
                         t.qualified(),
-                        db.name
+                        db.name,
+                        unreachable.unwrap_or_default()
                     ),
                     format!(
                         "ALTER TABLE {0} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {0} FORCE ROW LEVEL SECURITY;",
@@ -255,14 +284,52 @@ fn policy_loc(db: &DatabaseFacts, p: &PolicyFact) -> (String, Location) {
     )
 }
 
-/// `rls.policy_always_true`: a permissive policy whose USING or WITH CHECK is true.
+/// True when `expr` compares the tenant column `col` with `current_setting`.
+fn is_tenant_filter(expr: &str, col: &str) -> bool {
+    !is_constant_true(expr) && mentions(expr, col) && mentions(expr, "current_setting")
+}
+
+/// The RESTRICTIVE policy of `ps` that confines permissive policy `p`'s `clause`
+/// (`USING` or `WITH CHECK`) to the tenant: it covers `p`'s command and roles and its
+/// matching expression filters by the tenant column and `current_setting`. Restrictive
+/// policies are AND-ed with the permissive ones, so whatever `p` lets through, only
+/// the tenant's rows pass.
+fn restrictive_guard<'p>(
+    ps: &[&'p PolicyFact],
+    p: &PolicyFact,
+    clause: &str,
+    col: &str,
+) -> Option<&'p PolicyFact> {
+    use crate::snapshot::PolicyCommand;
+    ps.iter().copied().find(|r| {
+        if r.permissive {
+            return false;
+        }
+        let command = r.command == PolicyCommand::All || r.command == p.command;
+        let roles =
+            r.roles.iter().any(|x| x == "public") || p.roles.iter().all(|x| r.roles.contains(x));
+        // WITH CHECK of an ALL or UPDATE policy defaults to its USING.
+        let expr = match clause {
+            "USING" => r.using.as_deref(),
+            _ => r.with_check.as_deref().or(match r.command {
+                PolicyCommand::All | PolicyCommand::Update => r.using.as_deref(),
+                _ => None,
+            }),
+        };
+        command && roles && expr.is_some_and(|e| is_tenant_filter(e, col))
+    })
+}
+
+/// `rls.policy_always_true`: a permissive policy whose USING or WITH CHECK is true,
+/// unless a RESTRICTIVE tenant policy confines that clause.
 pub(super) fn policy_always_true(ev: &mut Eval<'_>) {
     for (db, t, ps) in tables_with_policies(ev) {
+        let tenant_col = tenant_column(ev.policy, t);
         for p in ps.iter().filter(|p| p.permissive) {
-            let Some((clause, _)) = policy_exprs(p)
-                .into_iter()
-                .find(|(_, e)| is_constant_true(e))
-            else {
+            let Some((clause, _)) = policy_exprs(p).into_iter().find(|(c, e)| {
+                is_constant_true(e)
+                    && tenant_col.is_none_or(|col| restrictive_guard(&ps, p, c, col).is_none())
+            }) else {
                 continue;
             };
             let col = tenant_column(ev.policy, t).unwrap_or("<tenant column>");
@@ -288,7 +355,8 @@ pub(super) fn policy_always_true(ev: &mut Eval<'_>) {
 }
 
 /// `rls.policy_ignores_tenant`: a permissive policy on a tenant table that references
-/// neither the tenant column nor `current_setting`.
+/// neither the tenant column nor `current_setting`, unless a RESTRICTIVE tenant policy
+/// confines that clause.
 pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
     for (db, t, ps) in tables_with_policies(ev) {
         let Some(col) = tenant_column(ev.policy, t) else {
@@ -297,7 +365,11 @@ pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
         for p in ps.iter().filter(|p| p.permissive) {
             let ignoring: Vec<&str> = policy_exprs(p)
                 .into_iter()
-                .filter(|(_, e)| !mentions(e, col) && !mentions(e, "current_setting"))
+                .filter(|(c, e)| {
+                    !mentions(e, col)
+                        && !mentions(e, "current_setting")
+                        && restrictive_guard(&ps, p, c, col).is_none()
+                })
                 .map(|(c, _)| c)
                 .collect();
             if ignoring.is_empty() {
@@ -318,6 +390,84 @@ pub(super) fn policy_ignores_tenant(ev: &mut Eval<'_>) {
                     "ALTER POLICY {} ON {} USING ({col} = current_setting('app.current_tenant_id')::<type>) WITH CHECK ({col} = current_setting('app.current_tenant_id')::<type>);",
                     ident(&p.name),
                     qident(&t.schema, &t.name)
+                ),
+            );
+        }
+    }
+}
+
+/// What makes a tenant comparison loose, in a deparsed expression (lower-cased, string
+/// literals left in): pattern matches, case folding, trimming, normalisation, prefix
+/// functions, a COALESCE fallback, an "unset opens up" branch.
+const LOOSE_MATCHES: &[(&str, &str)] = &[
+    (" ~~ ", "LIKE"),
+    (" ~~* ", "ILIKE"),
+    (" ~ ", "a regular expression"),
+    (" ~* ", "a regular expression"),
+    (" similar to ", "SIMILAR TO"),
+    ("lower(", "lower()"),
+    ("upper(", "upper()"),
+    ("initcap(", "initcap()"),
+    ("btrim(", "btrim()"),
+    ("ltrim(", "ltrim()"),
+    ("rtrim(", "rtrim()"),
+    ("normalize(", "normalize()"),
+    ("unaccent(", "unaccent()"),
+    ("starts_with(", "starts_with()"),
+    ("\"left\"(", "left()"),
+    ("substr(", "substr()"),
+    ("\"substring\"(", "substring()"),
+    ("strpos(", "strpos()"),
+    ("\"position\"(", "position()"),
+    ("coalesce(", "a COALESCE fallback"),
+    (" is null", "an IS NULL branch"),
+];
+
+/// `rls.policy_loose_match`: a policy on a tenant table compares the tenant column with
+/// the tenant setting loosely (LIKE, case folding, trimming, a fallback), so one
+/// tenant's id matches another's, or a missing tenant matches rows.
+pub(super) fn policy_loose_match(ev: &mut Eval<'_>) {
+    for (db, t, ps) in tables_with_policies(ev) {
+        let Some(col) = tenant_column(ev.policy, t) else {
+            continue;
+        };
+        for p in &ps {
+            let loose: Vec<String> = policy_exprs(p)
+                .into_iter()
+                .filter(|(_, e)| is_tenant_filter(e, col))
+                .filter_map(|(clause, e)| {
+                    let lower = e.to_ascii_lowercase();
+                    let found: Vec<&str> = LOOSE_MATCHES
+                        .iter()
+                        .filter(|(needle, _)| lower.contains(needle))
+                        .map(|(_, what)| *what)
+                        .collect();
+                    (!found.is_empty()).then(|| format!("{clause} uses {}", found.join(", ")))
+                })
+                .collect();
+            if loose.is_empty() {
+                continue;
+            }
+            let (obj, loc) = policy_loc(db, p);
+            ev.emit(
+                obj,
+                loc,
+                format!(
+                    "policy {} on tenant table {} compares {col} with the tenant setting loosely: \
+                     {}; one tenant's id can match another's, or no tenant match rows \
+                     (database {})",
+                    p.name,
+                    t.qualified(),
+                    loose.join("; "),
+                    db.name
+                ),
+                format!(
+                    "ALTER POLICY {} ON {} USING ({col} = current_setting('{}', true)::<type>) \
+                     WITH CHECK ({col} = current_setting('{}', true)::<type>);",
+                    ident(&p.name),
+                    qident(&t.schema, &t.name),
+                    ev.policy.tenant_setting,
+                    ev.policy.tenant_setting
                 ),
             );
         }
@@ -456,16 +606,38 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
                     format!("ALTER VIEW {q} SET (security_invoker = true);"),
                 )
             };
-            let severity = if exposed.is_some() {
+            // A view that filters by the tenant setting itself confines what its owner
+            // reads: worth a look (and a run of the isolation checker), not an alarm.
+            let filters = !v.materialized
+                && v.definition.as_deref().is_some_and(|d| {
+                    d.contains(ev.policy.tenant_setting.as_str())
+                        && reached.values().any(|t| {
+                            tenant_column(ev.policy, t).is_some_and(|c| is_tenant_filter(d, c))
+                        })
+                });
+            // Known not to be readable by the application: a weakness, not a leak.
+            let unreadable = reach.is_some() && used.is_none();
+            let severity = if filters || (unreadable && exposed.is_none()) {
+                crate::Severity::Medium
+            } else if exposed.is_some() {
                 crate::Severity::Critical
             } else {
                 ev.rule_severity()
+            };
+            let filtered = if filters {
+                format!(
+                    "; it filters by {} itself, so it shows one tenant's rows if that filter \
+                     is right (pgsec isolation tests it)",
+                    ev.policy.tenant_setting
+                )
+            } else {
+                String::new()
             };
             ev.emit_at(
                 severity,
                 format!("{}/{name}", db.name),
                 Location::object(kind, in_db(&db.name, &name)),
-                format!("{evidence}{}", exposed.unwrap_or_default()),
+                format!("{evidence}{}{filtered}", exposed.unwrap_or_default()),
                 fix,
             );
         }
@@ -561,11 +733,32 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
                 }
                 _ => None,
             };
-            let severity = if exposed.is_some() {
+            // A body that filters by the tenant setting itself confines what the owner's
+            // rights reach: worth a look (pgsec isolation calls it), not an alarm.
+            let filters = f.body.as_deref().is_some_and(|b| {
+                b.contains(ev.policy.tenant_setting.as_str())
+                    && read.iter().any(|t| {
+                        tenant_column(ev.policy, t).is_some_and(|c| is_tenant_filter(b, c))
+                    })
+            });
+            let severity = if filters {
+                ev.rule_severity().min(crate::Severity::Medium)
+            } else if exposed.is_some() {
                 crate::Severity::Critical
             } else {
                 ev.rule_severity()
             };
+            let exposed = exposed.map(|e| {
+                if filters {
+                    format!(
+                        "{e}; it filters by {} itself, so it returns one tenant's rows if that \
+                         filter is right (pgsec isolation calls it)",
+                        ev.policy.tenant_setting
+                    )
+                } else {
+                    e
+                }
+            });
             let sig = f.signature();
             ev.emit_at(
                 severity,
@@ -1048,7 +1241,11 @@ mod tests {
         };
         assert_eq!(sev("public.all_orders"), Severity::Critical);
         assert_eq!(sev("public.snap"), Severity::Critical);
-        assert_eq!(sev("public.report"), Severity::High, "not readable by app");
+        assert_eq!(
+            sev("public.report"),
+            Severity::Medium,
+            "not readable by app"
+        );
         assert_eq!(sev("public.mine"), Severity::High, "owner does not bypass");
         let snap = f
             .iter()
@@ -1262,5 +1459,254 @@ mod tests {
             &run(&conf_snapshot(&["ssl = on"])),
             "rls.tenant_setting_default",
         );
+    }
+
+    const TENANT: &str = "(tenant_id = current_setting('app.current_tenant_id'::text, true))";
+
+    fn restrictive(name: &str, using: &str, command: crate::snapshot::PolicyCommand) -> PolicyFact {
+        let mut p = PolicyFact::new("public", "items", name, Some(using), None);
+        p.permissive = false;
+        p.command = command;
+        p
+    }
+
+    fn open_policies() -> Vec<PolicyFact> {
+        let mut support = PolicyFact::new(
+            "public",
+            "items",
+            "support_access",
+            Some("(NOT archived)"),
+            None,
+        );
+        support.command = crate::snapshot::PolicyCommand::Select;
+        vec![
+            PolicyFact::new("public", "items", "app_access", Some("true"), Some("true")),
+            support,
+        ]
+    }
+
+    fn high(r: &crate::Report, id: &str) -> usize {
+        of(r, id)
+            .iter()
+            .filter(|f| f.severity() >= Severity::High)
+            .count()
+    }
+
+    #[test]
+    fn a_restrictive_tenant_policy_confines_open_permissive_policies() {
+        use crate::snapshot::PolicyCommand;
+        let table = || {
+            vec![TableFact::new("public", "items", "owner")
+                .with_columns(["id", "tenant_id", "archived"])
+                .with_rls(true, true)]
+        };
+        let policy = Policy::default().with_app_role("app");
+        // Clean: USING (true) and a FOR SELECT USING (NOT archived), AND-ed with a
+        // restrictive tenant policy for every command.
+        let mut ps = open_policies();
+        ps.push(restrictive("tenant_isolation", TENANT, PolicyCommand::All));
+        let r = evaluate(&snap(table(), ps), &policy);
+        assert_quiet(&r, "rls.policy_always_true");
+        assert_quiet(&r, "rls.policy_ignores_tenant");
+
+        // Twin: the restrictive policy covers SELECT only, so writes stay open.
+        let mut ps = open_policies();
+        ps.push(restrictive(
+            "tenant_isolation",
+            TENANT,
+            PolicyCommand::Select,
+        ));
+        let r = evaluate(&snap(table(), ps), &policy);
+        let f = of(&r, "rls.policy_always_true");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].evidence().contains("app_access"),
+            "{}",
+            f[0].evidence()
+        );
+        assert_eq!(high(&r, "rls.policy_always_true"), 1);
+        // The SELECT-only permissive policy is confined by it.
+        assert!(of(&r, "rls.policy_ignores_tenant")
+            .iter()
+            .all(|f| !f.evidence().contains("support_access")));
+
+        // Twin: the restrictive policy does not filter by the tenant.
+        let mut ps = open_policies();
+        ps.push(restrictive(
+            "live_only",
+            "(NOT archived)",
+            PolicyCommand::All,
+        ));
+        let r = evaluate(&snap(table(), ps), &policy);
+        assert_eq!(high(&r, "rls.policy_always_true"), 1);
+        assert_eq!(high(&r, "rls.policy_ignores_tenant"), 2);
+
+        // Twin: a restrictive tenant policy for another role only.
+        let mut ps = open_policies();
+        let mut other = restrictive("tenant_isolation", TENANT, PolicyCommand::All);
+        other.roles = vec!["reporting".to_owned()];
+        ps.push(other);
+        let r = evaluate(&snap(table(), ps), &policy);
+        assert_eq!(high(&r, "rls.policy_always_true"), 1);
+
+        // The leak of issue 14: a second permissive FOR SELECT USING (published).
+        let mut published =
+            PolicyFact::new("public", "items", "published_rows", Some("published"), None);
+        published.command = PolicyCommand::Select;
+        let r = evaluate(
+            &snap(
+                table(),
+                vec![
+                    PolicyFact::new("public", "items", "iso", Some(TENANT), Some(TENANT)),
+                    published,
+                ],
+            ),
+            &policy,
+        );
+        let f = of(&r, "rls.policy_ignores_tenant");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].evidence().contains("published_rows"));
+        assert!(f[0].severity() >= Severity::High);
+    }
+
+    #[test]
+    fn tables_without_rls_the_app_cannot_use_are_low() {
+        let part = |name: &str, acl_items: Option<&[&str]>| {
+            let mut t = TableFact::new("public", name, "owner")
+                .with_columns(["tenant_id", "id"])
+                .with_rls(false, false);
+            t.acl = acl_items.map(acl);
+            t
+        };
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![
+                su("postgres"),
+                RoleFact::login("app"),
+                RoleFact::login("owner"),
+            ]);
+            l.databases[0].tables = Collected::Present(vec![
+                part("events_p0", None),
+                part("events_p1", Some(&["owner=arwdDxt/owner"])),
+                part("events_p2", Some(&["owner=arwdDxt/owner", "app=r/owner"])),
+                part("events_p3", Some(&["=r/owner"])),
+            ]);
+        });
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        let f = of(&r, "rls.disabled");
+        assert_eq!(f.len(), 4, "{f:?}");
+        let sev = |name: &str| {
+            f.iter()
+                .find(|x| x.object().ends_with(name))
+                .map(|x| x.severity())
+                .unwrap()
+        };
+        assert_eq!(sev("events_p0"), Severity::Low);
+        assert_eq!(sev("events_p1"), Severity::Low);
+        assert_eq!(sev("events_p2"), Severity::Critical, "granted to the app");
+        assert_eq!(sev("events_p3"), Severity::Critical, "granted to PUBLIC");
+        assert!(f
+            .iter()
+            .find(|x| x.object().ends_with("events_p0"))
+            .unwrap()
+            .evidence()
+            .contains("holds no privilege"));
+        // Under app_only the unreachable ones are left out; without an application
+        // role nothing is known about privileges, and every one stays critical.
+        let r = evaluate(&s, &app_only());
+        assert_eq!(of(&r, "rls.disabled").len(), 2);
+        let r = evaluate(&s, &Policy::default());
+        assert!(of(&r, "rls.disabled")
+            .iter()
+            .all(|f| f.severity() == Severity::Critical));
+    }
+
+    #[test]
+    fn a_definer_view_filtering_by_the_tenant_setting_is_medium() {
+        let items = QualifiedName::new("public", "items");
+        let view = |name: &str, def: &str| {
+            ViewFact::new("public", name, "postgres", false, vec![items.clone()])
+                .with_acl(acl(&["postgres=arwdDxt/postgres", "app=r/postgres"]))
+                .with_definition(def)
+        };
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![su("postgres"), RoleFact::login("app")]);
+            l.databases[0].tables =
+                Collected::Present(vec![TableFact::new("public", "items", "postgres")
+                    .with_columns(["id", "tenant_id"])
+                    .with_rls(true, true)]);
+            l.databases[0].views = Collected::Present(vec![
+                view(
+                    "my_items",
+                    " SELECT items.id FROM items WHERE (items.tenant_id = current_setting('app.current_tenant_id'::text, true));",
+                ),
+                view("all_items", " SELECT items.id FROM items;"),
+            ]);
+        });
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        let f = of(&r, "rls.view_bypass");
+        let sev = |name: &str| {
+            f.iter()
+                .find(|x| x.object().ends_with(name))
+                .map(|x| x.severity())
+                .unwrap()
+        };
+        assert_eq!(sev("public.my_items"), Severity::Medium);
+        assert_eq!(sev("public.all_items"), Severity::Critical);
+    }
+
+    #[test]
+    fn a_definer_function_filtering_by_the_tenant_setting_is_medium() {
+        let mut filtering = FunctionFact::new("public", "my_orders", "owner");
+        filtering.security_definer = true;
+        filtering.body = Some(
+            "select * from orders where tenant_id = current_setting('app.current_tenant_id', true)"
+                .into(),
+        );
+        let mut all = filtering.clone();
+        all.name = "open_orders".into();
+        all.body = Some("select * from orders where status = 'open'".into());
+        let s = live_snapshot(|l| {
+            l.roles = Collected::Present(vec![RoleFact::login("app"), RoleFact::login("owner")]);
+            l.databases[0].tables = Collected::Present(vec![tenant("orders", true, true)]);
+            l.databases[0].functions = Collected::Present(vec![filtering, all]);
+        });
+        let r = evaluate(&s, &Policy::default().with_app_role("app"));
+        let f = of(&r, "rls.definer_function");
+        assert_eq!(f.len(), 2, "{f:?}");
+        for x in f {
+            let expected = if x.object().contains("my_orders") {
+                Severity::Medium
+            } else {
+                Severity::Critical
+            };
+            assert_eq!(x.severity(), expected, "{}", x.evidence());
+        }
+    }
+
+    #[test]
+    fn loose_tenant_matches() {
+        let policy = |using: &str| PolicyFact::new("public", "a", "iso", Some(using), Some(TENANT));
+        let loose = [
+            "(tenant_id ~~ (current_setting('app.current_tenant_id'::text, true) || '%'::text))",
+            "(lower(tenant_id) = lower(current_setting('app.current_tenant_id'::text, true)))",
+            "(btrim(tenant_id) = current_setting('app.current_tenant_id'::text, true))",
+            "(tenant_id = COALESCE(NULLIF(current_setting('app.current_tenant_id'::text, true), ''::text), tenant_id))",
+            "((current_setting('app.current_tenant_id'::text, true) IS NULL) OR (tenant_id = current_setting('app.current_tenant_id'::text, true)))",
+            "((tenant_id)::text ~~ (current_setting('app.current_tenant_id'::text, true) || '%'::text))",
+        ];
+        for using in loose {
+            let r = run(&snap(vec![tenant("a", true, true)], vec![policy(using)]));
+            let f = of(&r, "rls.policy_loose_match");
+            assert_eq!(f.len(), 1, "{using}");
+            assert_eq!(f[0].severity(), Severity::High);
+        }
+        for exact in [
+            TENANT,
+            "(tenant_id = (NULLIF(current_setting('app.current_tenant_id'::text, true), ''::text))::uuid)",
+            "(NOT archived)",
+        ] {
+            let r = run(&snap(vec![tenant("a", true, true)], vec![policy(exact)]));
+            assert_quiet(&r, "rls.policy_loose_match");
+        }
     }
 }

@@ -229,23 +229,35 @@ pub(super) fn stats_visibility(ev: &mut Eval<'_>) {
 
 /// `auth.md5_stored`: a stored password that is not SCRAM.
 pub(super) fn md5_stored(ev: &mut Eval<'_>) {
-    let live = need!(ev, ev.needs_live());
+    let live = need!(ev, ev.live_or_skip());
     let stored = need!(
         ev,
         live.stored_passwords
             .get()
             .map_err(|r| format!("stored passwords not readable: {r}"))
     );
+    // PostgreSQL 18 deprecates md5 secrets (a warning on setting one; a later release
+    // removes md5 authentication).
+    let deprecated = if ev.major() >= 18 {
+        "; PostgreSQL 18 deprecates md5 passwords and a future release drops them"
+    } else {
+        ""
+    };
     for (role, kind) in stored {
         let what = match kind {
             PasswordKind::Scram => continue,
             PasswordKind::Md5 => "an md5 hash",
             PasswordKind::Other => "not a SCRAM verifier (clear text?)",
         };
+        let note = if *kind == PasswordKind::Md5 {
+            deprecated
+        } else {
+            ""
+        };
         ev.emit(
             role.as_str(),
             role_loc(role),
-            format!("the stored password of role {role} is {what}"),
+            format!("the stored password of role {role} is {what}{note}"),
             format!(
                 "SET password_encryption = 'scram-sha-256';\n\\password {}  -- in psql, then tell the role's users",
                 ident(role)
@@ -497,6 +509,18 @@ mod tests {
         let f = of(&r, "auth.md5_stored");
         assert_eq!(f.len(), 1);
         assert!(f[0].evidence().contains("old"));
+        assert!(!f[0].evidence().contains("deprecates"), "15 does not");
+        let s = live_snapshot(|l| {
+            l.server_version =
+                Collected::Present(crate::snapshot::ServerVersion::new(180006, "18.6"));
+            if let Collected::Present(m) = &mut l.stored_passwords {
+                m.insert("old".into(), PasswordKind::Md5);
+            }
+        });
+        let r = run(&s);
+        assert!(of(&r, "auth.md5_stored")[0]
+            .evidence()
+            .contains("PostgreSQL 18 deprecates md5"));
         assert_quiet(&run(&live_snapshot(|_| {})), "auth.md5_stored");
         let s = live_snapshot(|l| {
             l.stored_passwords = Collected::not_collected("needs superuser to read pg_authid")

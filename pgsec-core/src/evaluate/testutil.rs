@@ -151,6 +151,7 @@ pub(crate) fn db(name: &str) -> DatabaseFacts {
     d.functions = Collected::Present(Vec::new());
     d.extensions = Collected::Present(Vec::new());
     d.languages = Collected::Present(Vec::new());
+    d.event_triggers = Collected::Present(Vec::new());
     d
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use super::settings::Origin;
 use super::{need, Eval};
 use crate::hba::{AuthMethod, HbaRule};
+use crate::pgvalue::utc_date;
 use crate::report::Location;
 use crate::snapshot::{CertificateFacts, Collected};
 use crate::Severity;
@@ -228,20 +229,6 @@ fn certificates<'a>(ev: &mut Eval<'a>) -> Vec<(String, Location, &'a Certificate
 }
 
 const DAY: i64 = 86_400;
-
-fn utc_date(t: i64) -> String {
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = t.div_euclid(DAY) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
 
 /// `tls.cert_expiry`: expired (high) or expiring within 30 days (medium).
 pub(super) fn cert_expiry(ev: &mut Eval<'_>) {

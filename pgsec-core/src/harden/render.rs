@@ -163,12 +163,25 @@ pub(super) fn hba(p: &Profile) -> String {
     out
 }
 
-/// `roles.sql`.
+/// `roles.sql`: a header with the safety checks, the roles, their attributes and
+/// grants, pgaudit's extension, and where the passwords come from.
 pub(super) fn roles(p: &Profile) -> String {
+    let mut out = String::new();
+    roles_header(&mut out, p);
+    create_roles(&mut out, p);
+    role_attributes_and_grants(&mut out, p);
+    if p.pgaudit {
+        pgaudit_extension(&mut out);
+    }
+    roles_footer(&mut out, p);
+    out
+}
+
+/// What the file does and the checks that stop it on the wrong database or role.
+fn roles_header(out: &mut String, p: &Profile) {
     let r = &p.roles;
     let db = &p.database;
     let schema = &p.schema;
-    let mut out = String::new();
     let _ = write!(
         out,
         "-- roles.sql written by pgsec harden (profile {name}) for database {db}.
@@ -214,6 +227,11 @@ BEGIN
         monitoring = r.monitoring,
         app_limit = r.app_connection_limit,
     );
+}
+
+/// Each role, created `NOLOGIN` once; [`role_attributes_and_grants`] sets the rest.
+fn create_roles(out: &mut String, p: &Profile) {
+    let r = &p.roles;
     for role in [
         &r.schema_owner,
         &r.migrator,
@@ -232,6 +250,14 @@ BEGIN
         );
     }
     out.push_str("END\n$pgsec$;\n\n");
+}
+
+/// Attributes (never superuser), memberships, database, schema and table privileges,
+/// search paths and the audit role's catalog access; the same on every run.
+fn role_attributes_and_grants(out: &mut String, p: &Profile) {
+    let r = &p.roles;
+    let db = &p.database;
+    let schema = &p.schema;
     const SAFE: &str = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
     let _ = write!(
         out,
@@ -298,9 +324,12 @@ $pgsec$;
         db_id = db.sql(),
         schema = schema.sql(),
     );
-    if p.pgaudit {
-        out.push_str(
-            "
+}
+
+/// pgaudit's extension, created only where the library is installed and preloaded.
+fn pgaudit_extension(out: &mut String) {
+    out.push_str(
+        "
 -- pgaudit's event triggers log DDL in this database (needs the library preloaded).
 DO $pgsec$
 BEGIN
@@ -314,8 +343,12 @@ BEGIN
 END
 $pgsec$;
 ",
-        );
-    }
+    );
+}
+
+/// `COMMIT`, and the `\password` commands to run by hand.
+fn roles_footer(out: &mut String, p: &Profile) {
+    let r = &p.roles;
     let _ = write!(
         out,
         "
@@ -332,7 +365,6 @@ COMMIT;
         reporting = r.reporting.sql(),
         monitoring = r.monitoring.sql(),
     );
-    out
 }
 
 /// `rls.sql`.

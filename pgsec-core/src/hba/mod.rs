@@ -56,6 +56,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::source::{FsLoader, InputLimits, MemoryLoader, SourceLoader, SourceRef};
+pub use ident::{IdentFile, IdentLine, IdentMap, IdentViewRow};
 pub use view::{format_view_table, HbaViewRow};
 
 use crate::secret::Secret;
@@ -65,11 +66,12 @@ use crate::Error;
 pub(crate) const CYCLE_NOTE: &str = " (include cycle: ";
 
 mod addr;
+mod ident;
 mod lexer;
 mod parse;
 mod view;
 
-/// Major PostgreSQL version whose parsing rules apply (13 to 17).
+/// Major PostgreSQL version whose parsing rules apply (13 to 18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PgVersion(u32);
 
@@ -77,12 +79,12 @@ impl PgVersion {
     /// PostgreSQL 15, the default.
     pub const V15: PgVersion = PgVersion(15);
 
-    /// A supported major version (13 to 17).
+    /// A supported major version (13 to 18).
     ///
     /// # Errors
-    /// Returns the unsupported number when it is outside 13..=17.
+    /// Returns the unsupported number when it is outside 13..=18.
     pub fn new(major: u32) -> Result<Self, u32> {
-        if (13..=17).contains(&major) {
+        if (13..=18).contains(&major) {
             Ok(PgVersion(major))
         } else {
             Err(major)
@@ -237,6 +239,8 @@ pub enum AuthMethod {
     Pam,
     /// `bsd`
     Bsd,
+    /// `oauth` (PostgreSQL 18+)
+    OAuth,
 }
 
 impl AuthMethod {
@@ -257,6 +261,7 @@ impl AuthMethod {
             AuthMethod::Cert => "cert",
             AuthMethod::Pam => "pam",
             AuthMethod::Bsd => "bsd",
+            AuthMethod::OAuth => "oauth",
         }
     }
 }
@@ -501,7 +506,7 @@ impl Default for BuildFeatures {
 
 /// How to parse: the server version and the facts about the server that change
 /// what it reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct HbaParseOptions {
     /// Major version whose rules apply.
@@ -512,6 +517,10 @@ pub struct HbaParseOptions {
     pub build: BuildFeatures,
     /// Bounds on what the file and its includes may expand to.
     pub limits: InputLimits,
+    /// The server's `oauth_validator_libraries` (18+), raw. Empty (the default): an
+    /// `oauth` line is refused, as the server refuses it; one library: the line's
+    /// validator defaults to it; several: the line must name one of them.
+    pub oauth_validator_libraries: String,
 }
 
 impl HbaParseOptions {
@@ -523,7 +532,15 @@ impl HbaParseOptions {
             ssl_enabled: true,
             build: BuildFeatures::default(),
             limits: InputLimits::default(),
+            oauth_validator_libraries: String::new(),
         }
+    }
+
+    /// Sets the server's `oauth_validator_libraries` (PostgreSQL 18+).
+    #[must_use]
+    pub fn with_oauth_validator_libraries(mut self, libraries: impl Into<String>) -> Self {
+        self.oauth_validator_libraries = libraries.into();
+        self
     }
 
     /// Sets the bounds on what the file and its includes may expand to.
@@ -692,13 +709,24 @@ impl HbaFile {
     /// except that the values of secret options are
     /// [`REDACTED`](crate::secret::REDACTED).
     pub fn to_view_rows(&self, version: PgVersion) -> Vec<HbaViewRow> {
-        view::view_rows(self, version, false)
+        view::view_rows(self, &HbaParseOptions::new(version), false)
     }
 
     /// [`HbaFile::to_view_rows`] with the values of secret options (`ldapbindpasswd`,
     /// `radiussecrets`) shown, exactly as the server's view shows them.
     pub fn to_view_rows_with_secrets(&self, version: PgVersion) -> Vec<HbaViewRow> {
-        view::view_rows(self, version, true)
+        view::view_rows(self, &HbaParseOptions::new(version), true)
+    }
+
+    /// [`HbaFile::to_view_rows`] for a file parsed with `options` (the server facts in
+    /// them, e.g. `oauth_validator_libraries`, show in the `options` column); secrets
+    /// redacted unless `expose_secrets`.
+    pub fn to_view_rows_for(
+        &self,
+        options: &HbaParseOptions,
+        expose_secrets: bool,
+    ) -> Vec<HbaViewRow> {
+        view::view_rows(self, options, expose_secrets)
     }
 }
 

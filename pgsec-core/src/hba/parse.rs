@@ -71,6 +71,10 @@ pub(crate) struct ResolvedOptions<'a> {
     pub(crate) radiussecrets: Option<(usize, &'a Secret)>,
     pub(crate) radiusidentifiers: Option<(usize, &'a str)>,
     pub(crate) radiusports: Option<(usize, &'a str)>,
+    pub(crate) oauth_issuer: Option<Cow<'a, str>>,
+    pub(crate) oauth_scope: Option<Cow<'a, str>>,
+    pub(crate) oauth_validator: Option<Cow<'a, str>>,
+    pub(crate) oauth_skip_usermap: bool,
 }
 
 impl ResolvedOptions<'_> {
@@ -162,6 +166,21 @@ impl ResolvedOptions<'_> {
                 if let Some((_, raw)) = v {
                     out.push(format!("{k}={raw}"));
                 }
+            }
+        }
+        if method == AuthMethod::OAuth {
+            let kv = [
+                ("issuer", &self.oauth_issuer),
+                ("scope", &self.oauth_scope),
+                ("validator", &self.oauth_validator),
+            ];
+            for (k, v) in kv {
+                if let Some(v) = v {
+                    out.push(format!("{k}={v}"));
+                }
+            }
+            if self.oauth_skip_usermap {
+                out.push("delegate_ident_mapping=true".to_owned());
             }
         }
         if out.is_empty() {
@@ -337,7 +356,7 @@ pub(crate) fn parse_line(
         .first()
         .map(|t| t.text.as_ref())
         .unwrap_or_default();
-    let mut method = parse_method(mtext, build)?;
+    let mut method = parse_method(mtext, major, build)?;
     if conn_type == ConnType::Local && method == AuthMethod::Ident {
         method = AuthMethod::Peer;
     }
@@ -382,8 +401,13 @@ pub(crate) fn parse_line(
         method,
         options,
     };
-    // Without options, only an LDAP or RADIUS line can fail the option checks.
-    if !rule.options.is_empty() || matches!(rule.method, AuthMethod::Ldap | AuthMethod::Radius) {
+    // Without options, only an LDAP, RADIUS or OAuth line can fail the option checks.
+    if !rule.options.is_empty()
+        || matches!(
+            rule.method,
+            AuthMethod::Ldap | AuthMethod::Radius | AuthMethod::OAuth
+        )
+    {
         resolve_options(&rule, opts)?;
     }
     match pending {
@@ -466,8 +490,9 @@ fn list_hash(field: &[Token<'_>]) -> u64 {
     })
 }
 
-fn parse_method(text: &str, build: &BuildFeatures) -> Result<AuthMethod, LineError> {
+fn parse_method(text: &str, major: u32, build: &BuildFeatures) -> Result<AuthMethod, LineError> {
     let (method, supported) = match text {
+        "oauth" if major >= 18 => (AuthMethod::OAuth, true),
         "trust" => (AuthMethod::Trust, true),
         "ident" => (AuthMethod::Ident, true),
         "peer" => (AuthMethod::Peer, true),
@@ -528,17 +553,44 @@ pub(crate) fn resolve_options<'a>(
         let (name, val) = (option.name(), option.expose_value());
         match name {
             "map" => {
-                if !matches!(
-                    method,
-                    AuthMethod::Ident
-                        | AuthMethod::Peer
-                        | AuthMethod::Gss
-                        | AuthMethod::Sspi
-                        | AuthMethod::Cert
-                ) {
-                    return Err(invalid("map", "ident, peer, gssapi, sspi, and cert"));
+                let oauth = major >= 18 && method == AuthMethod::OAuth;
+                if !oauth
+                    && !matches!(
+                        method,
+                        AuthMethod::Ident
+                            | AuthMethod::Peer
+                            | AuthMethod::Gss
+                            | AuthMethod::Sspi
+                            | AuthMethod::Cert
+                    )
+                {
+                    return Err(invalid(
+                        "map",
+                        if major >= 18 {
+                            "ident, peer, gssapi, sspi, cert, and oauth"
+                        } else {
+                            "ident, peer, gssapi, sspi, and cert"
+                        },
+                    ));
                 }
                 r.usermap = Some(Cow::Borrowed(val));
+            }
+            // PostgreSQL 18's OAuth options (earlier majors: unrecognized names).
+            "issuer" if major >= 18 => {
+                require(AuthMethod::OAuth, "issuer", "oauth")?;
+                r.oauth_issuer = Some(Cow::Borrowed(val));
+            }
+            "scope" if major >= 18 => {
+                require(AuthMethod::OAuth, "scope", "oauth")?;
+                r.oauth_scope = Some(Cow::Borrowed(val));
+            }
+            "validator" if major >= 18 => {
+                require(AuthMethod::OAuth, "validator", "oauth")?;
+                r.oauth_validator = Some(Cow::Borrowed(val));
+            }
+            "delegate_ident_mapping" if major >= 18 => {
+                require(AuthMethod::OAuth, "delegate_ident_mapping", "oauth")?;
+                r.oauth_skip_usermap = val == "1";
             }
             "clientcert" => {
                 if rule.conn_type != ConnType::HostSsl {
@@ -743,11 +795,11 @@ pub(crate) fn resolve_options<'a>(
                 || r.ldapsearchattribute.is_some()
                 || r.ldapsearchfilter.is_some()
             {
-                // PostgreSQL 18 words this "cannot mix options for simple bind and
-                // search+bind modes".
-                return Err(LineError::shown(
-                    "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix",
-                ));
+                return Err(LineError::shown(if major >= 18 {
+                    "cannot mix options for simple bind and search+bind modes"
+                } else {
+                    "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix"
+                }));
             }
         } else if r.ldapbasedn.is_none() {
             return Err(LineError::shown(
@@ -789,6 +841,50 @@ pub(crate) fn resolve_options<'a>(
         }
         if !(idents == 0 || idents == 1 || idents == servers) {
             return Err(LineError::shown(format!("the number of RADIUS identifiers ({idents}) must be 1 or the same as the number of RADIUS servers ({servers})")));
+        }
+    }
+    if method == AuthMethod::OAuth {
+        // Scope is checked before issuer, then the validator against the server's
+        // oauth_validator_libraries (`check_oauth_validator()`).
+        if r.oauth_scope.is_none() {
+            return Err(LineError::shown(
+                "authentication method \"oauth\" requires argument \"scope\" to be set",
+            ));
+        }
+        if r.oauth_issuer.is_none() {
+            return Err(LineError::shown(
+                "authentication method \"oauth\" requires argument \"issuer\" to be set",
+            ));
+        }
+        let raw = opts.oauth_validator_libraries.as_str();
+        if raw.is_empty() {
+            return Err(LineError::shown(
+                "oauth_validator_libraries must be set for authentication method oauth",
+            ));
+        }
+        let libraries = split_guc_list(raw).ok_or_else(|| {
+            LineError::shown("invalid list syntax in parameter \"oauth_validator_libraries\"")
+        })?;
+        match &r.oauth_validator {
+            None if libraries.len() == 1 => {
+                r.oauth_validator = libraries.into_iter().next().map(Cow::Owned);
+            }
+            None => {
+                return Err(LineError::shown(
+                    "authentication method \"oauth\" requires argument \"validator\" to be set when oauth_validator_libraries contains multiple options",
+                ));
+            }
+            Some(v) if libraries.iter().any(|l| l == v) => {}
+            Some(v) => {
+                return Err(LineError::shown(format!(
+                    "validator \"{v}\" is not permitted by oauth_validator_libraries"
+                )));
+            }
+        }
+        if r.oauth_skip_usermap && r.usermap.is_some() {
+            return Err(LineError::shown(
+                "map cannot be used in combination with delegate_ident_mapping",
+            ));
         }
     }
     if method == AuthMethod::Cert {

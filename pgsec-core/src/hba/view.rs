@@ -222,11 +222,10 @@ pub fn format_view_table(rows: &[HbaViewRow], version: PgVersion) -> String {
 
 pub(crate) fn view_rows(
     file: &HbaFile,
-    version: PgVersion,
+    opts: &HbaParseOptions,
     expose_secrets: bool,
 ) -> Vec<HbaViewRow> {
-    let has_file_columns = version.major() >= 16;
-    let opts = HbaParseOptions::new(version);
+    let has_file_columns = opts.version.major() >= 16;
     let mut rule_number: i64 = 0;
     let mut rows = Vec::with_capacity(file.lines.len());
     for line in &file.lines {
@@ -270,7 +269,7 @@ pub(crate) fn view_rows(
                 }
             }
             row.auth_method = Some(rule.method.as_str().to_owned());
-            row.options = resolve_options(rule, &opts)
+            row.options = resolve_options(rule, opts)
                 .ok()
                 .and_then(|r| r.render(rule.method, expose_secrets));
         }

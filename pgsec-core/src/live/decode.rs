@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
+use crate::pgvalue::parse_bool;
+
 use crate::snapshot::{
-    AclItem, Collected, DatabaseFacts, DbRoleSetting, ExtensionFact, FunctionFact, LanguageFact,
-    LiveSetting, Membership, PasswordKind, PolicyCommand, PolicyFact, QualifiedName, RoleFact,
-    SchemaFact, TableFact, ViewFact,
+    AclItem, Collected, DatabaseFacts, DbRoleSetting, EventTriggerFact, ExtensionFact,
+    FunctionFact, LanguageFact, LiveSetting, Membership, PasswordKind, PolicyCommand, PolicyFact,
+    QualifiedName, RoleFact, SchemaFact, TableFact, ViewFact,
 };
 
 /// A family's text: its JSON, or why it is missing.
@@ -230,29 +232,33 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
         Option<Vec<(String, String)>>,
         bool,
         Option<Vec<String>>,
+        Option<String>,
     );
     db.views = collected(rows::<ViewRow>("views", get(3)).map(|rows| {
         rows.into_iter()
-            .map(|(schema, name, owner, options, refs, materialized, a)| {
-                let refs = refs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(s, n)| QualifiedName::new(s, n))
-                    .collect();
-                let mut v = if materialized {
-                    ViewFact::materialized(schema, name, owner, refs)
-                } else {
-                    ViewFact::new(
-                        schema,
-                        name,
-                        owner,
-                        security_invoker(options.as_deref()),
-                        refs,
-                    )
-                };
-                v.acl = acl(a);
-                v
-            })
+            .map(
+                |(schema, name, owner, options, refs, materialized, a, definition)| {
+                    let refs = refs
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, n)| QualifiedName::new(s, n))
+                        .collect();
+                    let mut v = if materialized {
+                        ViewFact::materialized(schema, name, owner, refs)
+                    } else {
+                        ViewFact::new(
+                            schema,
+                            name,
+                            owner,
+                            security_invoker(options.as_deref()),
+                            refs,
+                        )
+                    };
+                    v.acl = acl(a);
+                    v.definition = definition;
+                    v
+                },
+            )
             .collect()
     }));
     type FunctionRow = (
@@ -294,6 +300,17 @@ pub(super) fn database(name: String, texts: &[FamilyText]) -> DatabaseFacts {
             .map(|(n, t)| LanguageFact::new(n, t))
             .collect()
     }));
+    type EventTriggerRow = (String, String, String, String, String, String);
+    db.event_triggers = collected(
+        rows::<EventTriggerRow>("event triggers", get(7)).map(|rows| {
+            rows.into_iter()
+                .map(|(name, event, owner, enabled, schema, function)| {
+                    EventTriggerFact::new(name, event, owner, QualifiedName::new(schema, function))
+                        .with_enabled(enabled.chars().next().unwrap_or('O'))
+                })
+                .collect()
+        }),
+    );
     db
 }
 
@@ -310,41 +327,9 @@ pub(super) fn security_invoker(options: Option<&[String]>) -> bool {
         .unwrap_or(false)
 }
 
-/// PostgreSQL's `parse_bool`: prefixes of true/false/yes/no, on/off (at least two
-/// letters), 1/0; case-insensitive, surrounding spaces ignored.
-pub(super) fn parse_bool(value: &str) -> Option<bool> {
-    let v = value.trim().to_ascii_lowercase();
-    if v.is_empty() {
-        return None;
-    }
-    let prefix_of = |word: &str| word.starts_with(v.as_str());
-    match v.as_str() {
-        "1" => Some(true),
-        "0" => Some(false),
-        "on" => Some(true),
-        "of" | "off" => Some(false),
-        _ if prefix_of("true") || prefix_of("yes") => Some(true),
-        _ if prefix_of("false") || prefix_of("no") => Some(false),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn booleans_as_the_server_reads_them() {
-        for t in ["true", "TRUE", " t", "tr", "yes", "y", "on", "1"] {
-            assert_eq!(parse_bool(t), Some(true), "{t}");
-        }
-        for f in ["false", "f", "no", "n", "off", "of", "0"] {
-            assert_eq!(parse_bool(f), Some(false), "{f}");
-        }
-        for x in ["", "o", "maybe", "2", "onn"] {
-            assert_eq!(parse_bool(x), None, "{x}");
-        }
-    }
 
     #[test]
     fn security_invoker_options() {
@@ -403,8 +388,8 @@ mod tests {
         let app = &roles.get().unwrap()[0];
         assert_eq!(app.membership("owners"), Some((false, true)));
         let views = Ok(Some(
-            r#"[["s","m","o",null,[["s","t"]],true,["o=arwdDxt/o","app=r/o"]],
-                ["s","v","o",["security_invoker=on"],null,false,null]]"#
+            r#"[["s","m","o",null,[["s","t"]],true,["o=arwdDxt/o","app=r/o"],null],
+                ["s","v","o",["security_invoker=on"],null,false,null,null]]"#
                 .to_owned(),
         ));
         let functions = Ok(Some(
@@ -418,8 +403,17 @@ mod tests {
             functions,
             Ok(None),
             Ok(None),
+            Ok(Some(
+                r#"[["greet","login","postgres","O","ops","on_login"],
+                    ["ddl","ddl_command_end","postgres","D","public","f"]]"#
+                    .to_owned(),
+            )),
         ];
         let db = database("d".into(), &texts);
+        let triggers = db.event_triggers.get().unwrap();
+        assert_eq!(triggers[0].event, "login");
+        assert_eq!(triggers[0].function.to_string(), "ops.on_login");
+        assert!(triggers[0].is_enabled() && !triggers[1].is_enabled());
         let views = db.views.get().unwrap();
         assert!(views[0].materialized && views[0].acl.as_ref().unwrap().len() == 2);
         assert!(!views[1].materialized && views[1].security_invoker && views[1].acl.is_none());

@@ -100,6 +100,7 @@ fn rule(row: HbaRow) -> Result<HbaRule, String> {
         Some("cert") => AuthMethod::Cert,
         Some("pam") => AuthMethod::Pam,
         Some("bsd") => AuthMethod::Bsd,
+        Some("oauth") => AuthMethod::OAuth,
         other => return Err(format!("authentication method {other:?}")),
     };
     let tokens = |v: Option<Vec<String>>| -> Arc<[HbaToken]> {

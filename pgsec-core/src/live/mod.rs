@@ -201,7 +201,8 @@ impl LiveCollection {
             views: Collected::NotCollected(reason.clone()),
             functions: Collected::NotCollected(reason.clone()),
             extensions: Collected::NotCollected(reason.clone()),
-            languages: Collected::NotCollected(reason),
+            languages: Collected::NotCollected(reason.clone()),
+            event_triggers: Collected::NotCollected(reason),
             ..DatabaseFacts::new(name)
         };
         self.facts.databases.push(db);
@@ -303,7 +304,7 @@ pub async fn collect<R: QueryRunner + ?Sized>(
     };
     let user = text(2).unwrap_or_default();
     let database = text(3).unwrap_or_default();
-    let all_settings = text(4).as_deref().map(decode::parse_bool) == Some(Some(true));
+    let all_settings = text(4).as_deref().map(crate::pgvalue::parse_bool) == Some(Some(true));
 
     let (cluster, per_db) = texts.split_at(sql::CLUSTER.len().min(texts.len()));
     let cluster_text = |i: usize| {
@@ -426,6 +427,7 @@ pub async fn collect_database<R: QueryRunner + ?Sized>(
         db.functions.is_present(),
         db.extensions.is_present(),
         db.languages.is_present(),
+        db.event_triggers.is_present(),
     ]
     .iter()
     .all(|p| !p);
@@ -598,7 +600,8 @@ fn no_privileges_at_all(user: &str, facts: &LiveFacts, db: &DatabaseFacts) -> Re
         || db.views.is_present()
         || db.functions.is_present()
         || db.extensions.is_present()
-        || db.languages.is_present();
+        || db.languages.is_present()
+        || db.event_triggers.is_present();
     if facts.roles.is_present() || any_db {
         return Ok(());
     }
@@ -610,16 +613,5 @@ fn no_privileges_at_all(user: &str, facts: &LiveFacts, db: &DatabaseFacts) -> Re
 }
 
 fn live_error(what: &'static str, source: tokio_postgres::Error) -> Error {
-    let mut detail = source.to_string();
-    let mut cur = std::error::Error::source(&source);
-    while let Some(e) = cur {
-        detail.push_str(": ");
-        detail.push_str(&e.to_string());
-        cur = e.source();
-    }
-    Error::Live {
-        what,
-        detail: detail.replace('\n', " "),
-        source,
-    }
+    Error::Live { what, source }
 }

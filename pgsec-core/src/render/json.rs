@@ -24,6 +24,10 @@
 //! }
 //! ```
 //!
+//! With `--max-findings N` ([`RenderOptions::max_findings`](super::RenderOptions)),
+//! `"findings"` lists the first N and two keys are added: `"counts_by_rule"` (`[{"count",
+//! "id", "severity"}]`, every finding) and `"findings_not_shown"` (a number).
+//!
 //! `location` is `{"kind": "file", "line"?, "path"}` or
 //! `{"kind": "object", "name", "object_type"}`. Findings are ordered most severe first.
 //!
@@ -36,6 +40,7 @@ use std::io;
 use serde_json::Value;
 
 use super::writer::JsonWriter;
+use super::RenderOptions;
 use crate::{Finding, Location, Report};
 
 fn write_findings<W: io::Write>(w: &mut JsonWriter<W>, findings: &[Finding]) -> io::Result<()> {
@@ -86,11 +91,46 @@ fn write_finding<W: io::Write>(w: &mut JsonWriter<W>, f: &Finding) {
 /// # Errors
 /// Writing to `out` failed.
 pub fn write_json(report: &Report, out: impl io::Write) -> io::Result<()> {
+    write_json_with(report, &RenderOptions::default(), out)
+}
+
+/// The counts of [`Report::counts_by_rule`] as an array of `{count, id, severity}`.
+pub(super) fn write_counts<W: io::Write>(w: &mut JsonWriter<W>, report: &Report) {
+    w.begin_array();
+    for c in report.counts_by_rule() {
+        w.element();
+        w.begin_object();
+        w.key("count");
+        w.number(c.count);
+        w.field("id", c.id);
+        w.field("severity", c.severity.as_str());
+        w.end_object();
+    }
+    w.end_array();
+}
+
+/// [`write_json`] with a cap on the findings listed: with `max_findings`, the document
+/// also has `"counts_by_rule"` (every finding, by severity and rule) and
+/// `"findings_not_shown"` (how many are not in `"findings"`).
+pub(super) fn write_json_with(
+    report: &Report,
+    options: &RenderOptions,
+    out: impl io::Write,
+) -> io::Result<()> {
     let mut w = JsonWriter::new(out);
+    let shown = options.shown(report);
     // Keys in sorted order: what earlier versions wrote from a `serde_json::Value`.
     w.begin_object();
+    if options.max_findings.is_some() {
+        w.key("counts_by_rule");
+        write_counts(&mut w, report);
+    }
     w.key("findings");
-    write_findings(&mut w, report.findings())?;
+    write_findings(&mut w, &report.findings()[..shown])?;
+    if options.max_findings.is_some() {
+        w.key("findings_not_shown");
+        w.number(report.findings().len() - shown);
+    }
     w.field("pgsec_version", env!("CARGO_PKG_VERSION"));
     w.key("skipped");
     w.begin_array();

@@ -18,6 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod html;
 mod json;
 mod sarif;
 mod text;
@@ -29,9 +30,59 @@ use std::str::FromStr;
 
 use crate::{Error, Report};
 
+pub use html::{escape_html, html, write_html};
 pub use json::{json, json_value, write_json};
 pub use sarif::{sarif, sarif_value, write_sarif};
 pub use text::{text, write_text};
+
+/// How a report is written, beyond its [`Format`].
+///
+/// `max_findings` caps the findings written one by one (the most severe come first);
+/// the rest are counted: the text ends its list with `… N more findings not shown`
+/// and a count per rule, JSON adds `"counts_by_rule"` and `"findings_not_shown"`, SARIF
+/// a `note` notification and the same counts in the run's `properties`. The summary
+/// still counts every finding, and so does [`Report::fails`].
+///
+/// ```
+/// use pgsec_core::render::{render_to_with, Format, RenderOptions};
+/// use pgsec_core::{evaluate, Policy, Snapshot};
+///
+/// let report = evaluate(&Snapshot::new("example", 0), &Policy::default());
+/// let mut out = Vec::new();
+/// render_to_with(&report, Format::Json, &RenderOptions::default().max_findings(Some(10)), &mut out)?;
+/// let doc: serde_json::Value = serde_json::from_slice(&out)?;
+/// assert!(doc["findings_not_shown"].is_number());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
+pub struct RenderOptions {
+    /// ANSI colours (text only; decide with `std::io::IsTerminal`).
+    pub color: bool,
+    /// Write at most this many findings one by one (`None`: all).
+    pub max_findings: Option<usize>,
+}
+
+impl RenderOptions {
+    /// Sets whether text is coloured.
+    pub fn color(mut self, yes: bool) -> Self {
+        self.color = yes;
+        self
+    }
+
+    /// Sets the cap on findings written one by one.
+    pub fn max_findings(mut self, max: Option<usize>) -> Self {
+        self.max_findings = max;
+        self
+    }
+
+    /// How many of `report`'s findings are written one by one.
+    fn shown(&self, report: &Report) -> usize {
+        let all = report.findings().len();
+        self.max_findings.map_or(all, |m| m.min(all))
+    }
+}
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -44,6 +95,9 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0 (see [`sarif()`]).
     Sarif,
+    /// One self-contained HTML page: charts by severity and category, a sortable table
+    /// of the findings (see [`html()`]).
+    Html,
 }
 
 impl FromStr for Format {
@@ -55,10 +109,11 @@ impl FromStr for Format {
             "text" => Ok(Format::Text),
             "json" => Ok(Format::Json),
             "sarif" => Ok(Format::Sarif),
+            "html" => Ok(Format::Html),
             _ => Err(Error::UnknownName {
                 kind: "format",
                 value: s.to_owned(),
-                expected: "text, json, sarif",
+                expected: "text, json, sarif, html",
             }),
         }
     }
@@ -70,6 +125,7 @@ impl fmt::Display for Format {
             Format::Text => "text",
             Format::Json => "json",
             Format::Sarif => "sarif",
+            Format::Html => "html",
         })
     }
 }
@@ -94,10 +150,24 @@ pub fn render_to(
     color: bool,
     out: impl io::Write,
 ) -> io::Result<()> {
+    render_to_with(report, format, &RenderOptions::default().color(color), out)
+}
+
+/// [`render_to`] with [`RenderOptions`] (a cap on the findings written one by one).
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn render_to_with(
+    report: &Report,
+    format: Format,
+    options: &RenderOptions,
+    out: impl io::Write,
+) -> io::Result<()> {
     match format {
-        Format::Text => write_text(report, color, out),
-        Format::Json => write_json(report, out),
-        Format::Sarif => write_sarif(report, out),
+        Format::Text => text::write_text_with(report, options, out),
+        Format::Json => json::write_json_with(report, options, out),
+        Format::Sarif => sarif::write_sarif_with(report, options, out),
+        Format::Html => html::write_html_with(report, options, out),
     }
 }
 

@@ -8,6 +8,7 @@ use std::io;
 use serde_json::Value;
 
 use super::writer::JsonWriter;
+use super::RenderOptions;
 use crate::{catalogue, Finding, Location, Report, Rule, Severity, Skipped};
 
 fn level(s: Severity) -> &'static str {
@@ -211,6 +212,19 @@ fn rule_index(id: &str) -> Option<usize> {
 /// # Errors
 /// Writing to `out` failed.
 pub fn write_sarif(report: &Report, out: impl io::Write) -> io::Result<()> {
+    write_sarif_with(report, &RenderOptions::default(), out)
+}
+
+/// [`write_sarif`] with a cap on the results listed: with `max_findings`, the run's
+/// `properties` also hold `countsByRule` and `findingsNotShown`, and a `note`
+/// notification says how many results were left out.
+pub(super) fn write_sarif_with(
+    report: &Report,
+    options: &RenderOptions,
+    out: impl io::Write,
+) -> io::Result<()> {
+    let shown = options.shown(report);
+    let hidden = report.findings().len() - shown;
     let mut w = JsonWriter::new(out);
     w.begin_object();
     w.field("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
@@ -230,18 +244,41 @@ pub fn write_sarif(report: &Report, out: impl io::Write) -> io::Result<()> {
         w.element();
         write_notification(&mut w, s);
     }
+    if hidden > 0 {
+        w.element();
+        w.begin_object();
+        w.field("level", "note");
+        w.key("message");
+        let (hidden, shown) = (hidden.to_string(), shown.to_string());
+        text_object(
+            &mut w,
+            &[
+                &hidden,
+                " more results not shown (--max-findings ",
+                &shown,
+                "); run.properties.countsByRule counts every result",
+            ],
+        );
+        w.end_object();
+    }
     w.end_array();
     w.end_object();
     w.end_array();
     w.key("properties");
     w.begin_object();
+    if options.max_findings.is_some() {
+        w.key("countsByRule");
+        super::json::write_counts(&mut w, report);
+        w.key("findingsNotShown");
+        w.number(hidden);
+    }
     w.field("target", report.target());
     w.end_object();
     w.key("results");
     w.begin_array();
     // Findings come sorted by severity, then id: look a rule up once per run of ids.
     let mut last: Option<(&str, Option<usize>)> = None;
-    for f in report.findings() {
+    for f in &report.findings()[..shown] {
         let index = match last {
             Some((id, index)) if id == f.id() => index,
             _ => {

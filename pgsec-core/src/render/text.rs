@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufWriter, Write};
 
+use super::RenderOptions;
 use crate::{Report, Severity};
 
 const RESET: &str = "\x1b[0m";
@@ -41,12 +42,27 @@ fn paint(
 /// # Errors
 /// Writing to `out` failed.
 pub fn write_text(report: &Report, color: bool, out: impl io::Write) -> io::Result<()> {
+    write_text_with(report, &RenderOptions::default().color(color), out)
+}
+
+/// A report of more findings than this ends with their counts per rule, capped or not.
+const COUNTS_FROM: usize = 50;
+
+pub(super) fn write_text_with(
+    report: &Report,
+    options: &RenderOptions,
+    out: impl io::Write,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(super::BUFFER, out);
-    write_body(report, color, &mut out)?;
+    write_body(report, options, &mut out)?;
     out.flush()
 }
 
-fn write_body(report: &Report, color: bool, out: &mut impl Write) -> io::Result<()> {
+fn write_body(report: &Report, options: &RenderOptions, out: &mut impl Write) -> io::Result<()> {
+    let color = options.color;
+    let shown = options.shown(report);
+    let hidden = report.findings().len() - shown;
+    let summary = report.summary();
     paint(
         out,
         color,
@@ -56,22 +72,31 @@ fn write_body(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
     writeln!(out)?;
     for sev in Severity::ALL_DESCENDING {
         let group = || {
-            report
-                .findings()
+            report.findings()[..shown]
                 .iter()
                 .filter(move |f| f.severity() == sev)
         };
-        let count = group().count();
-        if count == 0 {
+        let count = summary.count(sev);
+        let listed = group().count();
+        if listed == 0 {
             continue;
         }
         writeln!(out)?;
-        paint(
-            out,
-            color,
-            colour(sev),
-            format_args!("{} ({count})", sev.as_str().to_uppercase()),
-        )?;
+        if listed == count {
+            paint(
+                out,
+                color,
+                colour(sev),
+                format_args!("{} ({count})", sev.as_str().to_uppercase()),
+            )?;
+        } else {
+            paint(
+                out,
+                color,
+                colour(sev),
+                format_args!("{} ({count}, {listed} shown)", sev.as_str().to_uppercase()),
+            )?;
+        }
         writeln!(out)?;
         for f in group() {
             out.write_all(b"  ")?;
@@ -98,6 +123,33 @@ fn write_body(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
             writeln!(out)?;
         }
     }
+    if hidden > 0 {
+        writeln!(out)?;
+        paint(
+            out,
+            color,
+            BOLD,
+            format_args!(
+                "… {hidden} more findings not shown (--max-findings {shown}); they count in \
+                 the summary and the exit code"
+            ),
+        )?;
+        writeln!(out)?;
+    }
+    if hidden > 0 || report.findings().len() > COUNTS_FROM {
+        writeln!(out)?;
+        paint(out, color, BOLD, format_args!("FINDINGS BY RULE"))?;
+        writeln!(out)?;
+        for c in report.counts_by_rule() {
+            writeln!(
+                out,
+                "  {:>8}  {:<8}  {}",
+                c.count,
+                c.severity.as_str(),
+                c.id
+            )?;
+        }
+    }
     if !report.skipped().is_empty() {
         let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for s in report.skipped() {
@@ -119,7 +171,7 @@ fn write_body(report: &Report, color: bool, out: &mut impl Write) -> io::Result<
     if report.findings().is_empty() {
         writeln!(out, "\nNo findings.")?;
     }
-    writeln!(out, "\n{}", report.summary())
+    writeln!(out, "\n{summary}")
 }
 
 /// Renders the report as text; ANSI colours only when `color` is true.

@@ -161,19 +161,8 @@ impl<W: io::Write> JsonWriter<W> {
 
     /// An unsigned number.
     pub(super) fn number(&mut self, n: usize) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = n;
-        loop {
-            at -= 1;
-            // `n % 10` is below 10: the cast cannot truncate.
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&digits[at..]);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
     /// `true` or `false`.

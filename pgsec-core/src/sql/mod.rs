@@ -76,9 +76,20 @@ impl KeywordCategory {
 /// ```
 #[must_use]
 pub fn keyword(word: &str) -> Option<KeywordCategory> {
-    let lower = word.to_ascii_lowercase();
+    // Called for every name a report quotes: no allocation for the usual lower-case one.
+    if word.bytes().any(|b| b.is_ascii_uppercase()) {
+        return lower_keyword(&word.to_ascii_lowercase());
+    }
+    lower_keyword(word)
+}
+
+fn lower_keyword(lower: &str) -> Option<KeywordCategory> {
+    // No keyword has a digit (`tenant_42`, `t17`: the names of large catalogues).
+    if lower.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     keywords::KEYWORDS
-        .binary_search_by(|(w, _)| (*w).cmp(lower.as_str()))
+        .binary_search_by(|(w, _)| (*w).cmp(lower))
         .ok()
         .map(|i| keywords::KEYWORDS[i].1)
 }
@@ -279,6 +290,18 @@ mod tests {
         assert_eq!(quote_ident("a\0"), Err(NameError::Nul));
         assert!(quote_ident(&"x".repeat(63)).is_ok());
         assert_eq!(quote_ident(&"x".repeat(64)), Err(NameError::TooLong));
+    }
+
+    #[test]
+    fn no_keyword_has_a_digit_or_an_upper_case_letter() {
+        // `lower_keyword` answers None at once for a word with a digit.
+        for (w, _) in keywords() {
+            assert!(
+                w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{w}"
+            );
+        }
+        assert_eq!(keyword("t1"), None);
     }
 
     #[test]

@@ -94,12 +94,65 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
+/// Fails early, naming the build command, when the project's own image
+/// (`pgsec/postgres:<major>`) is missing: the engine would otherwise try to pull it from
+/// a registry that does not have it. Other images are left to the engine.
+pub(crate) async fn check_project_image(
+    image: &str,
+    asked: Option<(u32, &'static str)>,
+) -> Result<()> {
+    let Some(tag) = image.strip_prefix("pgsec/postgres:") else {
+        return Ok(());
+    };
+    if !super::docker_cli_present() {
+        return Ok(());
+    }
+    let name = image.to_owned();
+    let present = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", &name])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(true)
+    })
+    .await
+    .unwrap_or(true);
+    if present {
+        return Ok(());
+    }
+    let major = tag.parse::<u32>().unwrap_or(0);
+    let asked_by = asked.map_or("the kit's default major", |(_, by)| by);
+    let reason = if super::IMAGE_MAJORS.contains(&major) {
+        format!(
+            "the image {image} does not exist; build it with `scripts/build-pg-image.sh {major}`"
+        )
+    } else {
+        format!(
+            "the image {image} does not exist and scripts/build-pg-image.sh builds only {:?}; \
+             set {} to an image of that major",
+            super::IMAGE_MAJORS,
+            super::ENV_IMAGE
+        )
+    };
+    Err(Error::MajorUnavailable {
+        major,
+        asked_by,
+        reason,
+    })
+}
+
 impl ContainerServer {
     pub(crate) async fn start(spec: ContainerSpec) -> Result<ContainerServer> {
         kit_runtime()
             .spawn(Self::start_inner(spec))
             .await
-            .map_err(|e| Error::InvalidOption(format!("container start task: {e}")))?
+            .map_err(|source| Error::Task {
+                what: "container start",
+                source,
+            })?
     }
 
     async fn start_inner(spec: ContainerSpec) -> Result<ContainerServer> {
@@ -211,7 +264,10 @@ impl ContainerServer {
                 })
             })
             .await
-            .map_err(|e| Error::InvalidOption(format!("container exec task: {e}")))?
+            .map_err(|source| Error::Task {
+                what: "container exec",
+                source,
+            })?
     }
 
     pub(crate) async fn write_file(&self, rel: &str, contents: &str) -> Result<()> {

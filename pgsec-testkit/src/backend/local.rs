@@ -18,9 +18,54 @@ pub(crate) struct PgBin {
 }
 
 impl PgBin {
+    /// The binaries of `asked` (a major and who asked for it), else of whatever is
+    /// installed ([`PgBin::find_any`]). An asked major is taken from `PG_BIN` when that
+    /// holds it, else `/usr/lib/postgresql/<major>/bin`, else `initdb` on `PATH` when it
+    /// is of that major; otherwise the error lists what is installed.
+    pub(crate) fn find(asked: Option<(u32, &'static str)>) -> Result<PgBin> {
+        let Some((major, asked_by)) = asked else {
+            return Self::find_any();
+        };
+        let ok = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+        let mut seen: Vec<String> = Vec::new();
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        if let Some(dir) = std::env::var_os("PG_BIN") {
+            candidates.push(PathBuf::from(dir));
+        }
+        candidates.push(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")));
+        if let Ok(any) = Self::find_any() {
+            candidates.push(any.dir);
+        }
+        for dir in candidates {
+            if !ok(&dir) {
+                continue;
+            }
+            match binary_major(&dir) {
+                Some(m) if m == major => return Ok(PgBin { dir }),
+                Some(m) => seen.push(format!("{m} in {}", dir.display())),
+                None => seen.push(format!("an unknown major in {}", dir.display())),
+            }
+        }
+        seen.dedup();
+        Err(Error::MajorUnavailable {
+            major,
+            asked_by,
+            reason: format!(
+                "the local backend finds {}; install postgresql-{major}, point PG_BIN at its \
+                 bin folder, use the container backend, or unset {}",
+                if seen.is_empty() {
+                    "no PostgreSQL binaries".to_owned()
+                } else {
+                    format!("only PostgreSQL {}", seen.join(", "))
+                },
+                super::ENV_PG_MAJOR
+            ),
+        })
+    }
+
     /// `PG_BIN`, else the folder of `initdb` on `PATH` (symlinks resolved, `postgres`
     /// beside it), else the newest `/usr/lib/postgresql/<major>/bin`.
-    pub(crate) fn find() -> Result<PgBin> {
+    pub(crate) fn find_any() -> Result<PgBin> {
         let ok = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
         if let Some(dir) = std::env::var_os("PG_BIN") {
             let dir = PathBuf::from(dir);
@@ -78,6 +123,25 @@ impl PgBin {
             _ => self.dir.join("../lib"),
         }
     }
+}
+
+/// The major of the `postgres` binary in `dir` (`postgres --version`:
+/// `postgres (PostgreSQL) 17.6 (Debian ...)`).
+fn binary_major(dir: &Path) -> Option<u32> {
+    let out = Command::new(dir.join("postgres"))
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    parse_version_major(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The major in `postgres --version`'s output.
+fn parse_version_major(text: &str) -> Option<u32> {
+    let rest = &text[text.find("(PostgreSQL) ")? + "(PostgreSQL) ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The user the server runs as: ourselves, or `postgres` when we are root.
@@ -145,8 +209,35 @@ pub(crate) struct LocalServer {
     pub(crate) log: PathBuf,
     pub(crate) port: u16,
     pub(crate) run_as: RunAs,
+    postgres_bin: PathBuf,
+    root: PathBuf,
     child: Option<Child>,
     reaper: Option<Reaper>,
+}
+
+/// Starts `postgres` on `data`, its output appended to `log`. Whatever the files say, a
+/// local server listens on loopback only: the command line outranks postgresql.conf.
+fn spawn_postmaster(
+    postgres_bin: &Path,
+    data: &Path,
+    port: u16,
+    root: &Path,
+    log: &Path,
+    run_as: RunAs,
+) -> Result<Child> {
+    let log_file = fs::OpenOptions::new().append(true).open(log)?;
+    let mut postgres = Command::new(postgres_bin);
+    postgres
+        .arg("-D")
+        .arg(data)
+        .args(["-c", "listen_addresses=localhost"])
+        .args(["-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .current_dir(root);
+    run_as.apply(&mut postgres);
+    Ok(postgres.spawn()?)
 }
 
 /// Renders the conf fragment from (port, socket dir, pgaudit available).
@@ -165,6 +256,8 @@ pub(crate) struct LocalSpec {
     pub(crate) pgaudit_wanted: bool,
     /// Removed with the server (the CA file's folder).
     pub(crate) also_remove: PathBuf,
+    /// The major asked for and who asked (None: whatever is installed).
+    pub(crate) major: Option<(u32, &'static str)>,
 }
 
 fn write_file(path: &Path, text: &str, mode: u32, run_as: RunAs) -> Result<()> {
@@ -292,7 +385,7 @@ fn cached_cluster(bin: &PgBin, run_as: RunAs) -> Result<Option<(PathBuf, String)
 
 impl LocalServer {
     pub(crate) fn start(spec: LocalSpec) -> Result<LocalServer> {
-        let bin = PgBin::find()?;
+        let bin = PgBin::find(spec.major)?;
         let run_as = RunAs::detect()?;
         let dir = tempfile::Builder::new()
             .prefix("pgsec-testkit-")
@@ -347,26 +440,18 @@ impl LocalServer {
         write_file(&conf_path, &conf, 0o600, run_as)?;
 
         let log = root.join("postgres.log");
-        let log_file = fs::File::create(&log)?;
+        fs::File::create(&log)?;
         run_as.chown(&log)?;
-        let mut postgres = Command::new(bin.tool("postgres"));
-        // Whatever the files say, a local server listens on loopback only: the command
-        // line outranks postgresql.conf.
-        postgres
-            .arg("-D")
-            .arg(&data)
-            .args(["-c", "listen_addresses=localhost"])
-            .args(["-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .current_dir(&root);
-        run_as.apply(&mut postgres);
-        let child = postgres.spawn()?;
+        let postgres_bin = bin.tool("postgres");
+        let child = spawn_postmaster(&postgres_bin, &data, port, &root, &log, run_as)?;
+        // The postmaster's pid is read from a file at clean-up time: a restart replaces it.
+        let pid_file = root.join("kit.pid");
+        fs::write(&pid_file, child.id().to_string())?;
         let cleanup = format!(
-            "kill -QUIT {pid} 2>/dev/null; i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 200 ]; \
-             do sleep 0.05; i=$((i+1)); done; kill -KILL {pid} 2>/dev/null; rm -rf {dir} {extra}",
-            pid = child.id(),
+            "pid=$(cat {pid_file} 2>/dev/null); if [ -n \"$pid\" ]; then kill -QUIT $pid 2>/dev/null; \
+             i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+             kill -KILL $pid 2>/dev/null; fi; rm -rf {dir} {extra}",
+            pid_file = sh_quote(&pid_file.to_string_lossy()),
             dir = sh_quote(&root.to_string_lossy()),
             extra = sh_quote(&spec.also_remove.to_string_lossy()),
         );
@@ -379,9 +464,33 @@ impl LocalServer {
             log,
             port,
             run_as,
+            postgres_bin,
+            root,
             child: Some(child),
             reaper: Some(reaper),
         })
+    }
+
+    /// Stops the postmaster (fast shutdown: sessions are ended, nothing is lost that was
+    /// committed) and starts it again on the same data directory and port.
+    pub(crate) fn restart(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            let mut kill = Command::new("kill");
+            kill.args(["-INT", &child.id().to_string()]);
+            run(&mut kill, "kill")?;
+            child.wait()?;
+        }
+        let child = spawn_postmaster(
+            &self.postgres_bin,
+            &self.data,
+            self.port,
+            &self.root,
+            &self.log,
+            self.run_as,
+        )?;
+        fs::write(self.root.join("kit.pid"), child.id().to_string())?;
+        self.child = Some(child);
+        Ok(())
     }
 
     /// Whether the postmaster is still running (for readiness errors).
@@ -422,5 +531,24 @@ impl Drop for LocalServer {
         if let Some(mut r) = self.reaper.take() {
             r.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version_major;
+
+    #[test]
+    fn version_output_gives_the_major() {
+        assert_eq!(
+            parse_version_major("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+            Some(15)
+        );
+        assert_eq!(parse_version_major("postgres (PostgreSQL) 18.6"), Some(18));
+        assert_eq!(
+            parse_version_major("postgres (PostgreSQL) 19devel"),
+            Some(19)
+        );
+        assert_eq!(parse_version_major("something else"), None);
     }
 }

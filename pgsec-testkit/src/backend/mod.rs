@@ -16,7 +16,8 @@ pub(crate) mod reaper;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
-    /// A container (testcontainers) from `PGSEC_TESTKIT_IMAGE` (default `pgsec/postgres:15`).
+    /// A container (testcontainers) from `PGSEC_TESTKIT_IMAGE`, else
+    /// `pgsec/postgres:<major>` (see [`DEFAULT_MAJOR`] and [`ENV_PG_MAJOR`]).
     Container,
     /// `initdb` + `postgres` from `PG_BIN`, `PATH` or Debian's versioned folders.
     Local,
@@ -35,10 +36,50 @@ impl fmt::Display for Backend {
 pub const ENV_BACKEND: &str = "PGSEC_TESTKIT_BACKEND";
 /// `PGSEC_TESTKIT_REQUIRE_CONTAINER=1` makes "no Docker" an error instead of a fallback.
 pub const ENV_REQUIRE_CONTAINER: &str = "PGSEC_TESTKIT_REQUIRE_CONTAINER";
-/// `PGSEC_TESTKIT_IMAGE` names the container image.
+/// `PGSEC_TESTKIT_IMAGE` names the container image (it outranks [`ENV_PG_MAJOR`]'s
+/// choice of image; a major asked for is still checked against the server's).
 pub const ENV_IMAGE: &str = "PGSEC_TESTKIT_IMAGE";
-/// The image the project builds itself (`scripts/build-pg-image.sh`).
-pub const DEFAULT_IMAGE: &str = "pgsec/postgres:15";
+/// `PGSEC_PG_MAJOR` picks the PostgreSQL major of every server the builder does not
+/// pin with [`crate::ServerBuilder::major`]: the container backend runs
+/// `pgsec/postgres:<major>`, the local backend chosen by the environment
+/// `/usr/lib/postgresql/<major>/bin` (an error when that major is not installed). A
+/// server a test pins to the local backend with [`crate::ServerBuilder::backend`] runs
+/// the installed binaries (a note says so once). Unset: [`DEFAULT_MAJOR`] in a
+/// container, the newest installed major locally.
+pub const ENV_PG_MAJOR: &str = "PGSEC_PG_MAJOR";
+/// The major a container runs when nothing asks for another: 17, the newest major that
+/// Debian ships in a stable release (trixie), so its image builds the same way on every
+/// machine. 18 comes from Debian testing (forky), which changes daily; it is verified
+/// live in CI but not the default.
+pub const DEFAULT_MAJOR: u32 = 17;
+/// The majors `scripts/build-pg-image.sh` builds images for (`pgsec/postgres:<major>`).
+pub const IMAGE_MAJORS: [u32; 3] = [15, 17, 18];
+/// The image the project builds itself for [`DEFAULT_MAJOR`] (`scripts/build-pg-image.sh`).
+pub const DEFAULT_IMAGE: &str = "pgsec/postgres:17";
+
+/// The project's image for `major` (`pgsec/postgres:<major>`).
+pub fn image_for(major: u32) -> String {
+    format!("pgsec/postgres:{major}")
+}
+
+/// The major asked for through `PGSEC_PG_MAJOR`, if any.
+///
+/// # Errors
+/// The variable is set to something that is not a major the kit can run (10 to 99).
+pub fn major_from_env() -> Result<Option<u32>> {
+    match std::env::var(ENV_PG_MAJOR) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => match v.trim().parse::<u32>() {
+            Ok(m) if (10..100).contains(&m) => Ok(Some(m)),
+            _ => Err(Error::BadEnv {
+                name: ENV_PG_MAJOR,
+                value: v,
+                expected: "a PostgreSQL major version such as 15, 17 or 18",
+            }),
+        },
+        Err(_) => Ok(None),
+    }
+}
 
 impl Backend {
     /// The backend the kit uses when none is forced by the builder: `PGSEC_TESTKIT_BACKEND`

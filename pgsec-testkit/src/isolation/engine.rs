@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Row};
 
 use super::ops::{Bare, Op, Target};
 use super::report::{LeakedRow, Step, Violation, ViolationKind};
-use super::schema::{FkTarget, Schema};
+use super::schema::{Arg, FkTarget, IdKind, Schema};
 use super::seed::{Identity, InsertPlan, SeedRow, Seeded};
 use super::sql;
 use super::tenants::World;
@@ -60,12 +60,16 @@ struct TableSql {
     moving_fks: Vec<usize>,
 }
 
-/// Counts of what could be exercised, for the report's notes.
+/// Counts of what could be exercised, for the report's notes and coverage.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Exercise {
     pub(crate) ok: u64,
     pub(crate) failed: u64,
     pub(crate) first_error: Option<String>,
+    /// Tenants whose read succeeded.
+    pub(crate) tenants: std::collections::BTreeSet<usize>,
+    /// Rows those reads returned.
+    pub(crate) rows: u64,
 }
 
 impl Exercise {
@@ -123,6 +127,17 @@ impl std::fmt::Debug for Connections {
     }
 }
 
+/// A function with one generated argument list.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    /// Index into the schema's functions.
+    pub(crate) function: usize,
+    /// `SELECT r::text FROM f(args) AS r`.
+    stmt: String,
+    /// `SELECT * FROM f(args);`.
+    shown: String,
+}
+
 /// The model and the connections of one run.
 #[derive(Debug)]
 pub(crate) struct Engine {
@@ -137,17 +152,30 @@ pub(crate) struct Engine {
     writable: Vec<usize>,
     sql: Vec<TableSql>,
     view_sql: Vec<String>,
+    /// Tables the strategy reads (the application may read them), as table indexes.
+    readable: Vec<usize>,
+    /// Views the strategy reads, as view indexes.
+    readable_views: Vec<usize>,
+    /// Function calls the strategy makes.
+    pub(crate) calls: Vec<Call>,
     /// `own[table][tenant]`: seeded rows of that tenant a read of that table returns.
     own: Vec<Vec<Vec<(Identity, String)>>>,
+    /// Seeded rows of the plain plan: a tenant must see all of its own.
+    plain: std::collections::BTreeSet<Identity>,
     /// `own_total[table][tenant]`: every row of the table with that tenant's id.
     own_total: Vec<Vec<u64>>,
-    /// `oracle[tenant][view]`, the last entry for "no tenant": the sorted rows the view
-    /// shows over that tenant's rows alone; `None` when the admin could not compute it.
+    /// `oracle[tenant][output]`, the last entry for "no tenant": the sorted rows a view
+    /// (outputs `0..views`) or a call (outputs `views..`) shows over that tenant's rows
+    /// alone; `None` when the admin could not compute it.
     oracle: Vec<Vec<Option<Vec<String>>>>,
     counter: u64,
     pub(crate) operations: u64,
     pub(crate) reads: BTreeMap<String, Exercise>,
     pub(crate) own_inserts: BTreeMap<String, Exercise>,
+    /// Rows written (inserted, updated, deleted; rolled back) per table.
+    pub(crate) writes: BTreeMap<String, u64>,
+    /// Materialized views whose refresh failed, with the error.
+    pub(crate) refresh_errors: BTreeMap<String, String>,
 }
 
 fn pool_error(source: pgsec_client::Error) -> Error {
@@ -161,6 +189,7 @@ impl Engine {
         seeded: Seeded,
         conns: Connections,
         setting: SettingName,
+        excluded: &dyn Fn(&str) -> bool,
     ) -> Result<Self> {
         let actors = world.actors();
         if actors.is_empty() {
@@ -223,18 +252,42 @@ impl Engine {
             .iter()
             .map(|v| format!("SELECT v::text FROM {} AS v", v.sql))
             .collect();
+        let mut readable: Vec<usize> = (0..schema.tables.len())
+            .filter(|&t| schema.tables[t].app_reads && !excluded(&schema.tables[t].name))
+            .collect();
+        if readable.is_empty() {
+            // Nothing the application may read: its reads show the refusals.
+            readable = (0..schema.tables.len()).collect();
+        }
+        let readable_views = (0..schema.views.len())
+            .filter(|&v| schema.views[v].app_reads && !excluded(&schema.views[v].name))
+            .collect();
+        let calls = calls(&schema, &world, &actors, excluded);
         Ok(Self {
             actors,
             writable,
             sql,
             view_sql,
+            readable,
+            readable_views,
+            calls,
             own: Vec::new(),
+            plain: seeded
+                .rows
+                .iter()
+                .flatten()
+                .flatten()
+                .filter(|r| r.plain)
+                .map(|r| r.id.clone())
+                .collect(),
             own_total: Vec::new(),
             oracle: Vec::new(),
             counter: 1_000_000,
             operations: 0,
             reads: BTreeMap::new(),
             own_inserts: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            refresh_errors: BTreeMap::new(),
             schema,
             world,
             seeded,
@@ -302,7 +355,7 @@ impl Engine {
     async fn compute_oracles(&mut self) -> Result<()> {
         let n = self.world.tenants.len();
         let mut oracle = Vec::with_capacity(n + 1);
-        if self.schema.views.is_empty() {
+        if self.schema.views.is_empty() && self.calls.is_empty() {
             self.oracle = vec![Vec::new(); n + 1];
             return Ok(());
         }
@@ -347,12 +400,15 @@ impl Engine {
                 let _ = admin.batch_execute("ROLLBACK").await;
                 return Err(err(source));
             }
-            let mut column = vec![None; self.schema.views.len()];
-            for (v, view) in self.schema.views.iter().enumerate() {
-                let stmt = if view.materialized {
-                    format!("SELECT v::text FROM ({}) AS v", view.definition)
-                } else {
-                    self.view_sql[v].clone()
+            let views = self.schema.views.len();
+            let mut column = vec![None; views + self.calls.len()];
+            for (v, slot) in column.iter_mut().enumerate() {
+                let stmt = match self.schema.views.get(v) {
+                    Some(view) if view.materialized => {
+                        format!("SELECT v::text FROM ({}) AS v", view.definition)
+                    }
+                    Some(_) => self.view_sql[v].clone(),
+                    None => self.calls[v - views].stmt.clone(),
                 };
                 admin
                     .batch_execute("SAVEPOINT view_oracle")
@@ -362,7 +418,7 @@ impl Engine {
                     Ok(rows) => {
                         let mut texts: Vec<String> = rows.iter().map(view_row).collect();
                         texts.sort_unstable();
-                        column[v] = Some(texts);
+                        *slot = Some(texts);
                         admin
                             .batch_execute("RELEASE view_oracle")
                             .await
@@ -426,7 +482,84 @@ impl Engine {
         match target {
             Target::Table(i) => &self.schema.tables[i % self.schema.tables.len()].name,
             Target::View(i) => &self.schema.views[i % self.schema.views.len().max(1)].name,
+            Target::Function(i) => {
+                &self.schema.functions[self.calls[i % self.calls.len().max(1)].function].name
+            }
         }
+    }
+
+    /// A target of the strategy (indexes over what the application may read) as a
+    /// target of the schema (indexes into its tables, views and calls).
+    fn resolve(&self, target: Target) -> Target {
+        match target {
+            Target::Table(i) => Target::Table(self.readable[i % self.readable.len()]),
+            Target::View(i) if !self.readable_views.is_empty() => {
+                Target::View(self.readable_views[i % self.readable_views.len()])
+            }
+            Target::Function(i) if !self.calls.is_empty() => Target::Function(i % self.calls.len()),
+            // Nothing of that kind: read the first table instead.
+            Target::View(_) | Target::Function(_) => Target::Table(self.readable[0]),
+        }
+    }
+
+    /// How a read transaction of `target` ends: function calls roll back (a function
+    /// may write), other reads commit.
+    fn end_word(target: Target) -> &'static str {
+        match target {
+            Target::Function(_) => "ROLLBACK",
+            _ => "COMMIT",
+        }
+    }
+
+    pub(crate) fn readable_count(&self) -> usize {
+        self.readable.len()
+    }
+
+    pub(crate) fn readable_view_count(&self) -> usize {
+        self.readable_views.len()
+    }
+
+    /// The strategy-space targets of everything readable, for the coverage sweep.
+    pub(crate) fn sweep_targets(&self) -> Vec<(Target, String)> {
+        let mut out = Vec::new();
+        for i in 0..self.readable.len() {
+            out.push((
+                Target::Table(i),
+                self.target_name(self.resolve(Target::Table(i))).to_owned(),
+            ));
+        }
+        for i in 0..self.readable_views.len() {
+            out.push((
+                Target::View(i),
+                self.target_name(self.resolve(Target::View(i))).to_owned(),
+            ));
+        }
+        for i in 0..self.calls.len() {
+            out.push((
+                Target::Function(i),
+                self.target_name(Target::Function(i)).to_owned(),
+            ));
+        }
+        out
+    }
+
+    /// Refreshes the materialized views over tenant tables, as production would after
+    /// new rows (REFRESH runs the query with the rights of the view's owner). Errors
+    /// are kept for the coverage report.
+    pub(crate) async fn refresh_materialized_views(&mut self) {
+        for view in self.schema.views.iter().filter(|v| v.materialized) {
+            let stmt = format!("REFRESH MATERIALIZED VIEW {}", view.sql);
+            if let Err(e) = self.conns.admin.batch_execute(&stmt).await {
+                self.refresh_errors.insert(
+                    view.name.clone(),
+                    format!("refresh failed: {}", error_text(&e)),
+                );
+            }
+        }
+    }
+
+    fn record_write(&mut self, name: &str, rows: u64) {
+        *self.writes.entry(name.to_owned()).or_default() += rows;
     }
 
     fn target_sql(&self, target: Target) -> (&str, String) {
@@ -444,6 +577,10 @@ impl Engine {
                     &self.view_sql[i],
                     format!("SELECT * FROM {};", self.schema.views[i].sql),
                 )
+            }
+            Target::Function(i) => {
+                let call = &self.calls[i % self.calls.len().max(1)];
+                (&call.stmt, call.shown.clone())
             }
         }
     }
@@ -533,20 +670,49 @@ impl Engine {
         let (stmt, _) = self.target_sql(target);
         let rows = raw.query_typed(stmt, &[]).await;
         // COMMIT ends an aborted transaction too (as a rollback).
-        raw.batch_execute("COMMIT").await?;
+        raw.batch_execute(Self::end_word(target)).await?;
         Ok(parse_rows(target, &rows?))
     }
 
     async fn run_op(&mut self, op: &Op, number: usize, run: &mut CaseRun) -> Result<()> {
+        let op = &match op.clone() {
+            Op::Read { actor, target } => Op::Read {
+                actor,
+                target: self.resolve(target),
+            },
+            Op::NoTenant { bare, via, target } => Op::NoTenant {
+                bare,
+                via,
+                target: self.resolve(target),
+            },
+            Op::Switch {
+                first,
+                second,
+                target,
+            } => Op::Switch {
+                first,
+                second,
+                target: self.resolve(target),
+            },
+            Op::Concurrent { actors, target } => Op::Concurrent {
+                actors,
+                target: self.resolve(target),
+            },
+            other => other,
+        };
         match op {
             Op::Read { actor, target } => {
                 let a = self.actor(*actor);
                 let tx = self.begin_serial(a).await?;
                 let result = self.read_tx(&tx, *target).await;
-                let _ = tx.commit().await;
+                if matches!(target, Target::Function(_)) {
+                    let _ = tx.rollback().await;
+                } else {
+                    let _ = tx.commit().await;
+                }
                 let mut sql = vec![self.begin_line(a)];
                 self.check_read(number, Some(a), *target, &result, &mut sql, run);
-                sql.push("COMMIT;".to_owned());
+                sql.push(format!("{};", Self::end_word(*target)));
                 run.steps.push(Step {
                     number,
                     title: format!(
@@ -573,7 +739,7 @@ impl Engine {
                     sql.push(format!("-- tenant {}", self.quoted(tenant)));
                     sql.push(self.begin_line(tenant));
                     self.check_read(number, Some(tenant), *target, &result, &mut sql, run);
-                    sql.push("COMMIT;".to_owned());
+                    sql.push(format!("{};", Self::end_word(*target)));
                 }
                 run.steps.push(Step {
                     number,
@@ -598,13 +764,17 @@ impl Engine {
                     .collect::<std::result::Result<Vec<_>, _>>()
                     .map_err(pool_error)?;
                 let results = join_all(txs.iter().map(|tx| self.read_tx(tx, *target))).await;
-                join_all(txs.into_iter().map(TenantTx::commit)).await;
+                if matches!(target, Target::Function(_)) {
+                    join_all(txs.into_iter().map(TenantTx::rollback)).await;
+                } else {
+                    join_all(txs.into_iter().map(TenantTx::commit)).await;
+                }
                 let mut sql = Vec::new();
                 for (tenant, result) in tenants.iter().zip(&results) {
                     sql.push(format!("-- connection of tenant {}", self.quoted(*tenant)));
                     sql.push(self.begin_line(*tenant));
                     self.check_read(number, Some(*tenant), *target, result, &mut sql, run);
-                    sql.push("COMMIT;".to_owned());
+                    sql.push(format!("{};", Self::end_word(*target)));
                 }
                 let names: Vec<String> = tenants.iter().map(|t| self.quoted(*t)).collect();
                 run.steps.push(Step {
@@ -743,6 +913,7 @@ impl Engine {
                 let leaked = self.leaks(None, target, rows);
                 if !leaked.is_empty() {
                     run.violations.push(Violation {
+                        predicted_by: Vec::new(),
                         step: number,
                         kind: ViolationKind::RowsWithoutTenant,
                         relation: name,
@@ -784,10 +955,15 @@ impl Engine {
                 })
                 .collect(),
             Rows::View(rows) => {
-                let Target::View(v) = target else {
-                    return Vec::new();
+                // Calls must name whose row it is: a function may return what no
+                // tenant owns (now(), a counter), which is not a leak.
+                let (v, attributed) = match target {
+                    Target::View(v) => (v % self.schema.views.len().max(1), false),
+                    Target::Function(c) => {
+                        (self.schema.views.len() + c % self.calls.len().max(1), true)
+                    }
+                    Target::Table(_) => return Vec::new(),
                 };
-                let v = v % self.schema.views.len().max(1);
                 let k = tenant.unwrap_or(self.world.tenants.len());
                 let Some(Some(expected)) = self.oracle.get(k).and_then(|o| o.get(v)) else {
                     return Vec::new();
@@ -812,6 +988,9 @@ impl Engine {
                                     )
                                 })
                                 .map(|o| self.world.tenants[o].value.clone());
+                            if attributed && owner.is_none() {
+                                continue;
+                            }
                             leaked.push(LeakedRow { owner, row });
                         }
                     }
@@ -834,7 +1013,12 @@ impl Engine {
         let (_, shown) = self.target_sql(target);
         sql.push(shown);
         let name = self.target_name(target).to_owned();
-        self.reads.entry(name.clone()).or_default().record(result);
+        let exercise = self.reads.entry(name.clone()).or_default();
+        exercise.record(result);
+        if let (Ok(rows), Some(t)) = (result, tenant) {
+            exercise.tenants.insert(t);
+            exercise.rows += rows.len() as u64;
+        }
         let rows = match result {
             Err(e) => {
                 sql.push(format!("-- error: {}", error_text(e)));
@@ -847,6 +1031,7 @@ impl Engine {
         let leaked = self.leaks(tenant, target, rows);
         if !leaked.is_empty() {
             run.violations.push(Violation {
+                predicted_by: Vec::new(),
                 step: number,
                 kind: ViolationKind::ForeignRowsVisible,
                 relation: name.clone(),
@@ -870,7 +1055,7 @@ impl Engine {
             let seen: std::collections::BTreeSet<&Identity> = rows.iter().map(|r| &r.id).collect();
             let hidden: Vec<LeakedRow> = self.own[t][me]
                 .iter()
-                .filter(|(id, _)| !seen.contains(id))
+                .filter(|(id, _)| !seen.contains(id) && self.plain.contains(id))
                 .map(|(_, text)| LeakedRow {
                     owner: Some(self.world.tenants[me].value.clone()),
                     row: text.clone(),
@@ -878,6 +1063,7 @@ impl Engine {
                 .collect();
             if !hidden.is_empty() {
                 run.violations.push(Violation {
+                    predicted_by: Vec::new(),
                     step: number,
                     kind: ViolationKind::OwnRowsHidden,
                     relation: name,
@@ -948,12 +1134,16 @@ impl Engine {
         }
         match &result {
             Err(e) => sql.push(format!("-- error: {}", error_text(e))),
-            Ok(n) => sql.push(format!("-- {n} row{} inserted", plural(*n as usize))),
+            Ok(n) => {
+                sql.push(format!("-- {n} row{} inserted", plural(*n as usize)));
+                self.record_write(&name, *n);
+            }
         }
         if actor != owner {
             if let Ok(n) = result {
                 if n > 0 {
                     run.violations.push(Violation {
+                        predicted_by: Vec::new(),
                         step: number,
                         kind: ViolationKind::ForeignRowInserted,
                         relation: name,
@@ -1028,7 +1218,11 @@ impl Engine {
         let result = execute(&tx, &self.sql[t].touch, &params).await;
         match &result {
             Err(e) => sql.push(format!("-- error: {}", error_text(e))),
-            Ok(n) => sql.push(format!("-- {n} row{} updated", plural(*n as usize))),
+            Ok(n) => {
+                sql.push(format!("-- {n} row{} updated", plural(*n as usize)));
+                let name = tbl.name.clone();
+                self.record_write(&name, *n);
+            }
         }
         if result.is_ok() {
             let read = self.read_tx(&tx, Target::Table(t)).await;
@@ -1158,6 +1352,7 @@ impl Engine {
             }
         };
         sql.push("ROLLBACK;".to_owned());
+        self.record_write(&name, changed);
         let me = Some(self.world.tenants[actor].value.clone());
         let violation = match kind {
             WriteAll::Move(v) if changed > 0 => Some((
@@ -1203,6 +1398,7 @@ impl Engine {
                 })
                 .collect();
             run.violations.push(Violation {
+                predicted_by: Vec::new(),
                 step: number,
                 kind,
                 relation: name,
@@ -1214,6 +1410,95 @@ impl Engine {
         run.steps.push(Step { number, title, sql });
         Ok(())
     }
+}
+
+/// Argument lists generated per function (besides the no-argument call).
+const ARG_LISTS: usize = 4;
+
+/// A value of `arg`'s type for the `j`-th argument list: tenant ids where the type can
+/// hold one (an id of another tenant is how a function leaks by parameter), else
+/// booleans both ways, numeric and timestamp bounds, enum labels.
+fn arg_value(arg: &Arg, j: usize, kind: IdKind, world: &World, actors: &[usize]) -> Option<String> {
+    let tenant = |i: usize| world.tenants[actors[i % actors.len()]].value.clone();
+    let int = matches!(arg.base_type.as_str(), "int2" | "int4" | "int8");
+    let holds_id = match kind {
+        IdKind::Text => arg.category == 'S',
+        IdKind::Uuid => arg.category == 'S' || arg.base_type == "uuid",
+        IdKind::Integer => arg.category == 'S' || int,
+    };
+    if holds_id {
+        return Some(match j % ARG_LISTS {
+            0 => tenant(0),
+            1 => tenant(1),
+            2 => match (arg.base_type.as_str(), arg.category) {
+                ("uuid", _) => "00000000-0000-0000-0000-000000000000".to_owned(),
+                (_, 'S') => String::new(),
+                _ => "0".to_owned(),
+            },
+            _ => tenant(2),
+        });
+    }
+    let pick = |v: &[&str]| Some(v[j % v.len()].to_owned());
+    match arg.category {
+        'B' => pick(&["true", "false"]),
+        'N' => pick(&["1", "0", "-1", "100"]),
+        'E' => arg
+            .enum_labels
+            .get(j % arg.enum_labels.len().max(1))
+            .cloned(),
+        'D' => match arg.base_type.as_str() {
+            "date" | "timestamp" | "timestamptz" => {
+                pick(&["now", "infinity", "-infinity", "epoch"])
+            }
+            _ => pick(&["12:00", "00:00"]),
+        },
+        _ if arg.base_type == "uuid" => Some("00000000-0000-0000-0000-000000000000".to_owned()),
+        _ => None,
+    }
+}
+
+/// The calls of every usable function: with no arguments first where it takes none
+/// (or all have defaults), then [`ARG_LISTS`] generated argument lists.
+fn calls(
+    schema: &Schema,
+    world: &World,
+    actors: &[usize],
+    excluded: &dyn Fn(&str) -> bool,
+) -> Vec<Call> {
+    let mut out = Vec::new();
+    for (f, func) in schema.functions.iter().enumerate() {
+        if func.unusable.is_some() || excluded(&func.name) {
+            continue;
+        }
+        let required = func.args.len().saturating_sub(func.defaults);
+        let mut lists: Vec<Vec<String>> = Vec::new();
+        if required == 0 {
+            lists.push(Vec::new());
+        }
+        if !func.args.is_empty() {
+            for j in 0..ARG_LISTS {
+                let mut list = Vec::new();
+                for arg in &func.args {
+                    match arg_value(arg, j, schema.kind, world, actors) {
+                        Some(v) => list.push(format!("{}::{}", sql::literal(&v), arg.sql_type)),
+                        None => break,
+                    }
+                }
+                if list.len() >= required && !lists.contains(&list) {
+                    lists.push(list);
+                }
+            }
+        }
+        for list in lists {
+            let args = list.join(", ");
+            out.push(Call {
+                function: f,
+                stmt: format!("SELECT r::text FROM {}({args}) AS r", func.sql),
+                shown: format!("SELECT * FROM {}({args});", func.sql),
+            });
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1260,6 +1545,6 @@ fn view_row(row: &Row) -> String {
 fn parse_rows(target: Target, rows: &[Row]) -> Rows {
     match target {
         Target::Table(_) => Rows::Table(rows.iter().map(table_row).collect()),
-        Target::View(_) => Rows::View(rows.iter().map(view_row).collect()),
+        Target::View(_) | Target::Function(_) => Rows::View(rows.iter().map(view_row).collect()),
     }
 }

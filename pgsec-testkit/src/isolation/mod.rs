@@ -9,17 +9,28 @@
 //!
 //! How a run goes:
 //! 1. **Discover** the tenant tables (a column named like one of
-//!    [`IsolationConfig::tenant_columns`]), their columns and foreign keys, and the
-//!    views and materialized views over them (`pg_depend`/`pg_rewrite`).
+//!    [`IsolationConfig::tenant_columns`]: tables, partitioned tables, partitions,
+//!    inheritance children), their columns and foreign keys, the views and
+//!    materialized views over them (`pg_depend`/`pg_rewrite`), the functions the
+//!    application role may execute that return rows or a composite (SECURITY DEFINER
+//!    ones included), and every other relation it can reach (foreign tables among
+//!    them); and evaluate pgsec-core's static `rls.*` and `fn.*` rules for the same
+//!    database and application role.
 //! 2. **Generate tenants** of the column's type with proptest: uuid, integer or text.
 //!    Text ids are adversarial: prefixes of each other, case variants, surrounding
 //!    spaces, Unicode look-alikes, a LIKE pattern, a 128-character id.
 //! 3. **Seed** one to three rows per tenant and table through the admin connection
-//!    (committed; deleted again at the end).
+//!    (committed; deleted again at the end), plus rows whose columns that a policy, a
+//!    view or a function body reads take varied values (booleans both ways, NULL, enum
+//!    labels, numeric and timestamp bounds, the literals the policies compare with);
+//!    then refresh the materialized views, as production would (REFRESH runs with the
+//!    view owner's rights).
 //! 4. **Run cases**: each is a sequence of up to [`MAX_OPERATIONS_PER_CASE`]
 //!    operations (select; insert one's own row; insert with another tenant's id;
 //!    update one's own row; rewrite, hand to another tenant, or delete every row the
-//!    tenant may touch; select through each view; a transaction with no tenant, on a
+//!    tenant may touch; select through each view; call each function with generated
+//!    arguments (no-argument calls first, other tenants' ids among the arguments;
+//!    calls roll back); a transaction with no tenant, on a
 //!    fresh connection and on the pooled one; a tenant switch on one connection as a
 //!    pool that does not reset sessions would run it; tenants at the same time on
 //!    separate connections), run as the application role, mostly through
@@ -34,7 +45,13 @@
 //!    gets an error) with no tenant set. Rows whose tenant column is NULL count as
 //!    shared, not leaked.
 //! 6. **Shrink** the first failing case with proptest and print it as numbered SQL
-//!    steps with the rows that leaked, and the seed that replays it.
+//!    steps with the rows that leaked, the static rule that predicts each leak, and
+//!    the seed that replays it. Without a failure, a **coverage sweep** reads whatever
+//!    fewer than two tenants read yet, one operation per case.
+//! 7. **Report coverage**: per relation and function, exercised (tenants, rows seen,
+//!    rows written) or why not. The [`Verdict`] is clean only when everything readable
+//!    was exercised, incomplete when something was not (unless
+//!    [`IsolationConfig::exclude`] names it), leak on a violation.
 //!
 //! TenantPool's start-up guard is run first and its findings are listed; where it
 //! would refuse the role, the checker opts out of it and runs anyway: its job is to
@@ -88,12 +105,13 @@ use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
 
 pub use report::{
-    Counterexample, IsolationReport, LeakedRow, Step, TenantSummary, Violation, ViolationKind,
+    Counterexample, Coverage, CoverageStatus, IsolationReport, LeakedRow, RelationKind, Step,
+    TenantSummary, Verdict, Violation, ViolationKind,
 };
 
 use crate::{Error, Result};
 use engine::{Connections, Engine};
-use ops::{Op, Shape};
+use ops::{Bare, Op, Shape};
 
 /// Cases a check runs by default. Each broken schema of the mutation suite
 /// (`tests/isolation/schemas/broken`) is caught within its first 13 cases across 13
@@ -130,6 +148,10 @@ pub struct IsolationConfig {
     /// Seed of the random generator; `None` picks one (printed in the report, so the
     /// run can be replayed).
     pub seed: Option<u64>,
+    /// Relations and functions to leave out, by name: `schema.name`, `name`, or for a
+    /// function also `schema.name(argument types)`. They are not exercised, and the
+    /// coverage lists them as excluded instead of making the verdict incomplete.
+    pub exclude: Vec<String>,
 }
 
 impl Default for IsolationConfig {
@@ -141,6 +163,7 @@ impl Default for IsolationConfig {
             tenant_columns: vec!["tenant_id".to_owned()],
             cases: DEFAULT_CASES,
             seed: None,
+            exclude: Vec::new(),
         }
     }
 }
@@ -155,6 +178,7 @@ impl fmt::Debug for IsolationConfig {
             .field("tenant_columns", &self.tenant_columns)
             .field("cases", &self.cases)
             .field("seed", &self.seed)
+            .field("exclude", &self.exclude)
             .finish()
     }
 }
@@ -189,6 +213,61 @@ pub struct IsolationChecker {
     strategy: BoxedStrategy<Vec<Op>>,
     seed: u64,
     guard_findings: Vec<pgsec_core::Finding>,
+    static_findings: Vec<pgsec_core::Finding>,
+    static_skipped: Option<String>,
+    exclude: Vec<String>,
+}
+
+/// True when `name` (`schema.name` or `schema.name(args)`) is one of `exclude`.
+fn is_excluded(exclude: &[String], name: &str) -> bool {
+    let bare = name.split_once('(').map_or(name, |(b, _)| b);
+    let unqualified = |n: &str| n.split_once('.').map_or(n, |(_, r)| r).to_owned();
+    exclude
+        .iter()
+        .any(|x| x == name || x == bare || *x == unqualified(name) || *x == unqualified(bare))
+}
+
+/// pgsec-core's `rls.*` and `fn.*` rules over the live catalog, for the application
+/// role: the findings, or why they could not be evaluated.
+async fn static_view(
+    admin: &tokio_postgres::Client,
+    app: &str,
+    config: &IsolationConfig,
+) -> (Vec<pgsec_core::Finding>, Option<String>) {
+    let options =
+        pgsec_core::live::CollectOptions::default().tenant_setting(config.setting.as_str());
+    match pgsec_core::live::collect(admin, &options).await {
+        Err(e) => (Vec::new(), Some(e.to_string())),
+        Ok(collection) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let snapshot = collection
+                .into_snapshot("isolation check", now)
+                .with_app_role(app);
+            let policy = pgsec_core::Policy::default()
+                .with_app_role(app)
+                .with_tenant_columns(config.tenant_columns.iter().cloned())
+                .with_tenant_setting(config.setting.as_str());
+            let report = pgsec_core::evaluate_rules(&snapshot, &policy, |id| {
+                id.starts_with("rls.") || id.starts_with("fn.") || id.starts_with("func.")
+            });
+            (report.findings().to_vec(), None)
+        }
+    }
+}
+
+/// The static findings about `relation` (`schema.name` or a function signature).
+fn predicting(findings: &[pgsec_core::Finding], relation: &str) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| {
+            let object = f.object();
+            let rest = object.split_once('/').map_or(object, |(_, r)| r);
+            rest == relation || rest.starts_with(&format!("{relation}/"))
+        })
+        .map(|f| format!("{} [{}] ({})", f.id(), f.severity(), f.object()))
+        .collect()
 }
 
 impl fmt::Debug for IsolationChecker {
@@ -263,7 +342,19 @@ impl IsolationChecker {
             });
         }
 
-        let schema = schema::discover(&admin, &config.tenant_columns).await?;
+        let (fresh, _) = pgsec_client::connect(&app_config)
+            .await
+            .map_err(connect_error("app"))?;
+        let app_role: String = fresh
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .map_err(|source| Error::IsolationQuery {
+                step: "reading the application role's name".to_owned(),
+                source,
+            })?
+            .get(0);
+        let schema = schema::discover(&admin, &config.tenant_columns, &app_role).await?;
+        let (static_findings, static_skipped) = static_view(&admin, &app_role, config).await;
 
         let seed = config.seed.unwrap_or_else(rand::random);
         let mut runner = TestRunner::new_with_rng(
@@ -304,9 +395,6 @@ impl IsolationChecker {
             keep[k - 1]
         });
 
-        let (fresh, _) = pgsec_client::connect(&app_config)
-            .await
-            .map_err(connect_error("app"))?;
         let (raw, _) = pgsec_client::connect(&app_config)
             .await
             .map_err(connect_error("app"))?;
@@ -347,7 +435,11 @@ impl IsolationChecker {
             serial,
             concurrent,
         };
-        let mut engine = Engine::new(schema, world, seeded, conns, config.setting.clone())?;
+        let exclude = config.exclude.clone();
+        let mut engine = Engine::new(schema, world, seeded, conns, config.setting.clone(), &|n| {
+            is_excluded(&exclude, n)
+        })?;
+        engine.refresh_materialized_views().await;
         if let Err(e) = engine.load().await {
             let _ = seed::cleanup(&engine.conns.admin, &engine.schema, &engine.seeded).await;
             return Err(e);
@@ -355,9 +447,10 @@ impl IsolationChecker {
         let shape = Shape {
             actors: engine.actor_count(),
             tenants: engine.world.tenants.len(),
-            tables: engine.schema.tables.len(),
+            tables: engine.readable_count(),
             writable: engine.writable_count(),
-            views: engine.schema.views.len(),
+            views: engine.readable_view_count(),
+            calls: engine.calls.len(),
             max_ops: MAX_OPERATIONS_PER_CASE,
         };
         Ok(Self {
@@ -366,6 +459,9 @@ impl IsolationChecker {
             strategy: ops::case(shape),
             seed,
             guard_findings,
+            static_findings,
+            static_skipped,
+            exclude: config.exclude.clone(),
         })
     }
 
@@ -425,6 +521,48 @@ impl IsolationChecker {
             });
             break;
         }
+        // The coverage sweep: whatever no tenant read successfully yet is read by two
+        // tenants and with no tenant, one operation per case (already minimal).
+        if counterexample.is_none() {
+            let mut sweep_case = cases_run;
+            'sweep: for (target, name) in self.engine.sweep_targets() {
+                if self
+                    .engine
+                    .reads
+                    .get(&name)
+                    .is_some_and(|ex| ex.tenants.len() >= 2)
+                {
+                    continue;
+                }
+                for op in [
+                    Op::Read { actor: 0, target },
+                    Op::Read { actor: 1, target },
+                    Op::NoTenant {
+                        bare: Bare::Fresh,
+                        via: 0,
+                        target,
+                    },
+                ] {
+                    sweep_case += 1;
+                    let run = self.engine.run_case(std::slice::from_ref(&op)).await?;
+                    if !run.violations.is_empty() {
+                        counterexample = Some(Counterexample {
+                            case: sweep_case,
+                            original_steps: 1,
+                            shrink_runs: 0,
+                            steps: run.steps,
+                            violations: run.violations,
+                        });
+                        break 'sweep;
+                    }
+                }
+            }
+        }
+        if let Some(c) = &mut counterexample {
+            for v in &mut c.violations {
+                v.predicted_by = predicting(&self.static_findings, &v.relation);
+            }
+        }
         Ok(IsolationReport {
             seed: self.seed,
             cases_requested: cases,
@@ -460,8 +598,97 @@ impl IsolationChecker {
             guard_findings: self.guard_findings.clone(),
             counterexample,
             notes: self.notes(),
+            coverage: self.coverage(),
+            static_findings: self.static_findings.clone(),
+            static_skipped: self.static_skipped.clone(),
             elapsed: started.elapsed(),
         })
+    }
+
+    /// What was exercised of everything found, and why not.
+    fn coverage(&self) -> Vec<Coverage> {
+        let engine = &self.engine;
+        let excluded = |name: &str| is_excluded(&self.exclude, name);
+        let entry = |name: &str, kind: RelationKind, status: CoverageStatus| {
+            let ex = engine.reads.get(name);
+            Coverage {
+                name: name.to_owned(),
+                kind,
+                status,
+                tenants: ex.map_or(0, |e| e.tenants.len()),
+                rows_seen: ex.map_or(0, |e| e.rows),
+                rows_written: engine.writes.get(name).copied().unwrap_or(0),
+            }
+        };
+        let by_reads = |name: &str| match engine.reads.get(name) {
+            Some(ex) if !ex.tenants.is_empty() => CoverageStatus::Exercised,
+            Some(ex) => CoverageStatus::NotExercised(format!(
+                "every read failed: {}",
+                ex.first_error.as_deref().unwrap_or("error")
+            )),
+            None => CoverageStatus::NotExercised("no case read it".to_owned()),
+        };
+        let mut out = Vec::new();
+        for t in &engine.schema.tables {
+            let status = if excluded(&t.name) {
+                CoverageStatus::Excluded
+            } else if !t.app_reads && !t.app_writes {
+                CoverageStatus::NoPrivilege
+            } else if !t.app_reads {
+                // Write-only: exercised when a tenant wrote to it.
+                if engine.writes.get(&t.name).is_some_and(|n| *n > 0) {
+                    CoverageStatus::Exercised
+                } else {
+                    CoverageStatus::NotExercised("no tenant could write to it".to_owned())
+                }
+            } else {
+                by_reads(&t.name)
+            };
+            out.push(entry(&t.name, t.kind, status));
+        }
+        for v in &engine.schema.views {
+            let kind = if v.materialized {
+                RelationKind::MaterializedView
+            } else {
+                RelationKind::View
+            };
+            let status = if excluded(&v.name) {
+                CoverageStatus::Excluded
+            } else if !v.app_reads {
+                CoverageStatus::NoPrivilege
+            } else if let Some(e) = engine.refresh_errors.get(&v.name) {
+                CoverageStatus::NotExercised(e.clone())
+            } else {
+                by_reads(&v.name)
+            };
+            out.push(entry(&v.name, kind, status));
+        }
+        for f in &engine.schema.functions {
+            let status = if excluded(&f.name) {
+                CoverageStatus::Excluded
+            } else if let Some(why) = &f.unusable {
+                CoverageStatus::NotExercised(why.clone())
+            } else {
+                by_reads(&f.name)
+            };
+            let mut c = entry(&f.name, RelationKind::Function, status);
+            if f.security_definer {
+                c.name.push_str(" SECURITY DEFINER");
+            }
+            out.push(c);
+        }
+        for o in &engine.schema.others {
+            let status = if excluded(&o.name) {
+                CoverageStatus::Excluded
+            } else {
+                match &o.reason {
+                    Some(why) => CoverageStatus::NotExercised(why.clone()),
+                    None => CoverageStatus::NoTenantRows,
+                }
+            };
+            out.push(entry(&o.name, o.kind, status));
+        }
+        out
     }
 
     /// What the run could not exercise.
@@ -475,8 +702,15 @@ impl IsolationChecker {
                 ));
             }
         }
+        notes.extend(self.engine.seeded.notes.iter().cloned());
         for (name, ex) in &self.engine.own_inserts {
-            if ex.ok == 0 && ex.failed > 0 {
+            let writes = self
+                .engine
+                .schema
+                .tables
+                .iter()
+                .any(|t| &t.name == name && t.app_writes);
+            if ex.ok == 0 && ex.failed > 0 && writes {
                 notes.push(format!(
                     "no tenant could insert its own row into {name} ({})",
                     ex.first_error.as_deref().unwrap_or("error")
@@ -499,10 +733,13 @@ impl IsolationChecker {
     /// # Errors
     /// [`Error::IsolationQuery`] when the delete fails (the rows stay).
     pub async fn cleanup(self) -> Result<()> {
-        let engine = self.engine;
+        let mut engine = self.engine;
         engine.conns.serial.close();
         engine.conns.concurrent.close();
-        seed::cleanup(&engine.conns.admin, &engine.schema, &engine.seeded).await
+        let cleaned = seed::cleanup(&engine.conns.admin, &engine.schema, &engine.seeded).await;
+        // Materialized views lose the seeded rows too.
+        engine.refresh_materialized_views().await;
+        cleaned
     }
 }
 

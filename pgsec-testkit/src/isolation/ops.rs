@@ -14,6 +14,9 @@ pub(crate) enum Target {
     Table(usize),
     /// A view over tenant tables (index into the schema's views).
     View(usize),
+    /// A call of a function with one of its generated argument lists (index into the
+    /// engine's calls).
+    Function(usize),
 }
 
 /// Where a transaction without a tenant runs.
@@ -95,6 +98,8 @@ pub(crate) struct Shape {
     /// Tables that can be written (not partitions), as indexes into a separate list.
     pub(crate) writable: usize,
     pub(crate) views: usize,
+    /// Function calls (a function with one generated argument list each).
+    pub(crate) calls: usize,
     /// Most operations in one case.
     pub(crate) max_ops: usize,
 }
@@ -103,18 +108,27 @@ pub(crate) struct Shape {
 const ROW_CHOICES: usize = 3;
 
 fn target(shape: Shape) -> BoxedStrategy<Target> {
-    let tables = (0..shape.tables).prop_map(Target::Table);
-    if shape.views == 0 {
-        tables.boxed()
-    } else {
-        // Views weigh like tables: each view is an independent way in.
-        let views = (0..shape.views).prop_map(Target::View);
-        Union::new_weighted(vec![
-            (shape.tables as u32, tables.boxed()),
-            (shape.views as u32, views.boxed()),
-        ])
-        .boxed()
+    let tables = (0..shape.tables.max(1)).prop_map(Target::Table);
+    // Views and calls weigh like tables: each is an independent way in.
+    let mut arms = vec![(shape.tables.max(1) as u32, tables.boxed())];
+    if shape.views > 0 {
+        arms.push((
+            shape.views as u32,
+            (0..shape.views).prop_map(Target::View).boxed(),
+        ));
     }
+    if shape.calls > 0 {
+        arms.push((
+            shape.calls as u32,
+            (0..shape.calls).prop_map(Target::Function).boxed(),
+        ));
+    }
+    if arms.len() == 1 {
+        if let Some((_, only)) = arms.pop() {
+            return only;
+        }
+    }
+    Union::new_weighted(arms).boxed()
 }
 
 /// One operation.
@@ -227,6 +241,7 @@ mod tests {
         tables: 5,
         writable: 4,
         views: 2,
+        calls: 3,
         max_ops: 6,
     };
 
@@ -244,6 +259,7 @@ mod tests {
                 let in_range = |t: &Target| match t {
                     Target::Table(i) => *i < SHAPE.tables,
                     Target::View(i) => *i < SHAPE.views,
+                    Target::Function(i) => *i < SHAPE.calls,
                 };
                 match &op {
                     Op::Read { actor, target } => assert!(*actor < 6 && in_range(target)),
@@ -264,6 +280,7 @@ mod tests {
         let shape = Shape {
             writable: 0,
             views: 0,
+            calls: 0,
             ..SHAPE
         };
         let mut runner = TestRunner::deterministic();

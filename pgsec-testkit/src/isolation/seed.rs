@@ -22,6 +22,10 @@ pub(crate) struct SeedRow {
     pub(crate) values: Vec<Option<String>>,
     /// The row as a record literal.
     pub(crate) text: String,
+    /// Seeded with the plain plan (defaults and made-up values only), not with the
+    /// varied values of the columns policies, views and functions read: a tenant must
+    /// see every plain row of its own.
+    pub(crate) plain: bool,
 }
 
 /// Where an inserted column's value comes from.
@@ -37,6 +41,9 @@ enum Source {
     Filler,
     /// An expression spliced into the statement (enum labels).
     Expr(String),
+    /// One of these values, by row (booleans both ways, NULL, enum labels, bounds,
+    /// literals the policies compare with).
+    Vary(Vec<Option<String>>),
 }
 
 /// How to insert a row into one table.
@@ -70,6 +77,41 @@ impl InsertPlan {
             }
         }
         Self { columns }
+    }
+
+    /// The plan for rows with varied values: the plain plan plus every column that a
+    /// policy, a view or a function body reads (a word of `corpus`) and that can take
+    /// several values (not the tenant, a key, a sequence, a unique or generated
+    /// column). `None` when no column qualifies. Returns the plan and the most values a
+    /// column cycles through.
+    pub(crate) fn varied(table: &Table, corpus: &str) -> Option<(Self, usize)> {
+        let mut plan = Self::new(table);
+        let literals = literals(corpus);
+        let words = words(corpus);
+        let mut most = 0;
+        for (i, col) in table.columns.iter().enumerate() {
+            if i == table.tenant_col
+                || col.generated
+                || col.sequenced
+                || col.unique
+                || table.fks.iter().any(|fk| fk.columns.contains(&i))
+                || !words.contains(&col.name.to_lowercase())
+            {
+                continue;
+            }
+            let values = variants(col, &literals);
+            if values.len() < 2 {
+                continue;
+            }
+            most = most.max(values.len());
+            let source = Source::Vary(values);
+            match plan.columns.iter_mut().find(|(c, _)| *c == i) {
+                Some(entry) => entry.1 = source,
+                None => plan.columns.push((i, source)),
+            }
+        }
+        plan.columns.sort_by_key(|(i, _)| *i);
+        (most > 0).then_some((plan, most))
     }
 
     /// Number of bound parameters per row.
@@ -151,6 +193,86 @@ impl InsertPlan {
     }
 }
 
+/// Most varied values one column cycles through.
+const MAX_VARIANTS: usize = 5;
+
+/// The string literals of `text` (`'open'`, `'it''s'`), at most eight, short ones.
+fn literals(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut lit = String::new();
+        loop {
+            match chars.next() {
+                None => return out,
+                Some('\'') if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    lit.push('\'');
+                }
+                Some('\'') => break,
+                Some(c) => lit.push(c),
+            }
+        }
+        // Setting names and type names are not values a column holds.
+        let setting_like = lit.contains('.') && !lit.contains(' ');
+        if lit.chars().count() <= 64 && !setting_like && !out.contains(&lit) {
+            out.push(lit);
+            if out.len() == 8 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The lower-cased identifier words of `text`.
+fn words(text: &str) -> std::collections::BTreeSet<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The values a column cycles through in varied rows.
+fn variants(col: &Column, literals: &[String]) -> Vec<Option<String>> {
+    let some = |v: &[&str]| v.iter().map(|s| Some((*s).to_owned())).collect::<Vec<_>>();
+    let mut values: Vec<Option<String>> = match col.category {
+        'B' => some(&["true", "false"]),
+        'E' => col.enum_labels.iter().cloned().map(Some).collect(),
+        'N' => match col.base_type.as_str() {
+            "int2" => some(&["1", "0", "-1", "32767"]),
+            "int4" => some(&["1", "0", "-1", "2147483647"]),
+            "int8" => some(&["1", "0", "-1", "9223372036854775807"]),
+            _ => some(&["1", "0", "-1"]),
+        },
+        'D' => match col.base_type.as_str() {
+            "date" | "timestamp" | "timestamptz" => some(&["infinity", "-infinity", "epoch"]),
+            _ => some(&["00:00", "23:59:59"]),
+        },
+        'S' => {
+            let mut v: Vec<Option<String>> = literals
+                .iter()
+                .filter(|l| col.max_len.is_none_or(|m| l.chars().count() <= m))
+                .take(MAX_VARIANTS - 2)
+                .cloned()
+                .map(Some)
+                .collect();
+            v.push(Some(String::new()));
+            v
+        }
+        _ => Vec::new(),
+    };
+    values.truncate(MAX_VARIANTS - usize::from(!col.not_null));
+    if !col.not_null {
+        values.push(None);
+    }
+    values
+}
+
 fn enum_expr(col: &Column) -> Option<String> {
     (col.category == 'E').then(|| format!("(pg_catalog.enum_range(NULL::{}))[1]", col.sql_type))
 }
@@ -199,6 +321,8 @@ pub(crate) struct Seeded {
     /// Rows added to tenant registries (tables a tenant column references).
     pub(crate) registry_rows: Vec<(String, Identity)>,
     pub(crate) borrowed: BorrowedRows,
+    /// What could not be seeded as planned (varied rows a constraint refused).
+    pub(crate) notes: Vec<String>,
 }
 
 impl Seeded {
@@ -220,6 +344,7 @@ impl Seeded {
             let col = &t.columns[*i];
             let value = match source {
                 Source::Expr(_) => continue,
+                Source::Vary(values) => values[n as usize % values.len()].clone(),
                 Source::Tenant => Some(tenant_value.to_owned()),
                 Source::Filler => match filler(col, n) {
                     Some(v) => Some(v),
@@ -433,7 +558,74 @@ async fn seed_inner(
             .query_typed(&stmt, &refs)
             .await
             .map_err(seed_error(&table.name))?;
-        for row in &rows {
+        record_rows(seeded, world, t, table, &rows, true)?;
+
+        // Rows with varied values in the columns policies, views and functions read.
+        let Some((varied, per_tenant)) = InsertPlan::varied(table, &schema.corpus) else {
+            continue;
+        };
+        if table.tenant_unique {
+            continue;
+        }
+        let mut params: Vec<Option<String>> = Vec::new();
+        let mut count = 0;
+        for (k, tenant) in world.tenants.iter().enumerate() {
+            for r in 0..per_tenant {
+                let values = seeded
+                    .values(schema, &varied, t, (k, &tenant.value), n, r)
+                    .map_err(|reason| Error::IsolationSetup { reason })?;
+                params.extend(values);
+                n += 1;
+                count += 1;
+            }
+        }
+        let stmt = varied.sql(table, count, true);
+        let refs: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+            .collect();
+        admin
+            .batch_execute("SAVEPOINT varied_rows")
+            .await
+            .map_err(seed_error(&table.name))?;
+        match admin.query_typed(&stmt, &refs).await {
+            Ok(rows) => {
+                admin
+                    .batch_execute("RELEASE varied_rows")
+                    .await
+                    .map_err(seed_error(&table.name))?;
+                record_rows(seeded, world, t, table, &rows, false)?;
+            }
+            Err(e) => {
+                admin
+                    .batch_execute("ROLLBACK TO varied_rows")
+                    .await
+                    .map_err(seed_error(&table.name))?;
+                let why = e
+                    .as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+                seeded.notes.push(format!(
+                    "rows of {} with varied values (booleans both ways, NULL, enum labels, \
+                     bounds) were refused ({why}); only plain rows were seeded",
+                    table.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records rows an `INSERT .. RETURNING` of the seeding plan returned.
+fn record_rows(
+    seeded: &mut Seeded,
+    world: &World,
+    t: usize,
+    table: &Table,
+    rows: &[tokio_postgres::Row],
+    plain: bool,
+) -> Result<()> {
+    {
+        for row in rows {
             let values: Vec<Option<String>> = row.get(3);
             let tenant_text = values.get(table.tenant_col).cloned().flatten();
             let Some(k) = world
@@ -453,6 +645,7 @@ async fn seed_inner(
                 id: (row.get(0), row.get(1)),
                 values,
                 text: row.get(2),
+                plain,
             });
         }
     }

@@ -240,7 +240,10 @@ async fn usage_and_connection_problems_are_errors() {
         matches!(err, Error::IsolationConnect { role: "app", .. }),
         "{err:?}"
     );
-    assert!(!err.to_string().contains("password="), "{err}");
+    assert!(
+        !pgsec_core::display_chain(&err).contains("password="),
+        "{err}"
+    );
 
     // The application role cannot see every tenant's rows, so it cannot be the admin.
     let err = check(IsolationConfig {
@@ -261,4 +264,136 @@ async fn usage_and_connection_problems_are_errors() {
     assert!(matches!(err, Error::IsolationSetup { .. }), "{err:?}");
     assert!(err.to_string().contains("org_id"), "{err}");
     assert_eq!(APP_USER, "pgsec_app");
+}
+
+#[tokio::test]
+async fn coverage_names_every_kind_and_a_leak_names_its_static_rule() {
+    use pgsec_testkit::isolation::{CoverageStatus, RelationKind, Verdict};
+
+    // A definer function leaking every tenant's open orders: the leak is on the
+    // function, and rls.definer_function predicts it.
+    let file = schema("broken", "24_definer_function_all_tenants");
+    let db = database(&file).await;
+    let report = check(config(&db, &file)).await.unwrap();
+    assert_eq!(report.verdict(), Verdict::Leak);
+    let v = &report.violations()[0];
+    assert_eq!(v.relation, "public.open_orders()");
+    assert!(
+        v.predicted_by
+            .iter()
+            .any(|p| p.starts_with("rls.definer_function [critical]")),
+        "{:?}",
+        v.predicted_by
+    );
+    // Every leaked row is an open order of another tenant: the seeds set status to
+    // the literal the function body compares with.
+    assert!(v.rows.iter().all(|r| r.row.contains(",open,")), "{report}");
+    let text = report.to_string();
+    for needle in [
+        "coverage:",
+        "public.open_orders() SECURITY DEFINER",
+        "predicted by: rls.definer_function [critical]",
+        "verdict: leak",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let json = report.to_json();
+    assert!(
+        json.starts_with("{\"verdict\":\"leak\",\"exit_code\":1,"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"predicted_by\":[\"rls.definer_function [critical]"),
+        "{json}"
+    );
+
+    // The clean twins: functions, a materialized view the app may not read, an
+    // inheritance child with its own RLS, partitions without privileges.
+    for (name, expected) in [
+        (
+            "11_functions_that_filter",
+            vec![
+                (
+                    "public.my_open_orders() SECURITY DEFINER",
+                    RelationKind::Function,
+                ),
+                (
+                    "public.orders_with_status(wanted text)",
+                    RelationKind::Function,
+                ),
+            ],
+        ),
+        (
+            "12_inheritance_child_with_rls",
+            vec![("public.items_archive", RelationKind::InheritanceChild)],
+        ),
+        (
+            "08_partitioned_table",
+            vec![
+                ("public.events", RelationKind::PartitionedTable),
+                ("public.events_p0", RelationKind::Partition),
+            ],
+        ),
+        (
+            "10_materialized_view_not_granted",
+            vec![("public.item_digest", RelationKind::MaterializedView)],
+        ),
+    ] {
+        let file = schema("correct", name);
+        let db = database(&file).await;
+        let report = check(config(&db, &file)).await.unwrap();
+        assert_eq!(report.verdict(), Verdict::Clean, "{report}");
+        for (object, kind) in expected {
+            let c = report
+                .coverage
+                .iter()
+                .find(|c| c.name == object)
+                .unwrap_or_else(|| panic!("{object} not in the coverage:\n{report}"));
+            assert_eq!(c.kind, kind, "{c:?}");
+            match c.status {
+                CoverageStatus::Exercised => {
+                    assert!(c.tenants >= 2, "{c:?}");
+                }
+                CoverageStatus::NoPrivilege => {
+                    assert!(matches!(
+                        kind,
+                        RelationKind::Partition | RelationKind::MaterializedView
+                    ));
+                }
+                _ => panic!("{c:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn columns_policies_read_are_seeded_both_ways() {
+    let file = schema("correct", "09_published_behind_restrictive_policy");
+    let db = database(&file).await;
+    let mut checker = IsolationChecker::prepare(&config(&db, &file))
+        .await
+        .unwrap();
+    let admin = db.admin_client().await.unwrap();
+    let row = admin
+        .query_one(
+            "select count(distinct published), count(distinct tenant_id) from items",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, i64>(0),
+        2,
+        "published is seeded true and false"
+    );
+    assert!(row.get::<_, i64>(1) >= 4);
+    let report = checker.run(20).await.unwrap();
+    assert!(report.is_isolated(), "{report}");
+    checker.cleanup().await.unwrap();
+    let left: i64 = admin
+        .query_one("select count(*) from items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }

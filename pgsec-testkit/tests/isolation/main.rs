@@ -20,6 +20,8 @@ pub(crate) const SEED: u64 = 0x5eed_0006;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Expect {
     Pass,
+    /// No violation, but something readable cannot be exercised: verdict incomplete.
+    Incomplete,
     /// Caught with one of these kinds in the minimal counterexample (`any`: an empty
     /// list, for mistakes that break every expectation, such as a table without RLS).
     Caught(Vec<ViolationKind>),
@@ -34,6 +36,10 @@ pub(crate) struct SchemaFile {
     pub(crate) why: String,
     pub(crate) tenant_columns: Option<Vec<String>>,
     pub(crate) setting: Option<String>,
+    /// A static rule that must flag the schema at high or critical (`-- static:`).
+    pub(crate) static_rule: Option<String>,
+    /// Names that make an incomplete schema clean when excluded (`-- exclude:`).
+    pub(crate) exclude: Vec<String>,
 }
 
 fn kind(name: &str) -> ViolationKind {
@@ -87,6 +93,7 @@ fn parse_schema(path: &Path) -> SchemaFile {
         .as_str()
     {
         "pass" => Expect::Pass,
+        "incomplete" => Expect::Incomplete,
         "any" => Expect::Caught(Vec::new()),
         kinds => Expect::Caught(kinds.split('|').map(|k| kind(k.trim())).collect()),
     };
@@ -96,6 +103,10 @@ fn parse_schema(path: &Path) -> SchemaFile {
         tenant_columns: header("tenant-columns")
             .map(|v| v.split(',').map(|c| c.trim().to_owned()).collect()),
         setting: header("setting"),
+        static_rule: header("static"),
+        exclude: header("exclude")
+            .map(|v| v.split(',').map(|c| c.trim().to_owned()).collect())
+            .unwrap_or_default(),
         expect,
         sql,
     }

@@ -6,5 +6,6 @@
 
 mod hardened;
 mod leftovers;
+mod majors;
 mod proxy;
 mod weakened;

@@ -44,9 +44,9 @@ trait Ctx<T> {
     fn ctx(self, what: &str) -> Result<T, String>;
 }
 
-impl<T, E: Display> Ctx<T> for Result<T, E> {
+impl<T, E: std::error::Error + 'static> Ctx<T> for Result<T, E> {
     fn ctx(self, what: &str) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {}", one_line(&e.to_string())))
+        self.map_err(|e| format!("{what}: {}", one_line(&pgsec_core::display_chain(&e))))
     }
 }
 
@@ -63,7 +63,7 @@ fn one_line(s: &str) -> String {
 fn pg_message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|db| db.message().to_owned())
-        .unwrap_or_else(|| one_line(&e.to_string()))
+        .unwrap_or_else(|| one_line(&pgsec_core::display_chain(e)))
 }
 
 /// The server's message anywhere in an error's `source()` chain, else the error itself.
@@ -78,7 +78,7 @@ fn server_message(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = err.source();
     }
-    one_line(&e.to_string())
+    one_line(&pgsec_core::display_chain(e))
 }
 
 /// Passwords the demo gives the generated login roles (never printed).
@@ -542,7 +542,8 @@ impl Demo {
                         .await
                         .ctx(&format!("collecting {db}"))?,
                 ),
-                Err(e) => collection.add_unreadable_database(db.clone(), one_line(&e.to_string())),
+                Err(e) => collection
+                    .add_unreadable_database(db.clone(), one_line(&pgsec_core::display_chain(&e))),
             }
         }
         progress.done();
@@ -749,7 +750,8 @@ impl Demo {
                 }
                 Err(e) => {
                     return Err(format!(
-                        "the insert for {other} failed for another reason: {e}"
+                        "the insert for {other} failed for another reason: {}",
+                        pgsec_core::display_chain(&e)
                     ))
                 }
                 Ok(_) => return Err(format!("{name} inserted a row for {other}")),
@@ -933,14 +935,20 @@ impl Demo {
             Ok(_) => Err("connected although the certificate is not for wrong.example".to_owned()),
             Err(e) => match e.certificate_refusal() {
                 Some(CertificateRefusal::NameMismatch { presented, .. }) => {
-                    say(format_args!("pgsec-client: {}", one_line(&e.to_string())));
+                    say(format_args!(
+                        "pgsec-client: {}",
+                        one_line(&pgsec_core::display_chain(&e))
+                    ));
                     Ok(format!(
                         "refused during the TLS handshake, before any password was sent: the certificate \
                          names {}, not wrong.example",
                         presented.join(", ")
                     ))
                 }
-                _ => Err(format!("refused, but not for the host name: {e}")),
+                _ => Err(format!(
+                    "refused, but not for the host name: {}",
+                    pgsec_core::display_chain(&e)
+                )),
             },
         }
     }

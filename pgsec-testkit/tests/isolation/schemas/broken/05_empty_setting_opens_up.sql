@@ -1,4 +1,5 @@
 -- expect: rows_without_tenant
+-- static: rls.policy_loose_match
 -- why: coalesce(nullif(setting, ''), tenant_id) compares the column with itself when the setting is empty or unset
 create table items (
   id bigserial primary key,

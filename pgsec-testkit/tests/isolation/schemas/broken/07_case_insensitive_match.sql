@@ -1,4 +1,5 @@
 -- expect: foreign_rows_visible | foreign_row_deleted | foreign_row_changed
+-- static: rls.policy_loose_match
 -- why: lower() on both sides makes 'acme' and 'ACME' one tenant
 create table items (
   id bigserial primary key,

@@ -1,4 +1,5 @@
 -- expect: foreign_rows_visible | rows_without_tenant
+-- static: rls.view_bypass
 -- why: the view lacks security_invoker, so it reads the table with its owner's (a superuser's) rights and RLS never applies
 create table items (
   id bigserial primary key,

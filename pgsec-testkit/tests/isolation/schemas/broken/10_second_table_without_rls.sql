@@ -1,4 +1,5 @@
 -- expect: any
+-- static: rls.disabled
 -- why: items is isolated, but the comments table added later has no RLS at all
 create table items (
   id bigserial primary key,

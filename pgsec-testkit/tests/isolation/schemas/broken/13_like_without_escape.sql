@@ -1,4 +1,5 @@
 -- expect: foreign_rows_visible | foreign_row_deleted | foreign_row_changed
+-- static: rls.policy_loose_match
 -- why: LIKE with the tenant id as the pattern: '_' in tenant 'ac_e' matches tenant 'acme'
 create table items (
   id bigserial primary key,

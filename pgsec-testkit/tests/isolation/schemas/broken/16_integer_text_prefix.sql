@@ -1,4 +1,5 @@
 -- expect: foreign_rows_visible | rows_without_tenant | foreign_row_deleted | foreign_row_changed
+-- static: rls.policy_loose_match
 -- why: integer tenants compared as text with LIKE: tenant 4 sees tenants 41 and 407, and an empty setting matches every tenant
 create table accounts (
   id bigserial primary key,

@@ -1,4 +1,5 @@
 -- expect: rows_without_tenant
+-- static: rls.policy_loose_match
 -- why: an empty or unset setting falls back to the nil uuid, so connections without a tenant act as tenant 00000000-...
 create table documents (
   id bigserial primary key,

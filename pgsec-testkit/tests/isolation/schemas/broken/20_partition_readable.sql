@@ -1,4 +1,5 @@
 -- expect: foreign_rows_visible | rows_without_tenant
+-- static: rls.disabled
 -- why: RLS is on the partitioned table only; the partitions are granted too, and reading a partition directly applies its own (absent) policies
 create table events (
   tenant_id text not null,
