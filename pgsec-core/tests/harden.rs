@@ -40,6 +40,7 @@ fn profile(backend: Backend, pgaudit: bool) -> Result<Profile, pgsec_core::Error
 #[tokio::test]
 async fn the_generated_configuration_applies_twice_and_audits_clean() -> TestResult {
     let server = TestServer::builder()
+        .durable()
         .setting("include_if_exists", FRAGMENT)
         .start()
         .await?;

@@ -98,6 +98,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Keeps PostgreSQL's durability settings (`fsync`, `synchronous_commit`,
+    /// `full_page_writes` on) instead of the kit's test-only `off`: for a server that an
+    /// audit should find production-shaped (the demo, the hardening test).
+    pub fn durable(self) -> Self {
+        self.setting("fsync", "on")
+            .setting("synchronous_commit", "on")
+            .setting("full_page_writes", "on")
+    }
+
     /// Creates the application role as a SUPERUSER (a deliberately unsafe set-up).
     pub fn app_superuser(mut self, yes: bool) -> Self {
         self.app_superuser = yes;

@@ -194,6 +194,7 @@ impl Demo {
         say("so that step 3 needs reloads only, no restart)");
         let progress = Progress::start("starting PostgreSQL");
         let server = TestServer::builder()
+            .durable()
             .ssl(false)
             .replace_hba(true)
             .hba_lines(WEAK_HBA)
