@@ -241,7 +241,14 @@ mod tests {
                 "priv.app_owns_tables",
             ),
             (
-                live(app(), vec![tenant_table("owner", false, false)], "on"),
+                // rls.disabled refuses only a table the application can reach.
+                live(
+                    app(),
+                    vec![tenant_table("owner", false, false).with_acl(vec![
+                        pgsec_core::snapshot::AclItem::parse("app=arwd/owner").unwrap(),
+                    ])],
+                    "on",
+                ),
                 "rls.disabled",
             ),
             (
