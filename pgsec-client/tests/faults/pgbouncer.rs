@@ -59,7 +59,13 @@ async fn a_pgbouncer_restart_fails_retry_safe_and_the_pool_recovers() {
     let err = within(PROMPT, "begin while pgbouncer is down", pool.begin(&t))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Checkout { .. }), "{err:?}");
+    // Usually the checkout fails; under load an idle connection whose close the pool
+    // has not seen yet can be handed out first, and its BEGIN fails on the closed
+    // connection. Either way nothing ran and a retry is safe.
+    assert!(
+        matches!(err, Error::Checkout { .. } | Error::Begin { .. }),
+        "{err:?}"
+    );
     assert!(err.is_retry_safe(), "{err:?}");
     eprintln!(
         "checkout with pgbouncer down failed in {:?}: {err}",
