@@ -576,10 +576,37 @@ impl Config {
 
     /// Sets one libpq option by name, as if it appeared in a connection string.
     ///
+    /// Each option family decides its own keys, in this order: where and as whom to
+    /// connect, TLS, protocol versions, authentication checks, timeouts and keepalives,
+    /// and the options that are accepted without effect or refused; a key none of them
+    /// knows is an unknown option.
+    ///
     /// # Errors
     /// [`Error::UnknownOption`], [`Error::InvalidValue`] or [`Error::Unsupported`]; the
     /// value is never repeated in them.
     pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
+        let known = self.set_connection_option(key, value)?
+            || self.set_tls_option(key, value)?
+            || self.set_protocol_version_option(key, value)?
+            || self.set_authentication_option(key, value)?
+            || self.set_timing_option(key, value)?
+            || ignore_or_refuse_option(key, value)?;
+        if known {
+            Ok(())
+        } else {
+            Err(Error::UnknownOption {
+                position: None,
+                suggestion: suggest_key(key),
+            })
+        }
+    }
+
+    /// Where and as whom to connect: hosts, addresses, ports, user, password, database,
+    /// server options, application name, and how a host is chosen among several
+    /// (`target_session_attrs`, `load_balance_hosts`). Refuses a bad port, and the
+    /// session attributes tokio-postgres cannot select (`primary`, `standby`,
+    /// `prefer-standby`). `Ok(false)` when `key` is not of this family.
+    fn set_connection_option(&mut self, key: &str, value: &str) -> Result<bool> {
         match key {
             "host" => self.hosts = split_list(value),
             "hostaddr" => self.hostaddrs = split_list(value),
@@ -598,6 +625,42 @@ impl Config {
             "fallback_application_name" => {
                 self.fallback_application_name = Some(value.to_owned());
             }
+            "target_session_attrs" => {
+                self.target_session_attrs = match value {
+                    "any" => TargetSessionAttrs::Any,
+                    "read-write" => TargetSessionAttrs::ReadWrite,
+                    "read-only" => TargetSessionAttrs::ReadOnly,
+                    "primary" | "standby" | "prefer-standby" => {
+                        return Err(unsupported(
+                            key,
+                            format!(
+                                "\"{value}\" is not supported by tokio-postgres; use any, \
+                                 read-write or read-only"
+                            ),
+                        ))
+                    }
+                    _ => return Err(Error::invalid(key, "use one of any, read-write, read-only")),
+                }
+            }
+            "load_balance_hosts" => {
+                self.load_balance_random = match value {
+                    "disable" => false,
+                    "random" => true,
+                    _ => return Err(Error::invalid(key, "use one of disable, random")),
+                };
+                self.load_balance_set = true;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// TLS: the mode (and the old `ssl=true` spelling of `sslmode=require`), the root
+    /// and client certificates, SNI, direct or PostgreSQL-style negotiation, and when a
+    /// client certificate is sent. Refuses any value but `true` for `ssl`, and any
+    /// value libpq would not accept. `Ok(false)` when `key` is not of this family.
+    fn set_tls_option(&mut self, key: &str, value: &str) -> Result<bool> {
+        match key {
             "sslmode" => self.ssl_mode = Some(value.parse()?),
             // The old JDBC-style spelling libpq still accepts in URLs.
             "ssl" if value == "true" => self.ssl_mode = Some(SslMode::Require),
@@ -624,13 +687,23 @@ impl Config {
                 self.ssl_negotiation_set = true;
             }
             "sslcertmode" => self.ssl_cert_mode = Some(value.parse()?),
-            "min_protocol_version" | "max_protocol_version" => {
-                let version = Some(parse_protocol_version(key, value)?);
-                if key == "min_protocol_version" {
-                    self.min_protocol_version = version;
-                } else {
-                    self.max_protocol_version = version;
-                }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Protocol versions: PostgreSQL's wire protocol (`min_protocol_version`,
+    /// `max_protocol_version`: only 3.0 is spoken, 3.2 is refused rather than quietly
+    /// downgraded) and TLS's (`ssl_min_protocol_version`, `ssl_max_protocol_version`:
+    /// rustls speaks TLS 1.2 and 1.3, so a maximum below 1.2 is refused and a minimum
+    /// below it is the same as 1.2). `Ok(false)` when `key` is not of this family.
+    fn set_protocol_version_option(&mut self, key: &str, value: &str) -> Result<bool> {
+        match key {
+            "min_protocol_version" => {
+                self.min_protocol_version = Some(parse_protocol_version(key, value)?);
+            }
+            "max_protocol_version" => {
+                self.max_protocol_version = Some(parse_protocol_version(key, value)?);
             }
             "ssl_min_protocol_version" => {
                 self.ssl_min_tls13 = match value {
@@ -653,7 +726,39 @@ impl Config {
                     _ => return Err(Error::invalid(key, TLS_VERSIONS)),
                 }
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// What the authentication must show: channel binding, the peer's user name on a
+    /// Unix socket (`requirepeer`) and the methods the server may ask for
+    /// (`require_auth`). An empty `requirepeer` or `require_auth` leaves its check off,
+    /// as in libpq. `Ok(false)` when `key` is not of this family.
+    fn set_authentication_option(&mut self, key: &str, value: &str) -> Result<bool> {
+        match key {
             "channel_binding" => self.channel_binding = Some(value.parse()?),
+            // libpq: an empty value leaves the check off.
+            "requirepeer" => self.requirepeer = Some(value.to_owned()).filter(|v| !v.is_empty()),
+            "require_auth" => {
+                self.require_auth = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.parse()?)
+                };
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Timeouts and TCP keepalives, with libpq's readings: a connect timeout of zero or
+    /// less waits forever and anything else is at least 2 s; a TCP user timeout of zero
+    /// or less is the system's; negative keepalive settings count as zero. Refuses a
+    /// value that is not an integer (`keepalives`: not 0 or 1). `Ok(false)` when `key`
+    /// is not of this family.
+    fn set_timing_option(&mut self, key: &str, value: &str) -> Result<bool> {
+        match key {
             "connect_timeout" => {
                 let secs = parse_int(key, value)?;
                 // libpq: zero or negative waits forever, anything else at least 2 s.
@@ -675,98 +780,9 @@ impl Config {
             "keepalives_count" => {
                 self.keepalives_count = Some(parse_int(key, value)?.max(0) as u32);
             }
-            "target_session_attrs" => {
-                self.target_session_attrs = match value {
-                    "any" => TargetSessionAttrs::Any,
-                    "read-write" => TargetSessionAttrs::ReadWrite,
-                    "read-only" => TargetSessionAttrs::ReadOnly,
-                    "primary" | "standby" | "prefer-standby" => {
-                        return Err(Error::Unsupported {
-                            key: key.into(),
-                            reason: format!(
-                                "\"{value}\" is not supported by tokio-postgres; use any, \
-                                 read-write or read-only"
-                            ),
-                        })
-                    }
-                    _ => return Err(Error::invalid(key, "use one of any, read-write, read-only")),
-                }
-            }
-            "load_balance_hosts" => {
-                self.load_balance_random = match value {
-                    "disable" => false,
-                    "random" => true,
-                    _ => return Err(Error::invalid(key, "use one of disable, random")),
-                };
-                self.load_balance_set = true;
-            }
-            "gssencmode" => {
-                if value == "require" {
-                    return Err(Error::Unsupported {
-                        key: key.into(),
-                        reason: "GSSAPI encryption is not available; use TLS (sslmode=verify-full)"
-                            .into(),
-                    });
-                }
-            }
-            // Accepted and without effect, as in current libpq.
-            "sslcompression" | "krbsrvname" | "gsslib" | "gssdelegation" | "requiressl" => {}
-            "oauth_issuer" | "oauth_client_id" | "oauth_client_secret" | "oauth_scope" => {
-                return Err(Error::Unsupported {
-                    key: key.into(),
-                    reason: "OAuth authentication (PostgreSQL 18) is not implemented by \
-                             tokio-postgres; authenticate with SCRAM-SHA-256 or a client \
-                             certificate"
-                        .into(),
-                })
-            }
-            "scram_client_key" | "scram_server_key" => {
-                return Err(Error::Unsupported {
-                    key: key.into(),
-                    reason: "SCRAM pass-through keys (PostgreSQL 18) are not implemented by \
-                             tokio-postgres; give the password instead"
-                        .into(),
-                })
-            }
-            "sslcrl" | "sslcrldir" => {
-                return Err(Error::Unsupported {
-                    key: key.into(),
-                    reason: "certificate revocation lists are not checked; ignoring one would \
-                             accept a revoked server certificate"
-                        .into(),
-                })
-            }
-            "sslpassword" => {
-                return Err(Error::Unsupported {
-                    key: key.into(),
-                    reason: "encrypted client keys are not supported; decrypt the key into a \
-                             file readable only by its owner"
-                        .into(),
-                })
-            }
-            // libpq: an empty value leaves the check off.
-            "requirepeer" => self.requirepeer = Some(value.to_owned()).filter(|v| !v.is_empty()),
-            "require_auth" => {
-                self.require_auth = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.parse()?)
-                };
-            }
-            "service" | "replication" | "sslkeylogfile" => {
-                return Err(Error::Unsupported {
-                    key: key.into(),
-                    reason: "not implemented by pgsec-client".into(),
-                })
-            }
-            _ => {
-                return Err(Error::UnknownOption {
-                    position: None,
-                    suggestion: suggest_key(key),
-                })
-            }
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Adds a host (a name checked against the certificate, or an absolute path to a
@@ -1113,6 +1129,50 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The libpq options that change nothing here: those current libpq accepts without
+/// effect (`Ok(true)`), `gssencmode` unless it is `require`, and the ones that are
+/// refused with the reason because honouring them is not possible and ignoring them
+/// would weaken the connection or surprise the caller (GSSAPI encryption, OAuth, SCRAM
+/// pass-through keys, revocation lists, encrypted client keys, `service`,
+/// `replication`, `sslkeylogfile`). `Ok(false)` when `key` is not one of them.
+fn ignore_or_refuse_option(key: &str, value: &str) -> Result<bool> {
+    let reason = match key {
+        "gssencmode" if value == "require" => {
+            "GSSAPI encryption is not available; use TLS (sslmode=verify-full)"
+        }
+        // Accepted and without effect, as in current libpq.
+        "gssencmode" | "sslcompression" | "krbsrvname" | "gsslib" | "gssdelegation"
+        | "requiressl" => return Ok(true),
+        "oauth_issuer" | "oauth_client_id" | "oauth_client_secret" | "oauth_scope" => {
+            "OAuth authentication (PostgreSQL 18) is not implemented by tokio-postgres; \
+             authenticate with SCRAM-SHA-256 or a client certificate"
+        }
+        "scram_client_key" | "scram_server_key" => {
+            "SCRAM pass-through keys (PostgreSQL 18) are not implemented by tokio-postgres; \
+             give the password instead"
+        }
+        "sslcrl" | "sslcrldir" => {
+            "certificate revocation lists are not checked; ignoring one would accept a \
+             revoked server certificate"
+        }
+        "sslpassword" => {
+            "encrypted client keys are not supported; decrypt the key into a file readable \
+             only by its owner"
+        }
+        "service" | "replication" | "sslkeylogfile" => "not implemented by pgsec-client",
+        _ => return Ok(false),
+    };
+    Err(unsupported(key, reason))
+}
+
+/// [`Error::Unsupported`] for `key`, with the reason it cannot be honoured.
+fn unsupported(key: &str, reason: impl Into<String>) -> Error {
+    Error::Unsupported {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 fn split_list(value: &str) -> Vec<String> {

@@ -110,33 +110,53 @@ const ENCODE_HINT: &str = "percent-encode \"@\" in a user name or password as %4
 /// or `?` of a password, and splitting there would send part of the password to the
 /// network as a host name.
 pub(crate) fn parse_url(s: &str) -> Result<Vec<Pair>> {
-    let prefix = if s.starts_with("postgresql://") {
-        "postgresql://"
-    } else if s.starts_with("postgres://") {
-        "postgres://"
-    } else {
-        return Err(Error::syntax(
-            "URL must start with postgresql:// or postgres://",
-        ));
-    };
-    let rest = &s[prefix.len()..];
-    let position_of = |sub: &str| {
-        // `sub` is a slice of `s`: its character position, 1-based.
-        let byte = sub.as_ptr() as usize - s.as_ptr() as usize;
-        s[..byte].chars().count() + 1
-    };
-    let pair = |key: &str, value: String, at: &str| Pair {
-        key: key.into(),
-        value,
-        position: position_of(at),
-    };
-    let mut out = Vec::new();
-
+    let rest = strip_scheme(s)?;
     let (main, query) = match rest.split_once('?') {
         Some((m, q)) => (m, Some(q)),
         None => (rest, None),
     };
-    // libpq looks for '@' before the first '/'.
+    let (authority, path) = split_authority(main)?;
+    let mut out = Vec::new();
+    let hostspec = push_userinfo(s, authority, &mut out)?;
+    push_hosts(s, hostspec, &mut out)?;
+    if let Some(db) = path.strip_prefix('/') {
+        if !db.is_empty() {
+            out.push(url_pair(s, "dbname", decode(db, "database name")?, db));
+        }
+    }
+    if let Some(query) = query {
+        push_query(s, query, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// What follows `postgresql://` or `postgres://`; refuses any other start.
+fn strip_scheme(s: &str) -> Result<&str> {
+    s.strip_prefix("postgresql://")
+        .or_else(|| s.strip_prefix("postgres://"))
+        .ok_or_else(|| Error::syntax("URL must start with postgresql:// or postgres://"))
+}
+
+/// The part of `url` that `sub` (a slice of it) starts at: a 1-based character position.
+fn position_in(url: &str, sub: &str) -> usize {
+    let byte = sub.as_ptr() as usize - url.as_ptr() as usize;
+    url[..byte].chars().count() + 1
+}
+
+/// A pair whose position is where `at` (a slice of `url`) starts.
+fn url_pair(url: &str, key: &str, value: String, at: &str) -> Pair {
+    Pair {
+        key: key.into(),
+        value,
+        position: position_in(url, at),
+    }
+}
+
+/// Splits the URL before its query into the authority (`user:password@hosts`) and the
+/// path (`/dbname`) at the first `/`, where libpq looks for `@`. Refuses an `@` that
+/// would make the end of the password ambiguous: a second one in the authority, or
+/// one in the path.
+fn split_authority(main: &str) -> Result<(&str, &str)> {
     let authority_end = main.find('/').unwrap_or(main.len());
     let (authority, path) = main.split_at(authority_end);
     if authority.matches('@').count() > 1 {
@@ -152,88 +172,105 @@ pub(crate) fn parse_url(s: &str) -> Result<Vec<Pair>> {
              is written with %40 too)"
         )));
     }
-    let hostspec = match authority.find('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.split_once(':') {
-                Some((u, p)) => {
-                    if !u.is_empty() {
-                        out.push(pair("user", decode(u, "user name")?, u));
-                    }
-                    out.push(pair("password", decode(p, "password")?, p));
-                }
-                None if !userinfo.is_empty() => {
-                    out.push(pair("user", decode(userinfo, "user name")?, userinfo));
-                }
-                None => {}
-            }
-            &authority[at + 1..]
-        }
-        None => authority,
+    Ok((authority, path))
+}
+
+/// Pushes the user and password of `authority` (before its `@`, if any) and returns
+/// what follows: the host list.
+fn push_userinfo<'a>(url: &str, authority: &'a str, out: &mut Vec<Pair>) -> Result<&'a str> {
+    let Some(at) = authority.find('@') else {
+        return Ok(authority);
     };
-
-    if !hostspec.is_empty() {
-        let mut hosts = Vec::new();
-        let mut ports = Vec::new();
-        for entry in hostspec.split(',') {
-            let (host, port) = if let Some(v6) = entry.strip_prefix('[') {
-                let end = v6.find(']').ok_or_else(|| {
-                    Error::syntax("missing \"]\" after an IPv6 host address in URL")
-                })?;
-                let after = &v6[end + 1..];
-                let port = match after.strip_prefix(':') {
-                    Some(p) => p,
-                    None if after.is_empty() => "",
-                    None => {
-                        return Err(Error::syntax(
-                            "unexpected character after an IPv6 host address in URL",
-                        ))
-                    }
-                };
-                if v6[..end].is_empty() {
-                    return Err(Error::syntax("empty IPv6 host address in URL"));
-                }
-                (v6[..end].to_string(), port)
-            } else {
-                match entry.split_once(':') {
-                    Some((h, p)) => (decode(h, "host")?, p),
-                    None => (decode(entry, "host")?, ""),
-                }
-            };
-            hosts.push(host);
-            ports.push(decode(port, "port")?);
-        }
-        out.push(pair("host", hosts.join(","), hostspec));
-        if ports.iter().any(|p| !p.is_empty()) {
-            out.push(pair("port", ports.join(","), hostspec));
-        }
-    }
-
-    if let Some(db) = path.strip_prefix('/') {
-        if !db.is_empty() {
-            out.push(pair("dbname", decode(db, "database name")?, db));
-        }
-    }
-
-    if let Some(query) = query {
-        for (i, param) in query.split('&').enumerate() {
-            if param.is_empty() {
-                continue;
+    let userinfo = &authority[..at];
+    match userinfo.split_once(':') {
+        Some((u, p)) => {
+            if !u.is_empty() {
+                out.push(url_pair(url, "user", decode(u, "user name")?, u));
             }
-            let (k, v) = param.split_once('=').ok_or_else(|| {
-                Error::syntax(format!(
-                    "missing \"=\" in URL query parameter {} (position {}); if it is the rest \
-                     of a password holding \"?\", percent-encode that as %3F",
-                    i + 1,
-                    position_of(param)
-                ))
-            })?;
-            let key = decode(k, "parameter name")?;
-            let value = decode(v, "parameter value")?;
-            out.push(pair(&key, value, param));
+            out.push(url_pair(url, "password", decode(p, "password")?, p));
         }
+        None if !userinfo.is_empty() => {
+            out.push(url_pair(
+                url,
+                "user",
+                decode(userinfo, "user name")?,
+                userinfo,
+            ));
+        }
+        None => {}
     }
-    Ok(out)
+    Ok(&authority[at + 1..])
+}
+
+/// Pushes `host` (and `port`, when any entry names one) for a comma-separated list of
+/// `host[:port]` and `[v6addr][:port]` entries; nothing for an empty list.
+fn push_hosts(url: &str, hostspec: &str, out: &mut Vec<Pair>) -> Result<()> {
+    if hostspec.is_empty() {
+        return Ok(());
+    }
+    let mut hosts = Vec::new();
+    let mut ports = Vec::new();
+    for entry in hostspec.split(',') {
+        let (host, port) = split_host_entry(entry)?;
+        hosts.push(host);
+        ports.push(decode(port, "port")?);
+    }
+    out.push(url_pair(url, "host", hosts.join(","), hostspec));
+    if ports.iter().any(|p| !p.is_empty()) {
+        out.push(url_pair(url, "port", ports.join(","), hostspec));
+    }
+    Ok(())
+}
+
+/// One entry of the host list: the host (decoded; an IPv6 address is taken as written
+/// between its brackets) and the port as written (empty when there is none).
+fn split_host_entry(entry: &str) -> Result<(String, &str)> {
+    let Some(v6) = entry.strip_prefix('[') else {
+        return Ok(match entry.split_once(':') {
+            Some((h, p)) => (decode(h, "host")?, p),
+            None => (decode(entry, "host")?, ""),
+        });
+    };
+    let end = v6
+        .find(']')
+        .ok_or_else(|| Error::syntax("missing \"]\" after an IPv6 host address in URL"))?;
+    let after = &v6[end + 1..];
+    let port = match after.strip_prefix(':') {
+        Some(p) => p,
+        None if after.is_empty() => "",
+        None => {
+            return Err(Error::syntax(
+                "unexpected character after an IPv6 host address in URL",
+            ))
+        }
+    };
+    if v6[..end].is_empty() {
+        return Err(Error::syntax("empty IPv6 host address in URL"));
+    }
+    Ok((v6[..end].to_string(), port))
+}
+
+/// Pushes the `key=value` parameters of the query (after `?`, separated by `&`; empty
+/// ones skipped). Refuses a parameter without `=`, naming it by its number and
+/// position only: it may be the rest of a password.
+fn push_query(url: &str, query: &str, out: &mut Vec<Pair>) -> Result<()> {
+    for (i, param) in query.split('&').enumerate() {
+        if param.is_empty() {
+            continue;
+        }
+        let (k, v) = param.split_once('=').ok_or_else(|| {
+            Error::syntax(format!(
+                "missing \"=\" in URL query parameter {} (position {}); if it is the rest \
+                 of a password holding \"?\", percent-encode that as %3F",
+                i + 1,
+                position_in(url, param)
+            ))
+        })?;
+        let key = decode(k, "parameter name")?;
+        let value = decode(v, "parameter value")?;
+        out.push(url_pair(url, &key, value, param));
+    }
+    Ok(())
 }
 
 /// Percent-decoding; `what` names the part in errors, whose value is never quoted.
