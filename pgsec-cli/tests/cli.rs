@@ -143,6 +143,9 @@ fn read_and_usage_errors_exit_2_with_one_line() {
         vec!["audit", "--data-dir", "no-such-dir"],
         vec!["hba", "lint", "missing_hba.conf"],
         vec!["audit", "--hba", "x", "--pg-version", "9"],
+        vec!["audit", "--hba", "x", "--pg-version", "19"],
+        vec!["hba", "parse", "x", "--pg-version", "19"],
+        vec!["hba", "lint", "x", "--pg-version", "12"],
     ] {
         let o = pgsec(&args, d.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
@@ -151,6 +154,32 @@ fn read_and_usage_errors_exit_2_with_one_line() {
         assert!(o.stdout.is_empty(), "{args:?}: {}", stdout(&o));
         if args[0] == "audit" && !args.contains(&"--fail-on") && !args.contains(&"--format") {
             assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        }
+        if args.contains(&"--pg-version") {
+            assert!(err.contains("from 13 to 18"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn hba_parse_takes_every_supported_major() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "pg_hba.conf",
+        "hostssl all all 0.0.0.0/0 scram-sha-256\n",
+    );
+    for major in ["13", "14", "15", "16", "17", "18"] {
+        for cmd in ["parse", "lint"] {
+            let o = pgsec(
+                &["hba", cmd, "pg_hba.conf", "--pg-version", major],
+                d.path(),
+            );
+            assert!(
+                matches!(o.status.code(), Some(0 | 1)),
+                "hba {cmd} --pg-version {major}: {}",
+                stderr(&o)
+            );
         }
     }
 }

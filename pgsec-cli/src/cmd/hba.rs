@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use pgsec_core::hba::{format_view_table, HbaFile, HbaParseOptions, PgVersion};
+use pgsec_core::hba::{format_view_table, HbaFile, HbaParseOptions};
 
 /// Subcommands of `pgsec hba`.
 #[derive(Debug, clap::Subcommand)]
@@ -19,7 +19,7 @@ pub(crate) enum HbaCommand {
 pub(crate) struct LintArgs {
     /// The pg_hba.conf file (included files are read relative to it).
     pub(crate) file: PathBuf,
-    /// PostgreSQL major version whose parsing rules apply (13 to 17).
+    /// PostgreSQL major version whose parsing rules apply (13 to 18).
     #[arg(long = "pg-version", default_value_t = 15)]
     pub(crate) pg_version: u32,
     #[command(flatten)]
@@ -45,7 +45,7 @@ pub(crate) struct ParseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     pub(crate) format: ParseFormat,
-    /// PostgreSQL major version whose parsing rules apply (13 to 17).
+    /// PostgreSQL major version whose parsing rules apply (13 to 18).
     #[arg(long = "pg-version", default_value_t = 15)]
     pub(crate) pg_version: u32,
     /// Show the values of secret options (ldapbindpasswd, radiussecrets) as the server's
@@ -82,13 +82,9 @@ fn lint(args: &LintArgs) -> u8 {
 }
 
 fn parse(args: &ParseArgs) -> u8 {
-    let version = match PgVersion::new(args.pg_version) {
+    let version = match super::audit::pg_version(args.pg_version) {
         Ok(v) => v,
-        Err(n) => {
-            return super::fail(format!(
-                "--pg-version {n} is not supported; use a major version from 13 to 17"
-            ))
-        }
+        Err(e) => return super::fail(e),
     };
     let options = HbaParseOptions::new(version).with_limits(args.input.limits());
     let file = match HbaFile::load_with(&args.file, &options) {
@@ -119,6 +115,7 @@ fn parse(args: &ParseArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgsec_core::hba::PgVersion;
 
     #[test]
     fn text_table_has_header_rows_and_count() {
