@@ -1,0 +1,4 @@
+#[pgsec_testkit_macros::test]
+async fn generic<T>() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pgsec_testkit_macros::test]
+fn plain() {}
+
+fn main() {}
