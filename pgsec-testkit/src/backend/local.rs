@@ -326,8 +326,12 @@ pub const ENV_NO_CACHE: &str = "PGSEC_TESTKIT_NO_CACHE";
 /// server: initdb is most of a local start. The copy's superuser password is replaced
 /// by the server's own random one as soon as it is up. The cache lives in a 0700 folder
 /// of the temp dir (`pgsec-testkit-cache-<uid>`), keyed by the binaries' folder and
-/// `initdb`'s modification time.
-fn cached_cluster(bin: &PgBin, run_as: RunAs) -> Result<Option<(PathBuf, String)>> {
+/// `initdb`'s modification time and the admin user the cluster was made for.
+fn cached_cluster(
+    bin: &PgBin,
+    run_as: RunAs,
+    admin_user: &str,
+) -> Result<Option<(PathBuf, String)>> {
     use std::hash::{Hash as _, Hasher as _};
     if std::env::var(ENV_NO_CACHE).is_ok_and(|v| v == "1") {
         return Ok(None);
@@ -336,7 +340,7 @@ fn cached_cluster(bin: &PgBin, run_as: RunAs) -> Result<Option<(PathBuf, String)
         .and_then(|m| m.modified())
         .ok();
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (bin.dir.as_path(), mtime, run_as.uid, run_as.switch).hash(&mut h);
+    (bin.dir.as_path(), mtime, run_as.uid, run_as.switch, admin_user).hash(&mut h);
     let me = fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m));
     let base = std::env::temp_dir().join(format!("pgsec-testkit-cache-{me}"));
     let dir = base.join(format!("{:016x}", h.finish()));
@@ -369,7 +373,7 @@ fn cached_cluster(bin: &PgBin, run_as: RunAs) -> Result<Option<(PathBuf, String)
         run_as,
         staging.path(),
         &staging.path().join("data"),
-        crate::server::ADMIN_USER,
+        admin_user,
         &password,
     )?;
     let pw_path = staging.path().join("admin.pw");
@@ -399,7 +403,7 @@ impl LocalServer {
         fs::create_dir(&socket_dir)?;
         fs::set_permissions(&socket_dir, fs::Permissions::from_mode(0o700))?;
         run_as.chown(&socket_dir)?;
-        let bootstrap_password = match cached_cluster(&bin, run_as)? {
+        let bootstrap_password = match cached_cluster(&bin, run_as, &spec.admin_user)? {
             Some((cached, password)) => {
                 let mut cp = Command::new("cp");
                 cp.arg("-a").arg(&cached).arg(&data);
