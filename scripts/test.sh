@@ -4,7 +4,7 @@
 # once with the container backend (required) on the default major, the live suites
 # (parser agreement, live audit, rules by major, guard/pool, libpq options, ping,
 # isolation) once more on every other major, and the testkit's own tests once more with
-# the local backend.
+# the local backend and once on a stock-layout image (scripts/build-stock-image.sh).
 #
 #   PGSEC_PG_MAJOR         the major of the whole suite (default 17, the testkit's default)
 #   PGSEC_PG_LIVE_MAJORS   the other majors the live suites run on (default "15 18";
@@ -37,6 +37,9 @@ bash scripts/docker-up.sh
 for m in $PG_MAJOR $LIVE_MAJORS; do
     bash scripts/build-pg-image.sh "$m"
 done
+# A stand-in for the official postgres image (no pgaudit): the testkit's own tests run
+# on it below.
+bash scripts/build-stock-image.sh "$PG_MAJOR"
 
 log "local backend packages (server, pgaudit, psql, pgbouncer)"
 apt_install "postgresql-${LOCAL_MAJOR}" "postgresql-${LOCAL_MAJOR}-pgaudit" postgresql-client pgbouncer
@@ -72,6 +75,10 @@ done
 
 log "pgsec-testkit tests with the local backend (installed PostgreSQL ${LOCAL_MAJOR})"
 env -u PGSEC_PG_MAJOR PGSEC_TESTKIT_BACKEND=local cargo test -p pgsec-testkit
+
+log "pgsec-testkit's own tests on a stock-layout image (pgsec/stock-postgres:${PG_MAJOR}, no pgaudit)"
+env -u PGSEC_PG_MAJOR PGSEC_TESTKIT_BACKEND=container PGSEC_TESTKIT_REQUIRE_CONTAINER=1 \
+    PGSEC_TESTKIT_IMAGE="pgsec/stock-postgres:${PG_MAJOR}" cargo test -p pgsec-testkit --test kit
 
 # A second, bounded property pass with fresh random inputs over every parser (pg_hba.conf,
 # postgresql.conf, hardening profiles, certificates, aclitems, libpq connection strings,

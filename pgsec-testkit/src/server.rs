@@ -453,6 +453,9 @@ impl TestServer {
             server.connector.info.admin = admin;
         }
         server.set_up(&admin_client, b.app_superuser).await?;
+        if b.pgaudit && !server.has_pgaudit {
+            crate::backend::log_missing_pgaudit_once(server.major);
+        }
         log_backend_once(
             backend,
             &format!(

@@ -139,6 +139,22 @@ pub(crate) fn log_backend_once(backend: Backend, detail: &str) {
     });
 }
 
+/// Says once per process, on stderr and in the trace, that pgaudit was asked for (the
+/// default) and the server has none: a stock image or a local install without the
+/// package. Audit logging is then off, which the tests may check through
+/// `TestServer::has_pgaudit`; the kit does not fail, it says so.
+pub(crate) fn log_missing_pgaudit_once(major: u32) {
+    static LOGGED: Once = Once::new();
+    LOGGED.call_once(|| {
+        eprintln!(
+            "pgsec-testkit: pgaudit is not installed for PostgreSQL {major}: the server runs \
+             without audit logging (install postgresql-{major}-pgaudit, or use the project's \
+             image from scripts/build-pg-image.sh {major})"
+        );
+        tracing::warn!(major, "pgsec-testkit: pgaudit missing; audit logging off");
+    });
+}
+
 /// Whether a Docker engine answers, asked through the `docker` CLI (or, without the
 /// CLI, by connecting to the engine's socket).
 fn docker_answers() -> Result<(), String> {

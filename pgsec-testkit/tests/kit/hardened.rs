@@ -135,7 +135,16 @@ async fn settings_are_hardened() {
     assert!(min == "TLSv1.2" || min == "TLSv1.3", "{min}");
     let preload = show("shared_preload_libraries").await;
     assert_eq!(preload.contains("pgaudit"), server.has_pgaudit());
-    if server.backend() == Backend::Container {
+    // PGSEC_TESTKIT_IMAGE may name a stock image (scripts/build-stock-image.sh, the
+    // official postgres image): no pgaudit there, and the kit must say so, not fake it.
+    let stock_image = std::env::var("PGSEC_TESTKIT_IMAGE")
+        .is_ok_and(|image| !image.starts_with("pgsec/postgres:"));
+    if server.backend() == Backend::Container && stock_image {
+        assert!(
+            !server.has_pgaudit(),
+            "a stock image has no pgaudit, yet the kit reports it loaded: {preload}"
+        );
+    } else if server.backend() == Backend::Container {
         // The project's image ships pgaudit: it must be loaded there.
         assert!(server.has_pgaudit(), "pgaudit not loaded: {preload}");
         let n: i64 = admin
