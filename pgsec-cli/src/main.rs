@@ -8,14 +8,20 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod cmd;
+mod color;
 
 /// Turns the PostgreSQL security baseline into checks you can run.
 #[derive(Debug, Parser)]
 #[command(name = "pgsec", version, about, long_about = None)]
 struct Cli {
+    /// When to colour the output: auto (a terminal, and NO_COLOR unset), always or
+    /// never. JSON, SARIF and HTML are never coloured.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = color::ColorWhen::Auto,
+          global = true, overrides_with = "color")]
+    color: color::ColorWhen,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,11 +41,21 @@ enum Command {
     Isolation(cmd::isolation::IsolationArgs),
     /// Run the end-to-end demonstration on a throwaway server.
     Demo(cmd::demo::DemoArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page (roff), or write one page per subcommand with --dir.
+    Man(cmd::man::ManArgs),
 }
 
 fn main() -> ExitCode {
+    // clap's help and errors are coloured by the command that parses, so --color is
+    // read before clap reads the rest.
+    let when = color::from_args(std::env::args_os());
+    let command = || Cli::command().color(when.into());
     // clap exits with 2 on a usage error (0 for --help and --version).
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command()).exit());
+    color::choose(cli.color);
     // A panic is a bug, but it must not turn into exit code 101: the hook has printed
     // the message, and the documented code for a failure that is not a finding is 2.
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli.command)))
@@ -57,5 +73,17 @@ fn run(command: Command) -> u8 {
         Command::Harden(a) => cmd::harden::run(a),
         Command::Isolation(a) => cmd::isolation::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+        Command::Man(a) => cmd::man::run(a, Cli::command()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

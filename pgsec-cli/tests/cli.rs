@@ -1,9 +1,14 @@
-//! `pgsec audit` (file mode) and `pgsec hba lint`, run as the built binary on temp files.
+//! `pgsec audit` (file mode) and `pgsec hba lint`, run as the built binary on temp files;
+//! `completions`, `man` and `--color` in submodules.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 // Not `tests/hostile.rs`: that would be a test binary of its own.
+#[path = "cli/color.rs"]
+mod color;
+#[path = "cli/completions.rs"]
+mod completions;
 #[path = "cli/hostile.rs"]
 mod hostile;
 

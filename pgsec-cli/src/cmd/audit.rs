@@ -1,7 +1,6 @@
 //! `pgsec audit`: audit configuration files against the rule catalogue; `--url`
 //! audits a live server (`audit_live.rs`).
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,7 +13,7 @@ use pgsec_core::{evaluate, Policy, Report, Severity, Snapshot};
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum OutputFormat {
-    /// Text grouped by severity (colour on a terminal).
+    /// Text grouped by severity (coloured as --color says).
     Text,
     /// The documented JSON report.
     Json,
@@ -54,9 +53,8 @@ pub(crate) struct ReportArgs {
 impl ReportArgs {
     /// The render options for standard output.
     pub(crate) fn render_options(&self) -> RenderOptions {
-        let color = self.format == OutputFormat::Text
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none();
+        // --color decides for text; the other formats never carry escape codes.
+        let color = self.format == OutputFormat::Text && crate::color::on_stdout();
         RenderOptions::default()
             .color(color)
             .max_findings(self.max_findings)

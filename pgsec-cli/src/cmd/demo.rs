@@ -14,7 +14,7 @@
 //! `pgsec demo: all 9 steps behaved as expected` and exit 0. Otherwise the failing step
 //! prints `  FAILED [n/9] why` and the run ends with exit 1 naming it.
 
-mod progress;
+pub(crate) mod progress;
 mod steps;
 
 use std::time::Instant;

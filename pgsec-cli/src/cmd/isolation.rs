@@ -11,6 +11,8 @@
 use pgsec_client::SettingName;
 use pgsec_testkit::isolation::{check, IsolationConfig, DEFAULT_CASES};
 
+use super::demo::progress::Progress;
+
 /// Arguments of `pgsec isolation`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -86,7 +88,11 @@ pub(crate) fn run(args: IsolationArgs) -> u8 {
         Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
     };
     let format = args.format.clone();
-    match runtime.block_on(check(args.config())) {
+    // A spinner on stderr when it is a terminal; nothing is added to standard output.
+    let progress = Progress::start(format!("running up to {} cases", args.cases));
+    let result = runtime.block_on(check(args.config()));
+    drop(progress);
+    match result {
         Err(e) => super::fail_error(&e),
         Ok(report) => {
             let text = match format.as_str() {

@@ -2,11 +2,13 @@
 
 pub(crate) mod audit;
 pub(crate) mod audit_live;
+pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod fleet;
 pub(crate) mod harden;
 pub(crate) mod hba;
 pub(crate) mod isolation;
+pub(crate) mod man;
 pub(crate) mod ping;
 
 use std::io::Write as _;

@@ -1,5 +1,6 @@
 //! Progress for the demo's slow operations: a spinner on a terminal (stderr), and one
-//! "done in 1.2 s" line on stdout whatever the output is.
+//! "done in 1.2 s" line on stdout whatever the output is. `pgsec isolation` uses the
+//! spinner alone (dropping a [`Progress`] clears it without the line).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
