@@ -35,6 +35,7 @@ pub struct ServerBuilder {
     pub(crate) identity: Option<ServerIdentity>,
     pub(crate) image: Option<String>,
     pub(crate) major: Option<u32>,
+    pub(crate) databases_ahead: usize,
 }
 
 impl Default for ServerBuilder {
@@ -50,6 +51,7 @@ impl Default for ServerBuilder {
             identity: None,
             image: None,
             major: None,
+            databases_ahead: crate::server::DATABASES_AHEAD,
         }
     }
 }
@@ -116,6 +118,17 @@ impl ServerBuilder {
     /// Load pgaudit when installed (default true).
     pub fn pgaudit(mut self, load: bool) -> Self {
         self.pgaudit = load;
+        self
+    }
+
+    /// How many clones of the kit's template [`crate::TestServer::fresh_database`] keeps
+    /// ready, made in the background on their own superuser session (default
+    /// [`crate::DATABASES_AHEAD`], 0 turns it off). `CREATE DATABASE` is most of a fresh
+    /// database's cost; a test that leaves a moment between two calls gets one made
+    /// ahead. The price: up to this many spare databases (a few megabytes each) and
+    /// their writes running beside the tests.
+    pub fn databases_ahead(mut self, n: usize) -> Self {
+        self.databases_ahead = n;
         self
     }
 

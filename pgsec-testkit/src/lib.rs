@@ -112,13 +112,14 @@ pub use error::{Error, Result};
 pub use isolation::{IsolationChecker, IsolationConfig, IsolationReport};
 pub use proxy::{Fault, Proxy, ProxyBuilder, ProxyStats};
 pub use server::{
-    ConnectionInfo, Credentials, TestDatabase, TestServer, ADMIN_USER, APP_USER, TEMPLATE_DB,
+    ConnectionInfo, Credentials, StartTimings, TestDatabase, TestServer, ADMIN_USER, APP_USER,
+    DATABASES_AHEAD, TEMPLATE_DB,
 };
 
-/// A fresh database of the [`shared`] server, usually made before it was asked for: the
-/// kit keeps two clones of its template ready and makes the next in the background
-/// (what `#[pgsec_testkit::test]` uses). Without a test attribute, call it in place of
-/// `shared().await?.fresh_database()`.
+/// A fresh database of the [`shared`] server, usually made before it was asked for:
+/// `shared().await?.fresh_database()` (the server keeps [`DATABASES_AHEAD`] clones of
+/// its template ready and makes the next in the background; what
+/// `#[pgsec_testkit::test]` uses).
 ///
 /// # Errors
 /// The server could not be started, or `CREATE DATABASE` failed.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::mpsc;
 
-use crate::{Error, Result, TestDatabase, TestServer, TEMPLATE_DB};
+use crate::{Error, Result, TestDatabase, TestServer};
 
 /// Clones of a template kept ready ahead of the tests that ask for them. Small: each
 /// holds a few megabytes and is never dropped before the server.
@@ -28,7 +28,8 @@ fn templates() -> &'static Mutex<HashMap<String, Arc<Template>>> {
 
 /// A fresh database of the shared `server` with `migrations` applied (in order, once
 /// per test binary and `key`, to a template the database is cloned from). An empty
-/// `key` means no migrations: a clone of the kit's own template.
+/// `key` means no migrations: [`TestServer::fresh_database`], a clone of the kit's own
+/// template.
 ///
 /// # Errors
 /// A migration failed (the error names its file), or `CREATE DATABASE` failed.
@@ -37,6 +38,10 @@ pub(crate) async fn database_for(
     key: &str,
     migrations: &'static [(&'static str, &'static str)],
 ) -> Result<TestDatabase> {
+    if migrations.is_empty() {
+        // The server keeps clones of its own template ready itself.
+        return server.fresh_database().await;
+    }
     let entry = {
         let mut map = templates().lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(map.entry(key.to_owned()).or_insert_with(|| {
@@ -48,12 +53,7 @@ pub(crate) async fn database_for(
     };
     let template = entry
         .name
-        .get_or_try_init(|| async {
-            if migrations.is_empty() {
-                return Ok(TEMPLATE_DB.to_owned());
-            }
-            migrate_template(server, key, migrations).await
-        })
+        .get_or_try_init(|| migrate_template(server, key, migrations))
         .await?
         .clone();
     let ready = entry

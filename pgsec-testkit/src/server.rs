@@ -24,6 +24,13 @@ use crate::proxy::Proxy;
 pub const ADMIN_USER: &str = "pgsec_admin";
 /// Name of the non-superuser application role the kit creates.
 pub const APP_USER: &str = "pgsec_app";
+/// How many clones of the kit's template a server keeps ready for
+/// [`TestServer::fresh_database`] unless [`ServerBuilder::databases_ahead`] says otherwise.
+pub const DATABASES_AHEAD: usize = 2;
+
+/// Clones made ahead by the background task: a database, or why the task stopped.
+type Ahead = tokio::sync::mpsc::Receiver<std::result::Result<TestDatabase, String>>;
+
 /// The template every fresh database is cloned from.
 pub const TEMPLATE_DB: &str = "pgsec_template";
 
@@ -196,6 +203,25 @@ enum Running {
     Container(ContainerServer),
 }
 
+/// Where a server's start went, step by step (see [`TestServer::start_timings`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StartTimings {
+    /// Generating the CA and the server certificate (zero for a caller's own identity
+    /// apart from copying it).
+    pub certificates: Duration,
+    /// Launching the backend: the container created and started (initdb and the server
+    /// start run inside it, so they fall in `until_ready`), or the local cluster copied
+    /// from the cache and `pg_ctl start` returned.
+    pub launch: Duration,
+    /// From launch to the first authenticated TLS query as the superuser.
+    pub until_ready: Duration,
+    /// The kit's set-up: the application role, the template database, pgaudit.
+    pub set_up: Duration,
+    /// From the call to the end of set-up.
+    pub total: Duration,
+}
+
 /// A running PostgreSQL server, stopped and removed on drop.
 ///
 /// ```no_run
@@ -214,7 +240,12 @@ pub struct TestServer {
     has_pgaudit: bool,
     major: u32,
     hardened: bool,
-    next_db: AtomicU32,
+    next_db: Arc<AtomicU32>,
+    timings: StartTimings,
+    // Clones of the kit's template made ahead (`None` until the first fresh_database, or
+    // after the background task stopped).
+    databases_ahead: usize,
+    ahead: tokio::sync::Mutex<Option<Ahead>>,
     // A superuser session kept open for CREATE DATABASE (saves a TLS + SCRAM handshake
     // per fresh database); its connection runs on the kit's runtime.
     keeper: tokio::sync::Mutex<Option<Client>>,
@@ -311,6 +342,7 @@ impl TestServer {
             Some(id) => id,
             None => default_identity()?,
         };
+        let certificates = started.elapsed();
         let admin = Credentials::new(ADMIN_USER, random_password());
         let app = Credentials::new(APP_USER, random_password());
         let files = tempfile::Builder::new()
@@ -391,6 +423,7 @@ impl TestServer {
             }
         };
 
+        let launched = started.elapsed();
         let info = ConnectionInfo {
             host: "localhost".to_owned(),
             hostaddr: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -412,11 +445,15 @@ impl TestServer {
             has_pgaudit: false,
             major: 0,
             hardened: b.is_hardened(),
-            next_db: AtomicU32::new(0),
+            next_db: Arc::new(AtomicU32::new(0)),
+            timings: StartTimings::default(),
+            databases_ahead: b.databases_ahead,
+            ahead: tokio::sync::Mutex::new(None),
             keeper: tokio::sync::Mutex::new(None),
             _files: files,
         };
         let admin_client = server.wait_ready().await?;
+        let ready = started.elapsed();
         let running_major = server_major(&admin_client).await?;
         server.major = running_major;
         if let Some((major, asked_by)) = asked {
@@ -453,6 +490,13 @@ impl TestServer {
             server.connector.info.admin = admin;
         }
         server.set_up(&admin_client, b.app_superuser).await?;
+        server.timings = StartTimings {
+            certificates,
+            launch: launched.saturating_sub(certificates),
+            until_ready: ready.saturating_sub(launched),
+            set_up: started.elapsed().saturating_sub(ready),
+            total: started.elapsed(),
+        };
         if b.pgaudit && !server.has_pgaudit {
             crate::backend::log_missing_pgaudit_once(server.major);
         }
@@ -553,6 +597,11 @@ impl TestServer {
             .await
     }
 
+    /// How long each step of this server's start took.
+    pub fn start_timings(&self) -> StartTimings {
+        self.timings
+    }
+
     /// Which backend runs this server.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -637,10 +686,67 @@ impl TestServer {
     /// A new, empty database cloned from the kit's template (the app role may connect
     /// and create in its `public` schema). Databases live as long as the server.
     ///
+    /// The first call starts a background task that keeps
+    /// [`ServerBuilder::databases_ahead`] clones ready (default [`DATABASES_AHEAD`]), so
+    /// later calls usually take one that is already made instead of waiting for
+    /// `CREATE DATABASE`. Every clone is of the same untouched template, and each is
+    /// handed out once.
+    ///
     /// # Errors
     /// The `CREATE DATABASE` failed.
     pub async fn fresh_database(&self) -> Result<TestDatabase> {
+        if self.databases_ahead == 0 {
+            return self.fresh_database_from(TEMPLATE_DB).await;
+        }
+        let mut ahead = self.ahead.lock().await;
+        if let Some(rx) = ahead.as_mut() {
+            // Waiting for the clone in progress is never slower than starting another.
+            if let Some(Ok(db)) = rx.recv().await {
+                return Ok(db);
+            }
+            // The task stopped (a restart ended its session, or CREATE DATABASE
+            // failed): make this one here, where an error reaches the caller, and
+            // start a new task.
+        }
+        *ahead = Some(self.spawn_databases_ahead());
+        drop(ahead);
         self.fresh_database_from(TEMPLATE_DB).await
+    }
+
+    /// Starts the task that keeps `databases_ahead` clones of the kit's template ready,
+    /// on the kit's runtime and its own superuser session. It ends when the server is
+    /// dropped (the receiver with it) or on its first error, which it hands over.
+    fn spawn_databases_ahead(&self) -> Ahead {
+        let (tx, rx) = tokio::sync::mpsc::channel(self.databases_ahead.max(1));
+        let connector = self.connector.clone();
+        let next_db = Arc::clone(&self.next_db);
+        crate::backend::container::kit_runtime().spawn(async move {
+            let made = async {
+                let admin = connector.connect("postgres", &connector.info.admin).await?;
+                let strategy = crate::pool_of_dbs::clone_strategy(&admin).await?;
+                Ok::<_, Error>((admin, strategy))
+            };
+            let (admin, strategy) = match made.await {
+                Ok(made) => made,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string())).await;
+                    return;
+                }
+            };
+            // A slot first, then the clone: ready and in-progress clones together never
+            // exceed the channel's capacity.
+            while let Ok(slot) = tx.reserve().await {
+                let db = clone_database(&admin, &connector, &next_db, TEMPLATE_DB, strategy)
+                    .await
+                    .map_err(|e| e.to_string());
+                let failed = db.is_err();
+                slot.send(db);
+                if failed {
+                    return;
+                }
+            }
+        });
+        rx
     }
 
     /// A new database cloned from `template`, a database of this server that nobody is
@@ -651,37 +757,33 @@ impl TestServer {
     /// The `CREATE DATABASE` failed (also when a session is still connected to
     /// `template`).
     pub async fn fresh_database_from(&self, template: &str) -> Result<TestDatabase> {
-        let n = self.next_db.fetch_add(1, Ordering::Relaxed);
-        let name = format!("pgsec_test_{}_{n}", std::process::id());
-        let (name_sql, template_sql) = (quote_ident(&name)?, quote_ident(template)?);
         let mut keeper = self.keeper.lock().await;
-        if keeper.as_ref().is_none_or(Client::is_closed) {
+        let admin = match keeper.take() {
+            Some(client) if !client.is_closed() => client,
             // Connect on the kit's runtime: a socket belongs to the runtime that opened
             // it, and each test's runtime ends with the test.
-            let connector = self.connector.clone();
-            let client = crate::backend::container::kit_runtime()
-                .spawn(async move { connector.connect("postgres", &connector.info.admin).await })
-                .await
-                .map_err(|source| Error::Task {
-                    what: "admin session",
-                    source,
-                })??;
-            *keeper = Some(client);
-        }
-        if let Some(admin) = keeper.as_ref() {
-            // WAL_LOG or FILE_COPY, whichever is faster on this server's settings.
-            let strategy = crate::pool_of_dbs::clone_strategy(admin).await?;
-            admin
-                .batch_execute(&format!(
-                    "CREATE DATABASE {name_sql} TEMPLATE {template_sql} STRATEGY {strategy}"
-                ))
-                .await?;
-        }
-        drop(keeper);
-        Ok(TestDatabase {
-            name,
-            connector: Arc::new(self.connector.clone()),
-        })
+            _ => {
+                let connector = self.connector.clone();
+                crate::backend::container::kit_runtime()
+                    .spawn(
+                        async move { connector.connect("postgres", &connector.info.admin).await },
+                    )
+                    .await
+                    .map_err(|source| Error::Task {
+                        what: "admin session",
+                        source,
+                    })??
+            }
+        };
+        // WAL_LOG or FILE_COPY, whichever is faster on this server's settings.
+        let made = match crate::pool_of_dbs::clone_strategy(&admin).await {
+            Ok(strategy) => {
+                clone_database(&admin, &self.connector, &self.next_db, template, strategy).await
+            }
+            Err(e) => Err(e),
+        };
+        *keeper = Some(admin);
+        made
     }
 
     /// Writes a file under the data directory (parents created), e.g. an hba corpus
@@ -736,6 +838,28 @@ impl TestServer {
             .await?;
         Ok(())
     }
+}
+
+/// `CREATE DATABASE` of a new, process-unique name from `template` on `admin`'s server.
+async fn clone_database(
+    admin: &Client,
+    connector: &Connector,
+    next_db: &AtomicU32,
+    template: &str,
+    strategy: &str,
+) -> Result<TestDatabase> {
+    let n = next_db.fetch_add(1, Ordering::Relaxed);
+    let name = format!("pgsec_test_{}_{n}", std::process::id());
+    let (name_sql, template_sql) = (quote_ident(&name)?, quote_ident(template)?);
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {name_sql} TEMPLATE {template_sql} STRATEGY {strategy}"
+        ))
+        .await?;
+    Ok(TestDatabase {
+        name,
+        connector: Arc::new(connector.clone()),
+    })
 }
 
 /// A database of its own for one test, cloned from the kit's template.

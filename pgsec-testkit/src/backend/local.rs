@@ -340,7 +340,14 @@ fn cached_cluster(
         .and_then(|m| m.modified())
         .ok();
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (bin.dir.as_path(), mtime, run_as.uid, run_as.switch, admin_user).hash(&mut h);
+    (
+        bin.dir.as_path(),
+        mtime,
+        run_as.uid,
+        run_as.switch,
+        admin_user,
+    )
+        .hash(&mut h);
     let me = fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m));
     let base = std::env::temp_dir().join(format!("pgsec-testkit-cache-{me}"));
     let dir = base.join(format!("{:016x}", h.finish()));

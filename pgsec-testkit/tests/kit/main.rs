@@ -4,6 +4,7 @@
 //! The backend comes from the environment (`PGSEC_TESTKIT_BACKEND`); `scripts/test.sh`
 //! runs this binary once with each.
 
+mod ahead;
 mod hardened;
 mod leftovers;
 mod majors;
