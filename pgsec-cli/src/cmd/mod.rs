@@ -1,10 +1,8 @@
 //! One module per subcommand; each exposes its clap arguments and `run(args) -> u8`.
 
 pub(crate) mod audit;
-pub(crate) mod audit_live;
 pub(crate) mod completions;
 pub(crate) mod demo;
-pub(crate) mod fleet;
 pub(crate) mod harden;
 pub(crate) mod hba;
 pub(crate) mod isolation;

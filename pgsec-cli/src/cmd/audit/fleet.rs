@@ -1,6 +1,6 @@
 //! `pgsec audit --url A --url B …` or `--targets FILE`: a fleet audit.
 //!
-//! Each target is audited as `pgsec audit --url` audits one (`audit_live::live_report`),
+//! Each target is audited as `pgsec audit --url` audits one (`live::live_report`),
 //! at most `--concurrency` at a time, each within `--target-timeout` (counted from the
 //! moment its audit starts, not from the start of the run). A target that is down, hangs,
 //! refuses TLS or the credentials is reported with its error and the others go on. The
@@ -18,12 +18,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgsec_client::{Config, Environment, Host};
+use pgsec_client::{Config, Environment};
 use pgsec_core::render::{render_to_with, Format};
 use pgsec_core::{Policy, Report};
 use serde_json::{json, Value};
 
-use super::audit::{AuditArgs, OutputFormat};
+use super::args::{AuditArgs, OutputFormat};
 
 /// One target: where it came from, a label without secrets, its connection string.
 struct Target {
@@ -35,25 +35,6 @@ struct Target {
 enum Outcome {
     Audited(Report),
     Failed(String),
-}
-
-/// `30s`, `2m`, `500ms`, or a number of seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = t.split_at(digits);
-    let bad = || format!("`{s}` is not a duration; use seconds, or a number with ms, s or m");
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" | "min" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-        _ => return Err(bad()),
-    };
-    if d.is_zero() {
-        return Err(format!("`{s}`: the timeout must be more than zero"));
-    }
-    Ok(d)
 }
 
 /// The targets of `--url` (in order) then of `--targets FILE`.
@@ -96,22 +77,10 @@ fn label(n: usize, url: &str) -> String {
     let Ok(config) = Config::parse_with_env(url, &Environment::current()) else {
         return format!("target {n} (connection string not understood)");
     };
-    let host = match config.hosts().ok().and_then(|h| h.into_iter().next()) {
-        Some(Host::Tcp { name, addr, port }) => {
-            let shown = if name.is_empty() {
-                addr.map(|a| a.to_string()).unwrap_or_default()
-            } else {
-                name
-            };
-            format!("{shown}:{port}")
-        }
-        Some(Host::Unix { dir, port }) => format!("{}/.s.PGSQL.{port}", dir.display()),
-        Some(_) | None => "server".to_owned(),
-    };
-    format!(
-        "postgresql://{}@{host}/{}",
-        config.get_user().unwrap_or("?"),
-        config.get_dbname().unwrap_or("?")
+    super::live::describe(
+        &config,
+        config.get_user(),
+        config.get_dbname().unwrap_or("?"),
     )
 }
 
@@ -171,21 +140,21 @@ fn mask(message: &str, secrets: &[String]) -> String {
 
 pub(crate) fn run(args: AuditArgs, policy: Policy) -> u8 {
     if args.report.format == OutputFormat::Html {
-        return super::fail(
+        return crate::cmd::fail(
             "--format html renders one target's report; for several targets use json or sarif"
                 .to_owned(),
         );
     }
     let targets = match targets(&args) {
         Ok(t) => t,
-        Err(e) => return super::fail(e),
+        Err(e) => return crate::cmd::fail(e),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
+        Err(e) => return crate::cmd::fail(format!("cannot start the async runtime: {e}")),
     };
     let args = Arc::new(args);
     let outcomes = runtime.block_on(audit_all(&args, &targets, Arc::new(policy)));
@@ -194,7 +163,7 @@ pub(crate) fn run(args: AuditArgs, policy: Policy) -> u8 {
     let code = exit_code(&outcomes, &args);
     match print(&args, &targets, &outcomes, code) {
         Ok(()) => code,
-        Err(e) => super::fail(e),
+        Err(e) => crate::cmd::fail(e),
     }
 }
 
@@ -210,11 +179,8 @@ async fn audit_all(args: &Arc<AuditArgs>, targets: &[Target], policy: Arc<Policy
             let Ok(_permit) = permits.acquire_owned().await else {
                 return (i, Outcome::Failed("the audit was cancelled".into()));
             };
-            let audited = tokio::time::timeout(
-                timeout,
-                super::audit_live::live_report(&args, &url, &policy),
-            )
-            .await;
+            let audited =
+                tokio::time::timeout(timeout, super::live::live_report(&args, &url, &policy)).await;
             let outcome = match audited {
                 Ok(Ok(report)) => Outcome::Audited(report),
                 Ok(Err(e)) => Outcome::Failed(mask(&e, &secrets(&url))),
@@ -314,7 +280,7 @@ fn print(
 ) -> Result<(), String> {
     let options = args.report.render_options();
     let format: Format = args.report.format.into();
-    super::stream_stdout(|out| match args.report.format {
+    crate::cmd::stream_stdout(|out| match args.report.format {
         OutputFormat::Text => {
             let c = counts(outcomes, args);
             for (i, (t, o)) in targets.iter().zip(outcomes).enumerate() {
@@ -476,17 +442,6 @@ fn write_sarif(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("1h").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn target_files_skip_comments_and_blanks() {

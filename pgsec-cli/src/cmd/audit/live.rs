@@ -12,7 +12,8 @@ use pgsec_core::live::{collect, collect_database, CollectOptions, LiveCollection
 use pgsec_core::{evaluate, Policy, Report};
 use tokio_postgres::error::SqlState;
 
-use super::audit::{now, print_report, AuditArgs};
+use super::args::AuditArgs;
+use super::report::{now, print_report};
 
 pub(crate) fn run(args: &AuditArgs, url: &str, policy: Policy) -> u8 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -20,7 +21,7 @@ pub(crate) fn run(args: &AuditArgs, url: &str, policy: Policy) -> u8 {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
+        Err(e) => return crate::cmd::fail(format!("cannot start the async runtime: {e}")),
     };
     match runtime.block_on(live_report(args, url, &policy)) {
         Ok(report) => {
@@ -30,7 +31,7 @@ pub(crate) fn run(args: &AuditArgs, url: &str, policy: Policy) -> u8 {
             std::mem::forget(report);
             code
         }
-        Err(msg) => super::fail(msg),
+        Err(msg) => crate::cmd::fail(msg),
     }
 }
 
@@ -101,7 +102,7 @@ async fn audit(
 }
 
 /// `user@host:port/db`, without any secret.
-fn describe(config: &Config, user: Option<&str>, db: &str) -> String {
+pub(super) fn describe(config: &Config, user: Option<&str>, db: &str) -> String {
     let host = match config.hosts().ok().and_then(|h| h.into_iter().next()) {
         Some(Host::Tcp { name, addr, port }) => {
             let shown = if name.is_empty() {

@@ -1,14 +1,11 @@
-//! `pgsec audit`: audit configuration files against the rule catalogue; `--url`
-//! audits a live server (`audit_live.rs`).
+//! The arguments of `pgsec audit` (and the report options `hba lint` shares).
 
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use pgsec_core::conf::{ConfFile, ConfParseOptions};
-use pgsec_core::hba::{HbaFile, HbaParseOptions, PgVersion};
-use pgsec_core::render::{render_to_with, Format, RenderOptions};
-use pgsec_core::snapshot::ServerTlsFiles;
-use pgsec_core::{evaluate, Policy, Report, Severity, Snapshot};
+use pgsec_core::hba::PgVersion;
+use pgsec_core::render::{Format, RenderOptions};
+use pgsec_core::{Policy, Severity};
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,28 +62,11 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse::<Severity>().map_err(|e| e.to_string())
 }
 
-/// Prints `report` and returns the exit code (0 or 1).
-pub(crate) fn print_report(report: &Report, args: &ReportArgs) -> u8 {
-    let options = args.render_options();
-    match super::stream_stdout(|out| render_to_with(report, args.format.into(), &options, out)) {
-        Ok(()) => u8::from(report.fails(args.fail_on)),
-        Err(e) => super::fail(e),
-    }
-}
-
 /// PostgreSQL major version from `--pg-version`.
 pub(crate) fn pg_version(n: u32) -> Result<PgVersion, String> {
     PgVersion::new(n).map_err(|n| {
         format!("--pg-version {n} is not supported; use a major version from 13 to 18")
     })
-}
-
-/// Seconds since the Unix epoch (certificate expiry is judged against it).
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Arguments of `pgsec audit`.
@@ -135,8 +115,8 @@ pub(crate) struct AuditArgs {
     /// Fleet audit: a target not audited within this time (connect, collect, evaluate)
     /// is reported as timed out: seconds, or a number with ms, s or m (30s, 2m).
     #[arg(long = "target-timeout", value_name = "DURATION", default_value = "30s",
-          value_parser = super::fleet::parse_duration)]
-    pub(crate) target_timeout: std::time::Duration,
+          value_parser = parse_duration)]
+    pub(crate) target_timeout: Duration,
     /// With --url: audit every database the role may connect to, not only the one in
     /// the connection string.
     #[arg(long = "all-databases")]
@@ -147,7 +127,7 @@ pub(crate) struct AuditArgs {
     #[command(flatten)]
     pub(crate) report: ReportArgs,
     #[command(flatten)]
-    pub(crate) input: super::InputArgs,
+    pub(crate) input: crate::cmd::InputArgs,
 }
 
 impl AuditArgs {
@@ -166,91 +146,37 @@ impl AuditArgs {
     }
 }
 
-pub(crate) fn run(args: AuditArgs) -> u8 {
-    let live = args.targets.is_some() || !args.url.is_empty();
-    if !live && (args.all_databases || args.as_app) {
-        return super::fail("--all-databases and --as-app need --url or --targets");
-    }
-    if args.targets.is_some() || args.url.len() > 1 {
-        let policy = args.policy();
-        return super::fleet::run(args, policy);
-    }
-    if let Some(url) = args.url.first() {
-        return super::audit_live::run(&args, url, args.policy());
-    }
-    let snapshot = match file_snapshot(&args) {
-        Ok(s) => s,
-        Err(e) => return super::fail(e),
+/// `30s`, `2m`, `500ms`, or a number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let bad = || format!("`{s}` is not a duration; use seconds, or a number with ms, s or m");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" | "min" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+        _ => return Err(bad()),
     };
-    let report = evaluate(&snapshot, &args.policy());
-    print_report(&report, &args.report)
+    if d.is_zero() {
+        return Err(format!("`{s}`: the timeout must be more than zero"));
+    }
+    Ok(d)
 }
 
-fn read_conf(path: &Path, args: &AuditArgs) -> Result<ConfFile, String> {
-    let options = ConfParseOptions::default().with_limits(args.input.limits());
-    let conf = ConfFile::load_with(path, &options).map_err(|e| pgsec_core::display_chain(&e))?;
-    for e in &conf.errors {
-        eprintln!(
-            "pgsec: warning: {}:{}: {}",
-            e.file, e.line_number, e.message
-        );
-    }
-    Ok(conf)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A snapshot of the files named on the command line.
-fn file_snapshot(args: &AuditArgs) -> Result<Snapshot, String> {
-    if args.config.is_none() && args.hba.is_none() && args.data_dir.is_none() {
-        return Err("nothing to audit: give --config, --hba and/or --data-dir".to_owned());
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("").is_err());
     }
-    let version = pg_version(args.pg_version)?;
-    let mut target = Vec::new();
-    let mut snapshot = Snapshot::new(String::new(), now()).with_pg_version(version);
-    let mut conf = match &args.config {
-        Some(p) => {
-            target.push(p.display().to_string());
-            Some(read_conf(p, args)?)
-        }
-        None => None,
-    };
-    if let Some(dir) = &args.data_dir {
-        if !dir.is_dir() {
-            return Err(format!("--data-dir {} is not a directory", dir.display()));
-        }
-        target.push(dir.display().to_string());
-        let auto = dir.join("postgresql.auto.conf");
-        if auto.is_file() {
-            let extra = read_conf(&auto, args)?;
-            conf = Some(match conf {
-                Some(mut c) => {
-                    // The server reads postgresql.auto.conf last: its lines win.
-                    for s in c.settings.iter_mut() {
-                        if extra.settings.iter().any(|x| x.name == s.name) {
-                            s.applied = false;
-                        }
-                    }
-                    c.settings.extend(extra.settings);
-                    c.errors.extend(extra.errors);
-                    c
-                }
-                None => extra,
-            });
-        }
-        snapshot =
-            snapshot.with_server_tls_files(ServerTlsFiles::read_from_data_dir(dir, conf.as_ref()));
-    }
-    if let Some(c) = conf {
-        snapshot = snapshot.with_conf(c);
-    }
-    if let Some(p) = &args.hba {
-        target.push(p.display().to_string());
-        let options = HbaParseOptions::new(version).with_limits(args.input.limits());
-        let hba = HbaFile::load_with(p, &options).map_err(|e| pgsec_core::display_chain(&e))?;
-        snapshot = snapshot.with_hba(hba);
-    }
-    snapshot.target = target.join(", ");
-    if let Some(r) = &args.app_role {
-        snapshot = snapshot.with_app_role(r.clone());
-    }
-    Ok(snapshot)
 }
