@@ -72,6 +72,7 @@
 mod auth;
 mod cert;
 mod connect;
+mod details;
 mod error;
 mod options;
 mod pgpass;
@@ -82,7 +83,8 @@ mod unix_socket;
 
 pub use auth::{AuthMethod, RequireAuth};
 pub use cert::{check_host_name, PeerCertificate};
-pub use connect::{config_findings, connect, ConnectionDetails};
+pub use connect::connect;
+pub use details::{config_findings, ConnectionDetails, SocketPeer};
 pub use error::{
     certificate_refusal, is_transient, CertificateRefusal, CheckoutError, Error, Result,
 };
@@ -96,4 +98,3 @@ pub use pool::{
     SETTING_NAME_MAX_LEN, TENANT_TEXT_MAX_LEN,
 };
 pub use tls::{MakeVerifiedTlsConnect, TlsSession, VerifiedTlsConnect, VerifiedTlsStream};
-pub use unix_socket::SocketPeer;

@@ -15,32 +15,9 @@ use tokio::net::UnixStream;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 use crate::auth::{AuthWatch, AuthWatched};
-use crate::connect::ConnectionDetails;
+use crate::details::{ConnectionDetails, SocketPeer};
 use crate::error::{Error, Result};
 use crate::options::{Config, Host, TargetSessionAttrs};
-
-/// Who is behind a Unix-domain socket (`SO_PEERCRED`), and whether `requirepeer` checked
-/// it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SocketPeer {
-    /// The socket file (`<dir>/.s.PGSQL.<port>`).
-    pub socket: PathBuf,
-    /// The user id the server process runs as, when the system said.
-    pub uid: Option<u32>,
-    /// Its user name (from `/etc/passwd`), when the user id has one.
-    pub user: Option<String>,
-    /// The `requirepeer` value the peer was checked against and matched; `None` when
-    /// nothing was checked.
-    pub required: Option<String>,
-}
-
-impl SocketPeer {
-    /// True when `requirepeer` confirmed who runs the server.
-    pub fn is_verified(&self) -> bool {
-        self.required.is_some()
-    }
-}
 
 /// Connects to the first Unix-socket host that answers, as tokio-postgres would, with
 /// the peer checked and the authentication request watched. A `requirepeer` or

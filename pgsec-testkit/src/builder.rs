@@ -4,10 +4,12 @@ use std::fmt::Write as _;
 
 use crate::backend::Backend;
 use crate::certs::ServerIdentity;
-use crate::error::Result;
-use crate::server::TestServer;
 
-/// Builds a [`TestServer`]. Hardened by default (TLS on with a fresh CA, `hostssl` +
+/// How many clones of the kit's template a server keeps ready for
+/// [`TestServer::fresh_database`](crate::TestServer::fresh_database) unless [`ServerBuilder::databases_ahead`] says otherwise.
+pub const DATABASES_AHEAD: usize = 2;
+
+/// Builds a [`TestServer`](crate::TestServer). Hardened by default (TLS on with a fresh CA, `hostssl` +
 /// SCRAM only, pgaudit when installed, connections logged); every weakening is a method
 /// named for what it does.
 ///
@@ -51,7 +53,7 @@ impl Default for ServerBuilder {
             identity: None,
             image: None,
             major: None,
-            databases_ahead: crate::server::DATABASES_AHEAD,
+            databases_ahead: DATABASES_AHEAD,
         }
     }
 }
@@ -155,14 +157,6 @@ impl ServerBuilder {
     pub fn major(mut self, major: u32) -> Self {
         self.major = Some(major);
         self
-    }
-
-    /// Starts the server and waits until an authenticated TLS query succeeds.
-    ///
-    /// # Errors
-    /// No backend is usable, the server failed to start, or it did not become ready.
-    pub async fn start(self) -> Result<TestServer> {
-        TestServer::start_with(self).await
     }
 
     /// True when nothing weakens the default set-up.

@@ -107,13 +107,14 @@ pub use backend::{
     ENV_NO_CACHE, ENV_PG_MAJOR, ENV_REQUIRE_CONTAINER, IMAGE_MAJORS,
 };
 pub use builder::ServerBuilder;
+pub use builder::DATABASES_AHEAD;
 pub use certs::{ServerIdentity, TestCa};
 pub use error::{Error, Result};
 pub use isolation::{IsolationChecker, IsolationConfig, IsolationReport};
 pub use proxy::{Fault, Proxy, ProxyBuilder, ProxyStats};
 pub use server::{
     ConnectionInfo, Credentials, StartTimings, TestDatabase, TestServer, ADMIN_USER, APP_USER,
-    DATABASES_AHEAD, TEMPLATE_DB,
+    TEMPLATE_DB,
 };
 
 /// A fresh database of the [`shared`] server, usually made before it was asked for:

@@ -87,7 +87,7 @@ async fn migrate_template(
             .await
             .map_err(|e| Error::TestSetup {
                 what: format!("migration {file} of {key}"),
-                reason: crate::attr::db_error_text(&e),
+                reason: crate::error::db_error_text(&e),
             })?;
     }
     drop(admin);

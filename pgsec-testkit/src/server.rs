@@ -24,9 +24,6 @@ use crate::proxy::Proxy;
 pub const ADMIN_USER: &str = "pgsec_admin";
 /// Name of the non-superuser application role the kit creates.
 pub const APP_USER: &str = "pgsec_app";
-/// How many clones of the kit's template a server keeps ready for
-/// [`TestServer::fresh_database`] unless [`ServerBuilder::databases_ahead`] says otherwise.
-pub const DATABASES_AHEAD: usize = 2;
 
 /// Clones made ahead by the background task: a database, or why the task stopped.
 type Ahead = tokio::sync::mpsc::Receiver<std::result::Result<TestDatabase, String>>;
@@ -687,7 +684,7 @@ impl TestServer {
     /// and create in its `public` schema). Databases live as long as the server.
     ///
     /// The first call starts a background task that keeps
-    /// [`ServerBuilder::databases_ahead`] clones ready (default [`DATABASES_AHEAD`]), so
+    /// [`ServerBuilder::databases_ahead`] clones ready (default [`crate::DATABASES_AHEAD`]), so
     /// later calls usually take one that is already made instead of waiting for
     /// `CREATE DATABASE`. Every clone is of the same untouched template, and each is
     /// handed out once.
@@ -934,5 +931,16 @@ impl TestDatabase {
     /// Host, port, CA and credentials of the server.
     pub fn info(&self) -> &ConnectionInfo {
         &self.connector.info
+    }
+}
+
+// Here rather than in builder.rs: the builder holds options, the server starts them.
+impl ServerBuilder {
+    /// Starts the server and waits until an authenticated TLS query succeeds.
+    ///
+    /// # Errors
+    /// No backend is usable, the server failed to start, or it did not become ready.
+    pub async fn start(self) -> Result<TestServer> {
+        TestServer::start_with(self).await
     }
 }
