@@ -3,16 +3,19 @@
 //! Every catalogue rule is visited. A rule either emits findings, stays quiet because
 //! its facts are present and fine, or records why it could not be decided (skipped).
 
+mod auth;
 mod client;
 mod hba_rules;
 mod logging;
 mod majors;
 mod objects;
+mod pgaudit;
 mod privileges;
 mod reach;
 mod releases;
 mod rls;
 mod roles;
+mod runtime;
 pub(crate) mod settings;
 mod tls;
 
@@ -57,10 +60,10 @@ const RULE_FNS: &[(&str, RuleFn)] = &[
     ("hba.no_final_reject", hba_rules::no_final_reject),
     ("hba.shadowed_rule", hba_rules::shadowed_rule),
     ("hba.oauth_no_validator", majors::oauth_no_validator),
-    ("auth.password_encryption", logging::password_encryption),
+    ("auth.password_encryption", auth::password_encryption),
     ("auth.md5_stored", roles::md5_stored),
     ("auth.scram_iterations", majors::scram_iterations),
-    ("auth.timeout_long", logging::timeout_long),
+    ("auth.timeout_long", auth::timeout_long),
     ("role.app_superuser", roles::app_superuser),
     ("role.superusers", roles::superusers),
     ("role.bypassrls", roles::bypassrls),
@@ -91,18 +94,18 @@ const RULE_FNS: &[(&str, RuleFn)] = &[
     ("ext.untrusted_language", objects::untrusted_language),
     ("ext.risky_extension", objects::risky_extension),
     ("ext.in_public", objects::in_public),
-    ("audit.pgaudit_not_loaded", logging::pgaudit_not_loaded),
-    ("audit.pgaudit_no_extension", logging::pgaudit_no_extension),
-    ("audit.pgaudit_classes", logging::pgaudit_classes),
-    ("audit.pgaudit_catalog", logging::pgaudit_catalog),
-    ("audit.pgaudit_relation", logging::pgaudit_relation),
+    ("audit.pgaudit_not_loaded", pgaudit::pgaudit_not_loaded),
+    ("audit.pgaudit_no_extension", pgaudit::pgaudit_no_extension),
+    ("audit.pgaudit_classes", pgaudit::pgaudit_classes),
+    ("audit.pgaudit_catalog", pgaudit::pgaudit_catalog),
+    ("audit.pgaudit_relation", pgaudit::pgaudit_relation),
     ("log.connections", logging::log_connections),
     ("log.disconnections", logging::log_disconnections),
     ("log.line_prefix", logging::log_line_prefix),
     ("log.lock_waits", logging::log_lock_waits),
-    ("rt.idle_in_tx_timeout", logging::idle_in_tx_timeout),
-    ("rt.unsafe_setting", logging::unsafe_setting),
-    ("rt.version_eol", logging::version_eol),
+    ("rt.idle_in_tx_timeout", runtime::idle_in_tx_timeout),
+    ("rt.unsafe_setting", runtime::unsafe_setting),
+    ("rt.version_eol", runtime::version_eol),
     ("rt.allow_alter_system", majors::allow_alter_system),
     ("rt.security_release", releases::security_release),
     ("client.sslmode_weak", client::sslmode_weak),

@@ -2,6 +2,7 @@
 //! collected, else `postgresql.conf`, else skipped. Unset settings in a file take
 //! PostgreSQL 15's defaults, and the evidence says so.
 
+use super::{need, Eval};
 use crate::report::Location;
 
 /// PostgreSQL 15 defaults of the settings the rules read.
@@ -158,6 +159,22 @@ pub(crate) fn split_list(value: &str) -> Vec<String> {
 fn push_item(out: &mut Vec<String>, item: &str, quoted: bool) {
     if !item.is_empty() || quoted {
         out.push(item.to_owned());
+    }
+}
+
+/// Emits when the boolean setting `name` has the value `bad`: the shape of the pgaudit,
+/// logging and runtime rules about one switch.
+pub(super) fn bool_rule(ev: &mut Eval<'_>, name: &str, bad: bool, fix: &str, why: &str) {
+    let s = need!(ev, ev.setting(name));
+    match s.as_bool() {
+        Some(v) if v == bad => ev.emit(
+            name,
+            s.location.clone(),
+            format!("{}: {why}", s.describe()),
+            fix,
+        ),
+        Some(_) => {}
+        None => ev.skip(format!("{} is not a boolean", s.describe())),
     }
 }
 

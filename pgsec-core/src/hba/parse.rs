@@ -80,108 +80,20 @@ pub(crate) struct ResolvedOptions<'a> {
 impl ResolvedOptions<'_> {
     /// `get_hba_options()`: the `options` array of the view, None when empty. Secret
     /// values are [`REDACTED`] unless `expose_secrets`.
+    ///
+    /// The order is the server's: realm, map, client certificate, PAM service, then
+    /// the options of the method's own family.
     pub(crate) fn render(&self, method: AuthMethod, expose_secrets: bool) -> Option<Vec<String>> {
-        let secret = |s: &Secret| -> String {
-            if expose_secrets {
-                s.expose_secret().to_owned()
-            } else {
-                REDACTED.to_owned()
-            }
-        };
         let mut out = Vec::new();
         if matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
-            if self.include_realm {
-                out.push("include_realm=true".to_owned());
-            }
-            if let Some(r) = &self.krb_realm {
-                out.push(format!("krb_realm={r}"));
-            }
+            self.render_realm(&mut out);
         }
-        if let Some(m) = &self.usermap {
-            out.push(format!("map={m}"));
-        }
-        match self.clientcert {
-            ClientCert::Off => {}
-            ClientCert::Ca => out.push("clientcert=verify-ca".to_owned()),
-            ClientCert::Full => out.push("clientcert=verify-full".to_owned()),
-        }
-        if let Some(p) = &self.pamservice {
-            out.push(format!("pamservice={p}"));
-        }
-        if method == AuthMethod::Ldap {
-            let kv = [("ldapserver", &self.ldapserver)];
-            for (k, v) in kv {
-                if let Some(v) = v {
-                    out.push(format!("{k}={v}"));
-                }
-            }
-            if self.ldapport != 0 {
-                out.push(format!("ldapport={}", self.ldapport));
-            }
-            if let Some(s) = &self.ldapscheme {
-                out.push(format!("ldapscheme={s}"));
-            }
-            if self.ldaptls {
-                out.push("ldaptls=true".to_owned());
-            }
-            let kv = [
-                ("ldapprefix", &self.ldapprefix),
-                ("ldapsuffix", &self.ldapsuffix),
-                ("ldapbasedn", &self.ldapbasedn),
-                ("ldapbinddn", &self.ldapbinddn),
-            ];
-            for (k, v) in kv {
-                if let Some(v) = v {
-                    out.push(format!("{k}={v}"));
-                }
-            }
-            if let Some(s) = self.ldapbindpasswd {
-                out.push(format!("ldapbindpasswd={}", secret(s)));
-            }
-            let kv = [
-                ("ldapsearchattribute", &self.ldapsearchattribute),
-                ("ldapsearchfilter", &self.ldapsearchfilter),
-            ];
-            for (k, v) in kv {
-                if let Some(v) = v {
-                    out.push(format!("{k}={v}"));
-                }
-            }
-            if self.ldapscope != 0 {
-                out.push(format!("ldapscope={}", self.ldapscope));
-            }
-        }
-        if method == AuthMethod::Radius {
-            if let Some((_, raw)) = self.radiusservers {
-                out.push(format!("radiusservers={raw}"));
-            }
-            if let Some((_, s)) = self.radiussecrets {
-                out.push(format!("radiussecrets={}", secret(s)));
-            }
-            let kv = [
-                ("radiusidentifiers", &self.radiusidentifiers),
-                ("radiusports", &self.radiusports),
-            ];
-            for (k, v) in kv {
-                if let Some((_, raw)) = v {
-                    out.push(format!("{k}={raw}"));
-                }
-            }
-        }
-        if method == AuthMethod::OAuth {
-            let kv = [
-                ("issuer", &self.oauth_issuer),
-                ("scope", &self.oauth_scope),
-                ("validator", &self.oauth_validator),
-            ];
-            for (k, v) in kv {
-                if let Some(v) = v {
-                    out.push(format!("{k}={v}"));
-                }
-            }
-            if self.oauth_skip_usermap {
-                out.push("delegate_ident_mapping=true".to_owned());
-            }
+        self.render_common(&mut out);
+        match method {
+            AuthMethod::Ldap => self.render_ldap(&mut out, expose_secrets),
+            AuthMethod::Radius => self.render_radius(&mut out, expose_secrets),
+            AuthMethod::OAuth => self.render_oauth(&mut out),
+            _ => {}
         }
         if out.is_empty() {
             None
@@ -189,63 +101,127 @@ impl ResolvedOptions<'_> {
             Some(out)
         }
     }
+
+    /// GSSAPI and SSPI: whether the realm is kept in the user name, and which realm.
+    fn render_realm(&self, out: &mut Vec<String>) {
+        if self.include_realm {
+            out.push("include_realm=true".to_owned());
+        }
+        push_set(out, &[("krb_realm", &self.krb_realm)]);
+    }
+
+    /// The options the server shows before any method's family: the user name map,
+    /// the client certificate check and the PAM service.
+    fn render_common(&self, out: &mut Vec<String>) {
+        push_set(out, &[("map", &self.usermap)]);
+        match self.clientcert {
+            ClientCert::Off => {}
+            ClientCert::Ca => out.push("clientcert=verify-ca".to_owned()),
+            ClientCert::Full => out.push("clientcert=verify-full".to_owned()),
+        }
+        push_set(out, &[("pamservice", &self.pamservice)]);
+    }
+
+    /// LDAP: the server and how to reach it, then simple bind (prefix, suffix) or
+    /// search+bind (base DN, bind DN and password, search attribute or filter).
+    fn render_ldap(&self, out: &mut Vec<String>, expose_secrets: bool) {
+        push_set(out, &[("ldapserver", &self.ldapserver)]);
+        if self.ldapport != 0 {
+            out.push(format!("ldapport={}", self.ldapport));
+        }
+        push_set(out, &[("ldapscheme", &self.ldapscheme)]);
+        if self.ldaptls {
+            out.push("ldaptls=true".to_owned());
+        }
+        push_set(
+            out,
+            &[
+                ("ldapprefix", &self.ldapprefix),
+                ("ldapsuffix", &self.ldapsuffix),
+                ("ldapbasedn", &self.ldapbasedn),
+                ("ldapbinddn", &self.ldapbinddn),
+            ],
+        );
+        if let Some(s) = self.ldapbindpasswd {
+            out.push(format!("ldapbindpasswd={}", secret_text(s, expose_secrets)));
+        }
+        push_set(
+            out,
+            &[
+                ("ldapsearchattribute", &self.ldapsearchattribute),
+                ("ldapsearchfilter", &self.ldapsearchfilter),
+            ],
+        );
+        if self.ldapscope != 0 {
+            out.push(format!("ldapscope={}", self.ldapscope));
+        }
+    }
+
+    /// RADIUS: each list as written (the server keeps the raw text for the view).
+    fn render_radius(&self, out: &mut Vec<String>, expose_secrets: bool) {
+        if let Some((_, raw)) = self.radiusservers {
+            out.push(format!("radiusservers={raw}"));
+        }
+        if let Some((_, s)) = self.radiussecrets {
+            out.push(format!("radiussecrets={}", secret_text(s, expose_secrets)));
+        }
+        let lists = [
+            ("radiusidentifiers", &self.radiusidentifiers),
+            ("radiusports", &self.radiusports),
+        ];
+        for (k, v) in lists {
+            if let Some((_, raw)) = v {
+                out.push(format!("{k}={raw}"));
+            }
+        }
+    }
+
+    /// OAuth (18+): issuer, scope, the validator (defaulted from
+    /// `oauth_validator_libraries` when there is one) and whether it maps identities.
+    fn render_oauth(&self, out: &mut Vec<String>) {
+        push_set(
+            out,
+            &[
+                ("issuer", &self.oauth_issuer),
+                ("scope", &self.oauth_scope),
+                ("validator", &self.oauth_validator),
+            ],
+        );
+        if self.oauth_skip_usermap {
+            out.push("delegate_ident_mapping=true".to_owned());
+        }
+    }
 }
 
-/// `parse_hba_line()`.
+/// Appends `name=value` for each option that is set, in the order given.
+fn push_set(out: &mut Vec<String>, options: &[(&str, &Option<Cow<'_, str>>)]) {
+    for (k, v) in options {
+        if let Some(v) = v {
+            out.push(format!("{k}={v}"));
+        }
+    }
+}
+
+/// A secret option's value for the view: [`REDACTED`] unless the caller asked to see it.
+fn secret_text(s: &Secret, expose_secrets: bool) -> String {
+    if expose_secrets {
+        s.expose_secret().to_owned()
+    } else {
+        REDACTED.to_owned()
+    }
+}
+
+/// `parse_hba_line()`: the fields in the server's order (connection type, databases,
+/// roles, address unless `local`, method, options), each refused with the server's
+/// message; the options then pass `parse_hba_auth_opt()`'s checks.
 pub(crate) fn parse_line(
     line: &TokLine<'_, '_>,
     opts: &HbaParseOptions,
     lists: &mut ListInterner,
 ) -> Result<HbaRule, LineError> {
     let major = opts.version.major();
-    let build = &opts.build;
     let mut fields = line.fields();
-    let Some(first) = fields.next() else {
-        return Err(LineError::shown(
-            "end-of-line before database specification",
-        ));
-    };
-    if first.len() > 1 {
-        return Err(LineError::shown(
-            "multiple values specified for connection type",
-        ));
-    }
-    let ctype = first.first().map(|t| t.text.as_ref()).unwrap_or_default();
-    // Some problems are reported but do not stop parsing: a later error replaces them.
-    let mut pending: Option<String> = None;
-    let conn_type = match ctype {
-        "local" => ConnType::Local,
-        "host" => ConnType::Host,
-        "hostssl" => {
-            if !build.ssl {
-                pending = Some(
-                    "hostssl record cannot match because SSL is not supported by this build"
-                        .to_owned(),
-                );
-            } else if !opts.ssl_enabled {
-                pending = Some("hostssl record cannot match because SSL is disabled".to_owned());
-            }
-            ConnType::HostSsl
-        }
-        "hostnossl" => ConnType::HostNoSsl,
-        "hostgssenc" => {
-            if !build.gss {
-                pending = Some(
-                    "hostgssenc record cannot match because GSSAPI is not supported by this build"
-                        .to_owned(),
-                );
-            }
-            ConnType::HostGssEnc
-        }
-        "hostnogssenc" => ConnType::HostNoGssEnc,
-        other => {
-            return Err(LineError::shown(format!(
-                "invalid connection type \"{}\"",
-                shown(other)
-            )))
-        }
-    };
-
+    let (conn_type, pending) = connection_type(fields.next(), opts)?;
     let Some(dbs) = fields.next() else {
         return Err(LineError::shown(
             "end-of-line before database specification",
@@ -256,143 +232,13 @@ pub(crate) fn parse_line(
         return Err(LineError::shown("end-of-line before role specification"));
     };
     let users = names(roles, major, lists)?;
-
-    let mut address = None;
-    if conn_type != ConnType::Local {
-        let Some(addr_field) = fields.next() else {
-            return Err(LineError::shown(
-                "end-of-line before IP address specification",
-            ));
-        };
-        if addr_field.len() > 1 {
-            return Err(LineError::shown(
-                "multiple values specified for host address",
-            ));
-        }
-        let Some(token) = addr_field.first() else {
-            return Err(LineError::shown(
-                "end-of-line before IP address specification",
-            ));
-        };
-        let text: &str = &token.text;
-        let kw = |k: &str| !token.quoted && text == k;
-        if kw("all") {
-            address = Some(HbaAddress::All);
-        } else if kw("samehost") {
-            address = Some(HbaAddress::SameHost);
-        } else if kw("samenet") {
-            address = Some(HbaAddress::SameNet);
-        } else {
-            let (host, cidr) = match split_at_byte(text, b'/') {
-                Some((host, cidr)) => (host, Some(cidr)),
-                None => (text, None),
-            };
-            match parse_numeric_host(host) {
-                None => {
-                    if cidr.is_some() {
-                        return Err(LineError::shown(format!(
-                            "specifying both host name and CIDR mask is invalid: \"{}\"",
-                            shown(text)
-                        )));
-                    }
-                    address = Some(HbaAddress::HostName(host.to_owned()));
-                }
-                Some(ip) => {
-                    let v6 = ip.is_ipv6();
-                    let mask = if let Some(bits) = cidr {
-                        let Some(prefix) = cidr_bits(bits, v6) else {
-                            return Err(LineError::shown(format!(
-                                "invalid CIDR mask in address \"{}\"",
-                                shown(text)
-                            )));
-                        };
-                        mask_of(prefix, v6)
-                    } else {
-                        let Some(mask_field) = fields.next() else {
-                            return Err(LineError::shown(
-                                "end-of-line before netmask specification",
-                            ));
-                        };
-                        if mask_field.len() > 1 {
-                            return Err(LineError::shown("multiple values specified for netmask"));
-                        }
-                        let mtext = mask_field
-                            .first()
-                            .map(|t| t.text.as_ref())
-                            .unwrap_or_default();
-                        let Some(mask) = parse_numeric_host(mtext) else {
-                            return Err(LineError::shown(format!(
-                                "invalid IP mask \"{}\": Name or service not known",
-                                shown(mtext)
-                            )));
-                        };
-                        if mask.is_ipv6() != v6 {
-                            return Err(LineError::shown("IP address and mask do not match"));
-                        }
-                        mask
-                    };
-                    let prefix = leading_ones(mask);
-                    address = Some(if mask_of(prefix, v6) == mask {
-                        let net = ipnet::IpNet::new(ip, prefix)
-                            .map_err(|_| LineError::shown("IP address and mask do not match"))?;
-                        HbaAddress::Net(net)
-                    } else {
-                        HbaAddress::Masked { addr: ip, mask }
-                    });
-                }
-            }
-        }
-    }
-
-    let Some(method_field) = fields.next() else {
-        return Err(LineError::shown("end-of-line before authentication method"));
+    let address = if conn_type == ConnType::Local {
+        None
+    } else {
+        Some(address(&mut fields)?)
     };
-    if method_field.len() > 1 {
-        return Err(LineError::shown(
-            "multiple values specified for authentication type",
-        ));
-    }
-    let mtext = method_field
-        .first()
-        .map(|t| t.text.as_ref())
-        .unwrap_or_default();
-    let mut method = parse_method(mtext, major, build)?;
-    if conn_type == ConnType::Local && method == AuthMethod::Ident {
-        method = AuthMethod::Peer;
-    }
-    if conn_type == ConnType::Local && method == AuthMethod::Gss {
-        return Err(LineError::shown(
-            "gssapi authentication is not supported on local sockets",
-        ));
-    }
-    if conn_type != ConnType::Local && method == AuthMethod::Peer {
-        return Err(LineError::shown(
-            "peer authentication is only supported on local sockets",
-        ));
-    }
-    if conn_type != ConnType::HostSsl && method == AuthMethod::Cert {
-        return Err(LineError::shown(
-            "cert authentication is only supported on hostssl connections",
-        ));
-    }
-
-    let mut options: Vec<HbaOption> = Vec::new();
-    for field in fields {
-        for token in field {
-            match split_at_byte(&token.text, b'=') {
-                None => {
-                    // Right after a secret, most likely the rest of an unquoted value
-                    // with a blank in it.
-                    let after_secret = options.last().is_some_and(HbaOption::is_secret);
-                    return Err(LineError::shown(format!(
-                        "authentication option not in name=value format: {}",
-                        if after_secret { REDACTED } else { &token.text }
-                    )));
-                }
-                Some((n, v)) => options.push(HbaOption::new(n, v)),
-            }
-        }
-    }
+    let method = method_for(fields.next(), conn_type, major, &opts.build)?;
+    let options = option_list(fields)?;
     let rule = HbaRule {
         conn_type,
         databases,
@@ -414,6 +260,220 @@ pub(crate) fn parse_line(
         Some(msg) => Err(LineError::shown(msg)),
         None => Ok(rule),
     }
+}
+
+/// The connection type (the first field), and the problem it has on this server if
+/// any. That problem is returned apart because the server reports it without
+/// stopping: an error later on the line replaces it.
+fn connection_type(
+    field: Option<&[Token<'_>]>,
+    opts: &HbaParseOptions,
+) -> Result<(ConnType, Option<&'static str>), LineError> {
+    // The server's own text, though the field missing is the connection type.
+    let Some(field) = field else {
+        return Err(LineError::shown(
+            "end-of-line before database specification",
+        ));
+    };
+    if field.len() > 1 {
+        return Err(LineError::shown(
+            "multiple values specified for connection type",
+        ));
+    }
+    let build = &opts.build;
+    let mut pending = None;
+    let conn_type = match field.first().map(|t| t.text.as_ref()).unwrap_or_default() {
+        "local" => ConnType::Local,
+        "host" => ConnType::Host,
+        "hostssl" => {
+            if !build.ssl {
+                pending =
+                    Some("hostssl record cannot match because SSL is not supported by this build");
+            } else if !opts.ssl_enabled {
+                pending = Some("hostssl record cannot match because SSL is disabled");
+            }
+            ConnType::HostSsl
+        }
+        "hostnossl" => ConnType::HostNoSsl,
+        "hostgssenc" => {
+            if !build.gss {
+                pending = Some(
+                    "hostgssenc record cannot match because GSSAPI is not supported by this build",
+                );
+            }
+            ConnType::HostGssEnc
+        }
+        "hostnogssenc" => ConnType::HostNoGssEnc,
+        other => {
+            return Err(LineError::shown(format!(
+                "invalid connection type \"{}\"",
+                shown(other)
+            )))
+        }
+    };
+    Ok((conn_type, pending))
+}
+
+/// The address field: a keyword (`all`, `samehost`, `samenet`, unquoted), a host name,
+/// or a numeric address whose mask follows as `/bits` or in the next field.
+fn address<'f, 't: 'f>(
+    fields: &mut impl Iterator<Item = &'f [Token<'t>]>,
+) -> Result<HbaAddress, LineError> {
+    let Some(addr_field) = fields.next() else {
+        return Err(LineError::shown(
+            "end-of-line before IP address specification",
+        ));
+    };
+    if addr_field.len() > 1 {
+        return Err(LineError::shown(
+            "multiple values specified for host address",
+        ));
+    }
+    let Some(token) = addr_field.first() else {
+        return Err(LineError::shown(
+            "end-of-line before IP address specification",
+        ));
+    };
+    let text: &str = &token.text;
+    let kw = |k: &str| !token.quoted && text == k;
+    if kw("all") {
+        return Ok(HbaAddress::All);
+    } else if kw("samehost") {
+        return Ok(HbaAddress::SameHost);
+    } else if kw("samenet") {
+        return Ok(HbaAddress::SameNet);
+    }
+    let (host, cidr) = match split_at_byte(text, b'/') {
+        Some((host, cidr)) => (host, Some(cidr)),
+        None => (text, None),
+    };
+    match parse_numeric_host(host) {
+        None if cidr.is_some() => Err(LineError::shown(format!(
+            "specifying both host name and CIDR mask is invalid: \"{}\"",
+            shown(text)
+        ))),
+        None => Ok(HbaAddress::HostName(host.to_owned())),
+        Some(ip) => {
+            let v6 = ip.is_ipv6();
+            let mask = match cidr {
+                Some(bits) => {
+                    let Some(prefix) = cidr_bits(bits, v6) else {
+                        return Err(LineError::shown(format!(
+                            "invalid CIDR mask in address \"{}\"",
+                            shown(text)
+                        )));
+                    };
+                    mask_of(prefix, v6)
+                }
+                None => netmask(fields, v6)?,
+            };
+            network(ip, mask)
+        }
+    }
+}
+
+/// The netmask field that follows an address written without `/bits`; it must be of
+/// the address's family.
+fn netmask<'f, 't: 'f>(
+    fields: &mut impl Iterator<Item = &'f [Token<'t>]>,
+    v6: bool,
+) -> Result<IpAddr, LineError> {
+    let Some(mask_field) = fields.next() else {
+        return Err(LineError::shown("end-of-line before netmask specification"));
+    };
+    if mask_field.len() > 1 {
+        return Err(LineError::shown("multiple values specified for netmask"));
+    }
+    let mtext = mask_field
+        .first()
+        .map(|t| t.text.as_ref())
+        .unwrap_or_default();
+    let Some(mask) = parse_numeric_host(mtext) else {
+        return Err(LineError::shown(format!(
+            "invalid IP mask \"{}\": Name or service not known",
+            shown(mtext)
+        )));
+    };
+    if mask.is_ipv6() != v6 {
+        return Err(LineError::shown("IP address and mask do not match"));
+    }
+    Ok(mask)
+}
+
+/// A numeric address and its mask: a network when the mask is a prefix, else the pair
+/// as written (the server matches such a mask bit by bit).
+fn network(ip: IpAddr, mask: IpAddr) -> Result<HbaAddress, LineError> {
+    let prefix = leading_ones(mask);
+    Ok(if mask_of(prefix, ip.is_ipv6()) == mask {
+        let net = ipnet::IpNet::new(ip, prefix)
+            .map_err(|_| LineError::shown("IP address and mask do not match"))?;
+        HbaAddress::Net(net)
+    } else {
+        HbaAddress::Masked { addr: ip, mask }
+    })
+}
+
+/// The method field, as the connection type allows it: `ident` on a local socket is
+/// `peer`, `gss` needs TCP, `peer` a local socket and `cert` `hostssl`.
+fn method_for(
+    field: Option<&[Token<'_>]>,
+    conn_type: ConnType,
+    major: u32,
+    build: &BuildFeatures,
+) -> Result<AuthMethod, LineError> {
+    let Some(field) = field else {
+        return Err(LineError::shown("end-of-line before authentication method"));
+    };
+    if field.len() > 1 {
+        return Err(LineError::shown(
+            "multiple values specified for authentication type",
+        ));
+    }
+    let mtext = field.first().map(|t| t.text.as_ref()).unwrap_or_default();
+    let mut method = parse_method(mtext, major, build)?;
+    if conn_type == ConnType::Local && method == AuthMethod::Ident {
+        method = AuthMethod::Peer;
+    }
+    if conn_type == ConnType::Local && method == AuthMethod::Gss {
+        return Err(LineError::shown(
+            "gssapi authentication is not supported on local sockets",
+        ));
+    }
+    if conn_type != ConnType::Local && method == AuthMethod::Peer {
+        return Err(LineError::shown(
+            "peer authentication is only supported on local sockets",
+        ));
+    }
+    if conn_type != ConnType::HostSsl && method == AuthMethod::Cert {
+        return Err(LineError::shown(
+            "cert authentication is only supported on hostssl connections",
+        ));
+    }
+    Ok(method)
+}
+
+/// The `name=value` options after the method, every token of every remaining field.
+fn option_list<'f, 't: 'f>(
+    fields: impl Iterator<Item = &'f [Token<'t>]>,
+) -> Result<Vec<HbaOption>, LineError> {
+    let mut options: Vec<HbaOption> = Vec::new();
+    for field in fields {
+        for token in field {
+            match split_at_byte(&token.text, b'=') {
+                None => {
+                    // Right after a secret, most likely the rest of an unquoted value
+                    // with a blank in it.
+                    let after_secret = options.last().is_some_and(HbaOption::is_secret);
+                    return Err(LineError::shown(format!(
+                        "authentication option not in name=value format: {}",
+                        if after_secret { REDACTED } else { &token.text }
+                    )));
+                }
+                Some((n, v)) => options.push(HbaOption::new(n, v)),
+            }
+        }
+    }
+    Ok(options)
 }
 
 fn names(
@@ -524,6 +584,10 @@ fn parse_method(text: &str, major: u32, build: &BuildFeatures) -> Result<AuthMet
 }
 
 /// Runs `parse_hba_auth_opt()` over the rule's options and the method's final checks.
+///
+/// Each option family decides its own names (user name mapping and realms, OAuth,
+/// client certificates, PAM, LDAP, RADIUS); a name none of them knows is refused.
+/// Then the method's family must be complete and consistent.
 pub(crate) fn resolve_options<'a>(
     rule: &'a HbaRule,
     opts: &HbaParseOptions,
@@ -534,23 +598,132 @@ pub(crate) fn resolve_options<'a>(
         include_realm: matches!(method, AuthMethod::Gss | AuthMethod::Sspi),
         ..ResolvedOptions::default()
     };
-    let invalid = |name: &str, methods: &str| {
-        LineError::shown(format!(
-            "authentication option \"{name}\" is only valid for authentication methods {methods}"
-        ))
-    };
-    let require = |m: AuthMethod, name: &str, methods: &str| {
-        if method == m {
-            Ok(())
-        } else {
-            Err(invalid(name, methods))
-        }
-    };
     for option in &rule.options {
+        // The server resets the scope before each option, so only an ldapurl that is
+        // the last option keeps its own.
         if opts.build.ldap {
             r.ldapscope = LDAP_SCOPE_SUBTREE;
         }
+        r.set_option(option, rule, major)?;
+    }
+    match method {
+        AuthMethod::Ldap => r.check_ldap(major)?,
+        AuthMethod::Radius => r.check_radius()?,
+        AuthMethod::OAuth => r.check_oauth(&opts.oauth_validator_libraries)?,
+        // `cert` always checks the certificate: as verify-ca up to 13, verify-full
+        // from 14 (what the view shows).
+        AuthMethod::Cert => {
+            r.clientcert = if major <= 13 {
+                ClientCert::Ca
+            } else {
+                ClientCert::Full
+            };
+        }
+        _ => {}
+    }
+    Ok(r)
+}
+
+const LDAP_SCOPE_SUBTREE: i64 = 2;
+
+/// The error for an option written with a method it does not belong to.
+fn invalid(name: &str, methods: &str) -> LineError {
+    LineError::shown(format!(
+        "authentication option \"{name}\" is only valid for authentication methods {methods}"
+    ))
+}
+
+/// Refuses option `name` unless the rule's `method` is `wanted` (`methods` names it as
+/// the server's message does).
+fn require(
+    method: AuthMethod,
+    wanted: AuthMethod,
+    name: &str,
+    methods: &str,
+) -> Result<(), LineError> {
+    if method == wanted {
+        Ok(())
+    } else {
+        Err(invalid(name, methods))
+    }
+}
+
+/// Refuses a client certificate option on a line that is not `hostssl`.
+fn hostssl_only(conn_type: ConnType, name: &str) -> Result<(), LineError> {
+    if conn_type == ConnType::HostSsl {
+        Ok(())
+    } else {
+        Err(LineError::shown(format!(
+            "{name} can only be configured for \"hostssl\" rows"
+        )))
+    }
+}
+
+/// The LDAP options; each is valid only with `ldap`.
+const LDAP_OPTIONS: [&str; 12] = [
+    "ldapurl",
+    "ldaptls",
+    "ldapscheme",
+    "ldapserver",
+    "ldapport",
+    "ldapbinddn",
+    "ldapbindpasswd",
+    "ldapsearchattribute",
+    "ldapsearchfilter",
+    "ldapbasedn",
+    "ldapprefix",
+    "ldapsuffix",
+];
+
+/// The RADIUS options; each is valid only with `radius`.
+const RADIUS_OPTIONS: [&str; 4] = [
+    "radiusservers",
+    "radiusports",
+    "radiussecrets",
+    "radiusidentifiers",
+];
+
+impl<'a> ResolvedOptions<'a> {
+    /// One option, handed to the family that knows its name. An LDAP or RADIUS
+    /// option is refused with any other method before its value is looked at.
+    fn set_option(
+        &mut self,
+        option: &'a HbaOption,
+        rule: &HbaRule,
+        major: u32,
+    ) -> Result<(), LineError> {
         let (name, val) = (option.name(), option.expose_value());
+        let known = self.set_mapping_option(name, val, rule.method, major)?
+            || (major >= 18 && self.set_oauth_option(name, val, rule.method)?)
+            || self.set_certificate_option(name, val, rule, major)?
+            || self.set_pam_option(name, val, rule.method)?;
+        if known {
+            Ok(())
+        } else if LDAP_OPTIONS.contains(&name) {
+            require(rule.method, AuthMethod::Ldap, name, "ldap")?;
+            self.set_ldap_option(option)
+        } else if RADIUS_OPTIONS.contains(&name) {
+            require(rule.method, AuthMethod::Radius, name, "radius")?;
+            self.set_radius_option(option)
+        } else {
+            Err(LineError::shown(format!(
+                "unrecognized authentication option name: \"{name}\""
+            )))
+        }
+    }
+
+    /// User name mapping and Kerberos realms: `map` (ident, peer, gssapi, sspi, cert;
+    /// oauth from 18), `krb_realm` and `include_realm` (gssapi, sspi), `compat_realm`
+    /// and `upn_username` (sspi; nothing to keep). `Ok(false)` when `name` is not of
+    /// this family.
+    fn set_mapping_option(
+        &mut self,
+        name: &str,
+        val: &'a str,
+        method: AuthMethod,
+        major: u32,
+    ) -> Result<bool, LineError> {
+        let kerberos = matches!(method, AuthMethod::Gss | AuthMethod::Sspi);
         match name {
             "map" => {
                 let oauth = major >= 18 && method == AuthMethod::OAuth;
@@ -573,188 +746,175 @@ pub(crate) fn resolve_options<'a>(
                         },
                     ));
                 }
-                r.usermap = Some(Cow::Borrowed(val));
-            }
-            // PostgreSQL 18's OAuth options (earlier majors: unrecognized names).
-            "issuer" if major >= 18 => {
-                require(AuthMethod::OAuth, "issuer", "oauth")?;
-                r.oauth_issuer = Some(Cow::Borrowed(val));
-            }
-            "scope" if major >= 18 => {
-                require(AuthMethod::OAuth, "scope", "oauth")?;
-                r.oauth_scope = Some(Cow::Borrowed(val));
-            }
-            "validator" if major >= 18 => {
-                require(AuthMethod::OAuth, "validator", "oauth")?;
-                r.oauth_validator = Some(Cow::Borrowed(val));
-            }
-            "delegate_ident_mapping" if major >= 18 => {
-                require(AuthMethod::OAuth, "delegate_ident_mapping", "oauth")?;
-                r.oauth_skip_usermap = val == "1";
-            }
-            "clientcert" => {
-                if rule.conn_type != ConnType::HostSsl {
-                    return Err(LineError::shown(
-                        "clientcert can only be configured for \"hostssl\" rows",
-                    ));
-                }
-                if major <= 13 {
-                    match val {
-                        "1" | "verify-ca" => r.clientcert = ClientCert::Ca,
-                        "verify-full" => r.clientcert = ClientCert::Full,
-                        "0" | "no-verify" => {
-                            if method == AuthMethod::Cert {
-                                return Err(LineError::shown(
-                                    "clientcert can not be set to \"no-verify\" when using \"cert\" authentication",
-                                ));
-                            }
-                            r.clientcert = ClientCert::Off;
-                        }
-                        _ => {
-                            return Err(LineError::hidden(format!(
-                                "invalid value for clientcert: \"{val}\""
-                            )))
-                        }
-                    }
-                } else {
-                    match val {
-                        "verify-full" => r.clientcert = ClientCert::Full,
-                        "verify-ca" => {
-                            if method == AuthMethod::Cert {
-                                return Err(LineError::shown(
-                                    "clientcert can only be set to \"verify-full\" when using \"cert\" authentication",
-                                ));
-                            }
-                            r.clientcert = ClientCert::Ca;
-                        }
-                        _ => {
-                            return Err(LineError::hidden(format!(
-                                "invalid value for clientcert: \"{val}\""
-                            )))
-                        }
-                    }
-                }
-            }
-            "clientname" if major >= 14 => {
-                if rule.conn_type != ConnType::HostSsl {
-                    return Err(LineError::shown(
-                        "clientname can only be configured for \"hostssl\" rows",
-                    ));
-                }
-                if val != "CN" && val != "DN" {
-                    return Err(LineError::hidden(format!(
-                        "invalid value for clientname: \"{val}\""
-                    )));
-                }
-            }
-            "pamservice" => {
-                require(AuthMethod::Pam, "pamservice", "pam")?;
-                r.pamservice = Some(Cow::Borrowed(val));
-            }
-            "pam_use_hostname" => require(AuthMethod::Pam, "pam_use_hostname", "pam")?,
-            "ldapurl" => {
-                require(AuthMethod::Ldap, "ldapurl", "ldap")?;
-                let url = parse_ldap_url(val).map_err(|rc| {
-                    LineError::shown(format!("could not parse LDAP URL \"{val}\": {rc}"))
-                })?;
-                if url.scheme != "ldap" && url.scheme != "ldaps" {
-                    return Err(LineError::shown(format!(
-                        "unsupported LDAP URL scheme: {}",
-                        url.scheme
-                    )));
-                }
-                r.ldapscheme = Some(Cow::Owned(url.scheme.clone()));
-                if let Some(h) = url.host {
-                    r.ldapserver = Some(Cow::Owned(h));
-                }
-                r.ldapport = url.port;
-                if let Some(dn) = url.dn {
-                    r.ldapbasedn = Some(Cow::Owned(dn));
-                }
-                if let Some(a) = url.first_attr {
-                    r.ldapsearchattribute = Some(Cow::Owned(a));
-                }
-                r.ldapscope = url.scope;
-                if let Some(f) = url.filter {
-                    r.ldapsearchfilter = Some(Cow::Owned(f));
-                }
-            }
-            "ldaptls" => {
-                require(AuthMethod::Ldap, "ldaptls", "ldap")?;
-                r.ldaptls = val == "1";
-            }
-            "ldapscheme" => {
-                // An invalid scheme is only logged; the value is kept.
-                require(AuthMethod::Ldap, "ldapscheme", "ldap")?;
-                r.ldapscheme = Some(Cow::Borrowed(val));
-            }
-            "ldapserver" => {
-                require(AuthMethod::Ldap, "ldapserver", "ldap")?;
-                r.ldapserver = Some(Cow::Borrowed(val));
-            }
-            "ldapport" => {
-                require(AuthMethod::Ldap, "ldapport", "ldap")?;
-                r.ldapport = atoi(val);
-                if r.ldapport == 0 {
-                    return Err(LineError::shown(format!(
-                        "invalid LDAP port number: \"{val}\""
-                    )));
-                }
-            }
-            "ldapbinddn" => {
-                require(AuthMethod::Ldap, "ldapbinddn", "ldap")?;
-                r.ldapbinddn = Some(Cow::Borrowed(val));
-            }
-            "ldapbindpasswd" => {
-                require(AuthMethod::Ldap, "ldapbindpasswd", "ldap")?;
-                r.ldapbindpasswd = option.secret();
-            }
-            "ldapsearchattribute" => {
-                require(AuthMethod::Ldap, "ldapsearchattribute", "ldap")?;
-                r.ldapsearchattribute = Some(Cow::Borrowed(val));
-            }
-            "ldapsearchfilter" => {
-                require(AuthMethod::Ldap, "ldapsearchfilter", "ldap")?;
-                r.ldapsearchfilter = Some(Cow::Borrowed(val));
-            }
-            "ldapbasedn" => {
-                require(AuthMethod::Ldap, "ldapbasedn", "ldap")?;
-                r.ldapbasedn = Some(Cow::Borrowed(val));
-            }
-            "ldapprefix" => {
-                require(AuthMethod::Ldap, "ldapprefix", "ldap")?;
-                r.ldapprefix = Some(Cow::Borrowed(val));
-            }
-            "ldapsuffix" => {
-                require(AuthMethod::Ldap, "ldapsuffix", "ldap")?;
-                r.ldapsuffix = Some(Cow::Borrowed(val));
+                self.usermap = Some(Cow::Borrowed(val));
             }
             "krb_realm" => {
-                if !matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
+                if !kerberos {
                     return Err(invalid("krb_realm", "gssapi and sspi"));
                 }
-                r.krb_realm = Some(Cow::Borrowed(val));
+                self.krb_realm = Some(Cow::Borrowed(val));
             }
             "include_realm" => {
-                if !matches!(method, AuthMethod::Gss | AuthMethod::Sspi) {
+                if !kerberos {
                     return Err(invalid("include_realm", "gssapi and sspi"));
                 }
-                r.include_realm = val == "1";
+                self.include_realm = val == "1";
             }
             "compat_realm" | "upn_username" => {
                 if method != AuthMethod::Sspi {
                     return Err(invalid(name, "sspi"));
                 }
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// PostgreSQL 18's OAuth options (earlier majors: unrecognized names, so the caller
+    /// asks only from 18 on). `Ok(false)` when `name` is not of this family.
+    fn set_oauth_option(
+        &mut self,
+        name: &str,
+        val: &'a str,
+        method: AuthMethod,
+    ) -> Result<bool, LineError> {
+        let field = match name {
+            "issuer" => &mut self.oauth_issuer,
+            "scope" => &mut self.oauth_scope,
+            "validator" => &mut self.oauth_validator,
+            "delegate_ident_mapping" => {
+                require(method, AuthMethod::OAuth, name, "oauth")?;
+                self.oauth_skip_usermap = val == "1";
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        };
+        require(method, AuthMethod::OAuth, name, "oauth")?;
+        *field = Some(Cow::Borrowed(val));
+        Ok(true)
+    }
+
+    /// Client certificates, on `hostssl` lines only: `clientcert` (the check's level)
+    /// and, from 14, `clientname` (CN or DN; nothing to keep). `Ok(false)` when `name`
+    /// is not of this family.
+    fn set_certificate_option(
+        &mut self,
+        name: &str,
+        val: &str,
+        rule: &HbaRule,
+        major: u32,
+    ) -> Result<bool, LineError> {
+        match name {
+            "clientcert" => {
+                hostssl_only(rule.conn_type, name)?;
+                self.clientcert = clientcert_level(val, rule.method, major)?;
+            }
+            "clientname" if major >= 14 => {
+                hostssl_only(rule.conn_type, name)?;
+                if val != "CN" && val != "DN" {
+                    return Err(LineError::hidden(format!(
+                        "invalid value for clientname: \"{val}\""
+                    )));
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// PAM: `pamservice` and `pam_use_hostname` (nothing to keep). `Ok(false)` when
+    /// `name` is not of this family.
+    fn set_pam_option(
+        &mut self,
+        name: &str,
+        val: &'a str,
+        method: AuthMethod,
+    ) -> Result<bool, LineError> {
+        match name {
+            "pamservice" => {
+                require(method, AuthMethod::Pam, name, "pam")?;
+                self.pamservice = Some(Cow::Borrowed(val));
+            }
+            "pam_use_hostname" => require(method, AuthMethod::Pam, name, "pam")?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// LDAP: the server (`ldapurl`, or `ldapscheme`, `ldapserver`, `ldapport`,
+    /// `ldaptls`), simple bind (`ldapprefix`, `ldapsuffix`) and search+bind (the rest).
+    /// An invalid `ldapscheme` is only logged by the server: the value is kept.
+    fn set_ldap_option(&mut self, option: &'a HbaOption) -> Result<(), LineError> {
+        let (name, val) = (option.name(), option.expose_value());
+        let text = Some(Cow::Borrowed(val));
+        match name {
+            "ldapurl" => self.set_ldap_url(val)?,
+            "ldaptls" => self.ldaptls = val == "1",
+            "ldapport" => {
+                self.ldapport = atoi(val);
+                if self.ldapport == 0 {
+                    return Err(LineError::shown(format!(
+                        "invalid LDAP port number: \"{val}\""
+                    )));
+                }
+            }
+            "ldapbindpasswd" => self.ldapbindpasswd = option.secret(),
+            "ldapscheme" => self.ldapscheme = text,
+            "ldapserver" => self.ldapserver = text,
+            "ldapbinddn" => self.ldapbinddn = text,
+            "ldapsearchattribute" => self.ldapsearchattribute = text,
+            "ldapsearchfilter" => self.ldapsearchfilter = text,
+            "ldapbasedn" => self.ldapbasedn = text,
+            "ldapprefix" => self.ldapprefix = text,
+            "ldapsuffix" => self.ldapsuffix = text,
+            // Not of LDAP_OPTIONS: `set_option` does not hand it here.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `ldapurl`: the scheme, server, port, base DN, first attribute, scope and filter
+    /// of the URL, each replacing what earlier options set (the port always, the others
+    /// only where the URL has them).
+    fn set_ldap_url(&mut self, val: &str) -> Result<(), LineError> {
+        let url = parse_ldap_url(val)
+            .map_err(|rc| LineError::shown(format!("could not parse LDAP URL \"{val}\": {rc}")))?;
+        if url.scheme != "ldap" && url.scheme != "ldaps" {
+            return Err(LineError::shown(format!(
+                "unsupported LDAP URL scheme: {}",
+                url.scheme
+            )));
+        }
+        self.ldapscheme = Some(Cow::Owned(url.scheme.clone()));
+        if let Some(h) = url.host {
+            self.ldapserver = Some(Cow::Owned(h));
+        }
+        self.ldapport = url.port;
+        if let Some(dn) = url.dn {
+            self.ldapbasedn = Some(Cow::Owned(dn));
+        }
+        if let Some(a) = url.first_attr {
+            self.ldapsearchattribute = Some(Cow::Owned(a));
+        }
+        self.ldapscope = url.scope;
+        if let Some(f) = url.filter {
+            self.ldapsearchfilter = Some(Cow::Owned(f));
+        }
+        Ok(())
+    }
+
+    /// RADIUS: each option a list; the view shows it as written, the final checks
+    /// count its elements. Some errors are only logged by the server (hidden).
+    fn set_radius_option(&mut self, option: &'a HbaOption) -> Result<(), LineError> {
+        let (name, val) = (option.name(), option.expose_value());
+        match name {
             "radiusservers" => {
-                require(AuthMethod::Radius, "radiusservers", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::hidden(format!("could not parse RADIUS server list \"{val}\""))
                 })?;
-                r.radiusservers = Some((list.len(), val));
+                self.radiusservers = Some((list.len(), val));
             }
             "radiusports" => {
-                require(AuthMethod::Radius, "radiusports", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::shown(format!("invalid RADIUS port number: \"{val}\""))
                 })?;
@@ -763,37 +923,35 @@ pub(crate) fn resolve_options<'a>(
                         "invalid RADIUS port number: \"{val}\""
                     )));
                 }
-                r.radiusports = Some((list.len(), val));
+                self.radiusports = Some((list.len(), val));
             }
             "radiussecrets" => {
-                require(AuthMethod::Radius, "radiussecrets", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::hidden(format!("could not parse RADIUS secret list \"{REDACTED}\""))
                 })?;
-                r.radiussecrets = option.secret().map(|s| (list.len(), s));
+                self.radiussecrets = option.secret().map(|s| (list.len(), s));
             }
             "radiusidentifiers" => {
-                require(AuthMethod::Radius, "radiusidentifiers", "radius")?;
                 let list = split_guc_list(val).ok_or_else(|| {
                     LineError::hidden(format!("could not parse RADIUS identifiers list \"{val}\""))
                 })?;
-                r.radiusidentifiers = Some((list.len(), val));
+                self.radiusidentifiers = Some((list.len(), val));
             }
-            other => {
-                return Err(LineError::shown(format!(
-                    "unrecognized authentication option name: \"{other}\""
-                )))
-            }
+            // Not of RADIUS_OPTIONS: `set_option` does not hand it here.
+            _ => {}
         }
+        Ok(())
     }
 
-    if method == AuthMethod::Ldap {
-        if r.ldapprefix.is_some() || r.ldapsuffix.is_some() {
-            if r.ldapbasedn.is_some()
-                || r.ldapbinddn.is_some()
-                || r.ldapbindpasswd.is_some()
-                || r.ldapsearchattribute.is_some()
-                || r.ldapsearchfilter.is_some()
+    /// `ldap` needs one bind mode: simple bind (a prefix or suffix) or search+bind (a
+    /// base DN), not options of both, and not both a search attribute and a filter.
+    fn check_ldap(&self, major: u32) -> Result<(), LineError> {
+        if self.ldapprefix.is_some() || self.ldapsuffix.is_some() {
+            if self.ldapbasedn.is_some()
+                || self.ldapbinddn.is_some()
+                || self.ldapbindpasswd.is_some()
+                || self.ldapsearchattribute.is_some()
+                || self.ldapsearchfilter.is_some()
             {
                 return Err(LineError::shown(if major >= 18 {
                     "cannot mix options for simple bind and search+bind modes"
@@ -801,26 +959,30 @@ pub(crate) fn resolve_options<'a>(
                     "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix"
                 }));
             }
-        } else if r.ldapbasedn.is_none() {
+        } else if self.ldapbasedn.is_none() {
             return Err(LineError::shown(
                 "authentication method \"ldap\" requires argument \"ldapbasedn\", \"ldapprefix\", or \"ldapsuffix\" to be set",
             ));
         }
-        if r.ldapsearchattribute.is_some() && r.ldapsearchfilter.is_some() {
+        if self.ldapsearchattribute.is_some() && self.ldapsearchfilter.is_some() {
             return Err(LineError::shown(
                 "cannot use ldapsearchattribute together with ldapsearchfilter",
             ));
         }
+        Ok(())
     }
-    if method == AuthMethod::Radius {
+
+    /// `radius` needs servers and secrets; each other list has one element, or one
+    /// per server.
+    fn check_radius(&self) -> Result<(), LineError> {
         let count = |o: Option<usize>| o.unwrap_or(0);
         let (servers, secrets) = (
-            count(r.radiusservers.map(|(n, _)| n)),
-            count(r.radiussecrets.map(|(n, _)| n)),
+            count(self.radiusservers.map(|(n, _)| n)),
+            count(self.radiussecrets.map(|(n, _)| n)),
         );
         let (ports, idents) = (
-            count(r.radiusports.map(|(n, _)| n)),
-            count(r.radiusidentifiers.map(|(n, _)| n)),
+            count(self.radiusports.map(|(n, _)| n)),
+            count(self.radiusidentifiers.map(|(n, _)| n)),
         );
         // An empty list is a NIL pointer to the server: "not set".
         if servers == 0 {
@@ -842,21 +1004,35 @@ pub(crate) fn resolve_options<'a>(
         if !(idents == 0 || idents == 1 || idents == servers) {
             return Err(LineError::shown(format!("the number of RADIUS identifiers ({idents}) must be 1 or the same as the number of RADIUS servers ({servers})")));
         }
+        Ok(())
     }
-    if method == AuthMethod::OAuth {
-        // Scope is checked before issuer, then the validator against the server's
-        // oauth_validator_libraries (`check_oauth_validator()`).
-        if r.oauth_scope.is_none() {
+
+    /// `oauth` needs a scope and an issuer (checked in that order), a validator the
+    /// server's `oauth_validator_libraries` permits (`check_oauth_validator()`), and
+    /// no `map` when identities are delegated to the validator.
+    fn check_oauth(&mut self, libraries: &str) -> Result<(), LineError> {
+        if self.oauth_scope.is_none() {
             return Err(LineError::shown(
                 "authentication method \"oauth\" requires argument \"scope\" to be set",
             ));
         }
-        if r.oauth_issuer.is_none() {
+        if self.oauth_issuer.is_none() {
             return Err(LineError::shown(
                 "authentication method \"oauth\" requires argument \"issuer\" to be set",
             ));
         }
-        let raw = opts.oauth_validator_libraries.as_str();
+        self.check_validator(libraries)?;
+        if self.oauth_skip_usermap && self.usermap.is_some() {
+            return Err(LineError::shown(
+                "map cannot be used in combination with delegate_ident_mapping",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The line's validator against `oauth_validator_libraries` (raw): with one
+    /// library, an unnamed validator is that one; with several, it must be named.
+    fn check_validator(&mut self, raw: &str) -> Result<(), LineError> {
         if raw.is_empty() {
             return Err(LineError::shown(
                 "oauth_validator_libraries must be set for authentication method oauth",
@@ -865,9 +1041,9 @@ pub(crate) fn resolve_options<'a>(
         let libraries = split_guc_list(raw).ok_or_else(|| {
             LineError::shown("invalid list syntax in parameter \"oauth_validator_libraries\"")
         })?;
-        match &r.oauth_validator {
+        match &self.oauth_validator {
             None if libraries.len() == 1 => {
-                r.oauth_validator = libraries.into_iter().next().map(Cow::Owned);
+                self.oauth_validator = libraries.into_iter().next().map(Cow::Owned);
             }
             None => {
                 return Err(LineError::shown(
@@ -881,23 +1057,40 @@ pub(crate) fn resolve_options<'a>(
                 )));
             }
         }
-        if r.oauth_skip_usermap && r.usermap.is_some() {
-            return Err(LineError::shown(
-                "map cannot be used in combination with delegate_ident_mapping",
-            ));
-        }
+        Ok(())
     }
-    if method == AuthMethod::Cert {
-        r.clientcert = if major <= 13 {
-            ClientCert::Ca
-        } else {
-            ClientCert::Full
-        };
-    }
-    Ok(r)
 }
 
-const LDAP_SCOPE_SUBTREE: i64 = 2;
+/// The `clientcert` level. Up to 13 the values are `1`/`verify-ca`, `verify-full` and
+/// `0`/`no-verify` (refused with `cert`); from 14 only `verify-ca` (refused with `cert`)
+/// and `verify-full`. An unknown value is only logged by the server (hidden).
+fn clientcert_level(val: &str, method: AuthMethod, major: u32) -> Result<ClientCert, LineError> {
+    let unknown = || {
+        Err(LineError::hidden(format!(
+            "invalid value for clientcert: \"{val}\""
+        )))
+    };
+    if major <= 13 {
+        match val {
+            "1" | "verify-ca" => Ok(ClientCert::Ca),
+            "verify-full" => Ok(ClientCert::Full),
+            "0" | "no-verify" if method == AuthMethod::Cert => Err(LineError::shown(
+                "clientcert can not be set to \"no-verify\" when using \"cert\" authentication",
+            )),
+            "0" | "no-verify" => Ok(ClientCert::Off),
+            _ => unknown(),
+        }
+    } else {
+        match val {
+            "verify-full" => Ok(ClientCert::Full),
+            "verify-ca" if method == AuthMethod::Cert => Err(LineError::shown(
+                "clientcert can only be set to \"verify-full\" when using \"cert\" authentication",
+            )),
+            "verify-ca" => Ok(ClientCert::Ca),
+            _ => unknown(),
+        }
+    }
+}
 
 /// C `atoi()`: leading white space, a sign, then digits; 0 when there are none.
 pub(crate) fn atoi(s: &str) -> i64 {
@@ -994,13 +1187,54 @@ struct LdapUrl {
     filter: Option<String>,
 }
 
+/// `ldap_err2string()` of OpenLDAP's `LDAP_URL_ERR_*` codes, which it maps onto
+/// unrelated result-code texts; the server shows them as they are.
+const LDAP_URL_ERR_BADSCHEME: &str = "Time limit exceeded"; // LDAP_URL_ERR_BADSCHEME = 3
+const LDAP_URL_ERR_BADENCLOSURE: &str = "Size limit exceeded"; // 4
+const LDAP_URL_ERR_BADURL: &str = "Compare False"; // 5
+const LDAP_URL_ERR_BADSCOPE: &str = "Strong(er) authentication required"; // 8
+
 /// A subset of OpenLDAP's `ldap_url_parse()`. The error is `ldap_err2string()` of the
-/// `LDAP_URL_ERR_*` code, which OpenLDAP maps onto unrelated result-code texts.
+/// `LDAP_URL_ERR_*` code.
+///
+/// The steps follow OpenLDAP's, so that a URL with several faults reports the one
+/// OpenLDAP finds first: scheme, enclosure, host and port, DN, then the query.
 fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
-    const ERR_BADSCHEME: &str = "Time limit exceeded"; // LDAP_URL_ERR_BADSCHEME = 3
-    const ERR_BADENCLOSURE: &str = "Size limit exceeded"; // 4
-    const ERR_BADURL: &str = "Compare False"; // 5
-    const ERR_BADSCOPE: &str = "Strong(er) authentication required"; // 8
+    let (s, enclosed) = unwrap_ldap_url(url);
+    let (scheme, rest) = s.split_once("://").ok_or(LDAP_URL_ERR_BADSCHEME)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !matches!(scheme.as_str(), "ldap" | "ldaps" | "ldapi" | "cldap") {
+        return Err(LDAP_URL_ERR_BADSCHEME);
+    }
+    let rest = if enclosed {
+        rest.strip_suffix('>').ok_or(LDAP_URL_ERR_BADENCLOSURE)?
+    } else {
+        rest
+    };
+    let (hostport, dn_part, query) = split_ldap_url(rest);
+    let (host, port) = split_host_port(hostport)?;
+    let mut out = LdapUrl {
+        port: ldap_port(port, &scheme)?,
+        scheme,
+        ..LdapUrl::default()
+    };
+    let host = percent_decode(host).ok_or(LDAP_URL_ERR_BADURL)?;
+    if !host.is_empty() {
+        out.host = Some(host);
+    }
+    out.scope = 0; // LDAP_SCOPE_DEFAULT becomes LDAP_SCOPE_BASE
+    if let Some(dn) = dn_part {
+        out.dn = Some(percent_decode(dn).ok_or(LDAP_URL_ERR_BADURL)?);
+    }
+    if let Some(query) = query {
+        read_ldap_query(query, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The URL without leading blanks, an opening `<` (whether there was one: then the
+/// URL must end in `>`) and a `URL:` prefix.
+fn unwrap_ldap_url(url: &str) -> (&str, bool) {
     let mut s = url.trim_start();
     let enclosed = s.starts_with('<');
     if enclosed {
@@ -1009,22 +1243,14 @@ fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
     if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("URL:")) {
         s = &s[4..];
     }
-    let (scheme, rest) = s.split_once("://").ok_or(ERR_BADSCHEME)?;
-    let scheme_l = scheme.to_ascii_lowercase();
-    if !matches!(scheme_l.as_str(), "ldap" | "ldaps" | "ldapi" | "cldap") {
-        return Err(ERR_BADSCHEME);
-    }
-    let mut rest = rest;
-    if enclosed {
-        rest = rest.strip_suffix('>').ok_or(ERR_BADENCLOSURE)?;
-    }
-    let mut out = LdapUrl {
-        scheme: scheme_l.clone(),
-        ..LdapUrl::default()
-    };
-    // `ldap://host/dn?attrs?scope?filter`; without a `/`, a `?` after the host starts
-    // the attributes and there is no DN (OpenLDAP's "Novell kludge").
-    let (hostport, dn_part, query) = match rest.find('/') {
+    (s, enclosed)
+}
+
+/// `host/dn?attrs?scope?filter` into the host and port, the DN and the query. Without
+/// a `/`, a `?` after the host starts the attributes and there is no DN (OpenLDAP's
+/// "Novell kludge").
+fn split_ldap_url(rest: &str) -> (&str, Option<&str>, Option<&str>) {
+    match rest.find('/') {
         Some(i) => {
             let path = &rest[i + 1..];
             match path.split_once('?') {
@@ -1036,69 +1262,72 @@ fn parse_ldap_url(url: &str) -> Result<LdapUrl, &'static str> {
             Some((h, q)) => (h, None, Some(q)),
             None => (rest, None, None),
         },
-    };
-    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-        let close = h.find(']').ok_or(ERR_BADURL)?;
+    }
+}
+
+/// `host:port`, `[v6]:port`, or either without the port.
+fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), &'static str> {
+    if let Some(h) = hostport.strip_prefix('[') {
+        let close = h.find(']').ok_or(LDAP_URL_ERR_BADURL)?;
         let after = &h[close + 1..];
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
             None if after.is_empty() => None,
-            None => return Err(ERR_BADURL),
+            None => return Err(LDAP_URL_ERR_BADURL),
         };
-        (&h[..close], port)
+        Ok((&h[..close], port))
     } else {
-        match hostport.rfind(':') {
+        Ok(match hostport.rfind(':') {
             Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
             None => (hostport, None),
-        }
-    };
-    let explicit_port = match port {
+        })
+    }
+}
+
+/// The port written in the URL, else the scheme's (636 for `ldaps`, else 389).
+fn ldap_port(port: Option<&str>, scheme: &str) -> Result<i64, &'static str> {
+    let explicit = match port {
         Some(p) if !p.is_empty() => {
-            let v: i64 = p.parse().map_err(|_| ERR_BADURL)?;
+            let v: i64 = p.parse().map_err(|_| LDAP_URL_ERR_BADURL)?;
             if !(0..=65535).contains(&v) {
-                return Err(ERR_BADURL);
+                return Err(LDAP_URL_ERR_BADURL);
             }
             v
         }
         _ => 0,
     };
-    out.port = match (explicit_port, scheme_l.as_str()) {
+    Ok(match (explicit, scheme) {
         (0, "ldaps") => 636,
         (0, _) => 389,
         (p, _) => p,
-    };
-    let host = percent_decode(host).ok_or(ERR_BADURL)?;
-    if !host.is_empty() {
-        out.host = Some(host);
-    }
-    out.scope = 0; // LDAP_SCOPE_DEFAULT becomes LDAP_SCOPE_BASE
-    if let Some(dn) = dn_part {
-        out.dn = Some(percent_decode(dn).ok_or(ERR_BADURL)?);
-    }
-    if let Some(query) = query {
-        let mut parts = query.splitn(4, '?');
-        if let Some(attrs) = parts.next() {
-            let first = attrs.split(',').next().unwrap_or_default();
-            if !attrs.is_empty() {
-                out.first_attr = Some(percent_decode(first).ok_or(ERR_BADURL)?);
-            }
-        }
-        if let Some(scope) = parts.next() {
-            out.scope = match scope.to_ascii_lowercase().as_str() {
-                "" | "base" => 0,
-                "one" | "onelevel" => 1,
-                "sub" | "subtree" => 2,
-                "subord" | "subordinate" | "children" => 3,
-                _ => return Err(ERR_BADSCOPE),
-            };
-        }
-        if let Some(filter) = parts.next() {
-            if !filter.is_empty() {
-                out.filter = Some(percent_decode(filter).ok_or(ERR_BADURL)?);
-            }
+    })
+}
+
+/// `attrs?scope?filter`: the first attribute (PostgreSQL searches by one), the scope
+/// and the filter, each optional.
+fn read_ldap_query(query: &str, out: &mut LdapUrl) -> Result<(), &'static str> {
+    let mut parts = query.splitn(4, '?');
+    if let Some(attrs) = parts.next() {
+        let first = attrs.split(',').next().unwrap_or_default();
+        if !attrs.is_empty() {
+            out.first_attr = Some(percent_decode(first).ok_or(LDAP_URL_ERR_BADURL)?);
         }
     }
-    Ok(out)
+    if let Some(scope) = parts.next() {
+        out.scope = match scope.to_ascii_lowercase().as_str() {
+            "" | "base" => 0,
+            "one" | "onelevel" => 1,
+            "sub" | "subtree" => 2,
+            "subord" | "subordinate" | "children" => 3,
+            _ => return Err(LDAP_URL_ERR_BADSCOPE),
+        };
+    }
+    if let Some(filter) = parts.next() {
+        if !filter.is_empty() {
+            out.filter = Some(percent_decode(filter).ok_or(LDAP_URL_ERR_BADURL)?);
+        }
+    }
+    Ok(())
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -1120,6 +1349,10 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// A syntax check of PostgreSQL's advanced regular expressions for the errors people
 /// make; returns the `pg_regerror()` text. Not a full ARE parser.
+///
+/// One pass from left to right; escapes, bracket expressions and bounds are skipped
+/// whole by their own steps, and `operand` says whether the item before can take a
+/// quantifier.
 pub(crate) fn check_regex(re: &str) -> Result<(), &'static str> {
     let b = re.as_bytes();
     let mut depth = 0usize;
@@ -1137,33 +1370,7 @@ pub(crate) fn check_regex(re: &str) -> Result<(), &'static str> {
                 continue;
             }
             b'[' => {
-                let mut j = i + 1;
-                if b.get(j) == Some(&b'^') {
-                    j += 1;
-                }
-                if b.get(j) == Some(&b']') {
-                    j += 1;
-                }
-                loop {
-                    match b.get(j) {
-                        None => return Err("brackets [] not balanced"),
-                        Some(b']') => break,
-                        Some(b'[') if matches!(b.get(j + 1), Some(b':' | b'.' | b'=')) => {
-                            let kind = b[j + 1];
-                            let mut k = j + 2;
-                            loop {
-                                match b.get(k) {
-                                    None => return Err("brackets [] not balanced"),
-                                    Some(&c) if c == kind && b.get(k + 1) == Some(&b']') => break,
-                                    Some(_) => k += 1,
-                                }
-                            }
-                            j = k + 2;
-                        }
-                        Some(_) => j += 1,
-                    }
-                }
-                i = j + 1;
+                i = bracket_end(b, i)? + 1;
                 operand = true;
                 continue;
             }
@@ -1182,56 +1389,11 @@ pub(crate) fn check_regex(re: &str) -> Result<(), &'static str> {
                 operand = true;
             }
             b'*' | b'+' | b'?' => {
-                if !operand {
-                    return Err("quantifier operand invalid");
-                }
-                // ARE allows one non-greedy `?` after a quantifier.
-                if b.get(i + 1) == Some(&b'?') {
-                    i += 1;
-                }
-                if matches!(b.get(i + 1), Some(b'*' | b'+' | b'{')) {
-                    return Err("quantifier operand invalid");
-                }
+                i = quantifier_end(b, i, operand)?;
                 operand = false;
             }
             b'{' => {
-                if !operand {
-                    return Err("quantifier operand invalid");
-                }
-                let close = b[i..].iter().position(|&c| c == b'}').map(|p| p + i);
-                let Some(close) = close else {
-                    return Err("braces {} not balanced");
-                };
-                let inner = &re[i + 1..close];
-                let (lo, hi) = match inner.split_once(',') {
-                    Some((lo, hi)) => (lo, Some(hi)),
-                    None => (inner, None),
-                };
-                let num = |s: &str| -> Result<Option<u32>, &'static str> {
-                    if s.is_empty() {
-                        return Ok(None);
-                    }
-                    if !s.bytes().all(|c| c.is_ascii_digit()) {
-                        return Err("invalid repetition count(s)");
-                    }
-                    let v: u32 = s.parse().map_err(|_| "invalid repetition count(s)")?;
-                    if v > 255 {
-                        return Err("invalid repetition count(s)");
-                    }
-                    Ok(Some(v))
-                };
-                let lo_v = num(lo)?.ok_or("invalid repetition count(s)")?;
-                if let Some(hi) = hi {
-                    if let Some(h) = num(hi)? {
-                        if h < lo_v {
-                            return Err("invalid repetition count(s)");
-                        }
-                    }
-                }
-                i = close;
-                if b.get(i + 1) == Some(&b'?') {
-                    i += 1;
-                }
+                i = bound_end(re, i, operand)?;
                 operand = false;
             }
             b'|' => operand = false,
@@ -1244,6 +1406,98 @@ pub(crate) fn check_regex(re: &str) -> Result<(), &'static str> {
         return Err("parentheses () not balanced");
     }
     Ok(())
+}
+
+/// Where the bracket expression opened at `start` closes. A `]` first (after an
+/// optional `^`) is a member, and `[:class:]`, `[.coll.]` and `[=equiv=]` inside are
+/// skipped whole, so their `]` does not close it.
+fn bracket_end(b: &[u8], start: usize) -> Result<usize, &'static str> {
+    let mut j = start + 1;
+    if b.get(j) == Some(&b'^') {
+        j += 1;
+    }
+    if b.get(j) == Some(&b']') {
+        j += 1;
+    }
+    loop {
+        match b.get(j) {
+            None => return Err("brackets [] not balanced"),
+            Some(b']') => return Ok(j),
+            Some(b'[') if matches!(b.get(j + 1), Some(b':' | b'.' | b'=')) => {
+                let kind = b[j + 1];
+                let mut k = j + 2;
+                loop {
+                    match b.get(k) {
+                        None => return Err("brackets [] not balanced"),
+                        Some(&c) if c == kind && b.get(k + 1) == Some(&b']') => break,
+                        Some(_) => k += 1,
+                    }
+                }
+                j = k + 2;
+            }
+            Some(_) => j += 1,
+        }
+    }
+}
+
+/// The last byte of the quantifier `*`, `+` or `?` at `at`: ARE allows one non-greedy
+/// `?` after it, but not another quantifier.
+fn quantifier_end(b: &[u8], at: usize, operand: bool) -> Result<usize, &'static str> {
+    if !operand {
+        return Err("quantifier operand invalid");
+    }
+    let mut i = at;
+    if b.get(i + 1) == Some(&b'?') {
+        i += 1;
+    }
+    if matches!(b.get(i + 1), Some(b'*' | b'+' | b'{')) {
+        return Err("quantifier operand invalid");
+    }
+    Ok(i)
+}
+
+/// The last byte of the bound `{m}`, `{m,}` or `{m,n}` at `at` (and of a non-greedy
+/// `?` after it): counts up to 255, `m` present, `n` not below `m`.
+fn bound_end(re: &str, at: usize, operand: bool) -> Result<usize, &'static str> {
+    if !operand {
+        return Err("quantifier operand invalid");
+    }
+    let b = re.as_bytes();
+    let Some(close) = b[at..].iter().position(|&c| c == b'}').map(|p| p + at) else {
+        return Err("braces {} not balanced");
+    };
+    let inner = &re[at + 1..close];
+    let (lo, hi) = match inner.split_once(',') {
+        Some((lo, hi)) => (lo, Some(hi)),
+        None => (inner, None),
+    };
+    let lo = repetition_count(lo)?.ok_or("invalid repetition count(s)")?;
+    if let Some(hi) = hi {
+        if let Some(h) = repetition_count(hi)? {
+            if h < lo {
+                return Err("invalid repetition count(s)");
+            }
+        }
+    }
+    if b.get(close + 1) == Some(&b'?') {
+        return Ok(close + 1);
+    }
+    Ok(close)
+}
+
+/// One count of a bound: None when empty, else digits up to 255.
+fn repetition_count(s: &str) -> Result<Option<u32>, &'static str> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err("invalid repetition count(s)");
+    }
+    let v: u32 = s.parse().map_err(|_| "invalid repetition count(s)")?;
+    if v > 255 {
+        return Err("invalid repetition count(s)");
+    }
+    Ok(Some(v))
 }
 
 /// The address and mask the view shows for a numeric address.
