@@ -334,8 +334,45 @@ impl Demo {
 
     // ---------------------------------------------------------------- step 3
 
-    /// Generates the hardening with pgsec-core and applies it to the running server.
+    /// Generates the hardening with pgsec-core and applies it to the running server, in
+    /// the order an operator would: settings (TLS on), roles and RLS, passwords, and
+    /// pg_hba.conf last; then shows what is refused and what connects.
     pub(crate) async fn harden(&mut self) -> StepResult {
+        let server = self.server()?;
+        let profile = self.demo_profile()?;
+        let files = generate(&profile);
+        say(format_args!(
+            "`pgsec harden` (pgsec_core::harden::generate) for database {DB}, networks {}:",
+            self.networks()?.1.join(", ")
+        ));
+        for (name, text) in files.files() {
+            say(format_args!(
+                "  {name:<24} {:>3} lines",
+                text.lines().count()
+            ));
+        }
+
+        let progress = Progress::start("applying it with reloads, no restart");
+        let admin_shop = apply_settings(server, &files).await?;
+        self.apply_roles_and_rls(&admin_shop, &files).await?;
+        let plaintext_refusal = apply_hba(server, &admin_shop, &files).await?;
+        progress.done();
+        say(format_args!(
+            "plaintext, as {ADMIN_USER}: refused ({})",
+            shorten(&plaintext_refusal, 120)
+        ));
+        self.show_who_connects().await?;
+        self.admin_shop = Some(admin_shop);
+        self.profile = Some(profile);
+        self.files = Some(files);
+        Ok("TLS on, SCRAM only, hostssl lines for four least-privilege roles, RLS forced on orders; \
+            plaintext and the superuser over TCP are refused"
+            .to_owned())
+    }
+
+    /// The hardening profile of the demo's shop: its database, schema, roles and the
+    /// networks the backend's server is reached from.
+    fn demo_profile(&self) -> Result<Profile, String> {
         let server = self.server()?;
         let (listen, networks) = self.networks()?;
         let list = |xs: &[&str]| {
@@ -344,7 +381,7 @@ impl Demo {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let profile = Profile::from_toml(&format!(
+        Profile::from_toml(&format!(
             r#"
             name = "demo"
             database = "{DB}"
@@ -366,59 +403,17 @@ impl Demo {
             networks = list(networks),
             pgaudit = server.has_pgaudit(),
         ))
-        .ctx("the demo's profile")?;
-        let files = generate(&profile);
-        say(format_args!(
-            "`pgsec harden` (pgsec_core::harden::generate) for database {DB}, networks {}:",
-            networks.join(", ")
-        ));
-        for (name, text) in files.files() {
-            say(format_args!(
-                "  {name:<24} {:>3} lines",
-                text.lines().count()
-            ));
-        }
+        .ctx("the demo's profile")
+    }
 
-        let progress = Progress::start("applying it with reloads, no restart");
-        // 1. The postgresql.conf fragment.
-        server
-            .write_file(FRAGMENT, &files.postgresql_conf)
-            .await
-            .ctx("writing the fragment")?;
-        server.reload().await.ctx("reloading")?;
-        let admin = server.info().admin.clone();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let admin_shop = loop {
-            let c = server
-                .connect(DB, &admin)
-                .await
-                .ctx("connecting as the superuser")?;
-            let ssl: String = c.query_one("SHOW ssl", &[]).await.ctx("SHOW ssl")?.get(0);
-            if ssl == "on" {
-                break c;
-            }
-            if Instant::now() > deadline {
-                return Err("ssl is still off 10 s after the reload".to_owned());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let errors = admin_shop
-            .query(
-                "SELECT sourcefile || ':' || sourceline || ' ' || coalesce(name, '') || ': ' || error
-                   FROM pg_file_settings WHERE error IS NOT NULL",
-                &[],
-            )
-            .await
-            .ctx("reading pg_file_settings")?;
-        if let Some(row) = errors.first() {
-            return Err(format!(
-                "the server did not accept the fragment: {}",
-                row.get::<_, String>(0)
-            ));
-        }
-
-        // 2. roles.sql; the "migration" that moves the tutorial's table into the
-        // application schema under its owner; roles.sql again (grants on it); rls.sql.
+    /// roles.sql; the "migration" that moves the tutorial's table into the application
+    /// schema under its owner; roles.sql again (grants on it); rls.sql; the tutorial's
+    /// superuser role retired; the new roles' passwords.
+    async fn apply_roles_and_rls(
+        &self,
+        admin_shop: &Client,
+        files: &Hardening,
+    ) -> Result<(), String> {
         admin_shop
             .batch_execute(&files.roles_sql)
             .await
@@ -438,7 +433,6 @@ impl Demo {
             .batch_execute(&files.rls_sql)
             .await
             .ctx("rls.sql")?;
-        // The tutorial's superuser application role is retired.
         admin_shop
             .batch_execute(&format!(
                 "ALTER ROLE {} NOSUPERUSER NOLOGIN PASSWORD NULL",
@@ -464,34 +458,13 @@ impl Demo {
         admin_shop
             .batch_execute(&sql)
             .await
-            .ctx("setting passwords")?;
+            .ctx("setting passwords")
+    }
 
-        // 3. pg_hba.conf last: from now on only hostssl + SCRAM, and no superuser over TCP.
-        server
-            .write_file("pg_hba.conf", &files.pg_hba_conf)
-            .await
-            .ctx("writing pg_hba.conf")?;
-        admin_shop
-            .batch_execute("SELECT pg_reload_conf()")
-            .await
-            .ctx("reloading")?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let plaintext_refusal = loop {
-            match server.connect(DB, &admin).await {
-                Err(e) => break server_message(&e),
-                Ok(_) if Instant::now() > deadline => {
-                    return Err(
-                        "plaintext connections are still accepted 10 s after the reload".to_owned(),
-                    )
-                }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        };
-        progress.done();
-        say(format_args!(
-            "plaintext, as {ADMIN_USER}: refused ({})",
-            shorten(&plaintext_refusal, 120)
-        ));
+    /// After the hardening: the superuser is refused even over verified TLS, the
+    /// application role connects with chain and host name verified.
+    async fn show_who_connects(&self) -> Result<(), String> {
+        let admin = &self.server()?.info().admin;
         let admin_tls = self.config(ADMIN_USER, admin.password(), DB)?;
         match connect(&admin_tls).await {
             Ok(_) => return Err("the superuser may still connect over TCP".to_owned()),
@@ -500,7 +473,7 @@ impl Demo {
                 shorten(&server_message(&e), 120)
             )),
         }
-        let (_app, details) = connect(&self.config(APP_ROLE, &p.app, DB)?)
+        let (_app, details) = connect(&self.config(APP_ROLE, &self.passwords.app, DB)?)
             .await
             .ctx("connecting as the application role over verify-full TLS")?;
         let tls = details
@@ -514,12 +487,7 @@ impl Demo {
         if !details.is_verified() {
             return Err("the application's connection is not verified".to_owned());
         }
-        self.admin_shop = Some(admin_shop);
-        self.profile = Some(profile);
-        self.files = Some(files);
-        Ok("TLS on, SCRAM only, hostssl lines for four least-privilege roles, RLS forced on orders; \
-            plaintext and the superuser over TCP are refused"
-            .to_owned())
+        Ok(())
     }
 
     // ---------------------------------------------------------------- step 4
@@ -1021,5 +989,78 @@ fn shorten(s: &str, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+/// Writes the generated postgresql.conf fragment and reloads; returns a superuser
+/// session to the shop once the server reports `ssl = on` and pg_file_settings shows no
+/// error in the fragment.
+async fn apply_settings(server: &TestServer, files: &Hardening) -> Result<Client, String> {
+    server
+        .write_file(FRAGMENT, &files.postgresql_conf)
+        .await
+        .ctx("writing the fragment")?;
+    server.reload().await.ctx("reloading")?;
+    let admin = &server.info().admin;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let admin_shop = loop {
+        let c = server
+            .connect(DB, admin)
+            .await
+            .ctx("connecting as the superuser")?;
+        let ssl: String = c.query_one("SHOW ssl", &[]).await.ctx("SHOW ssl")?.get(0);
+        if ssl == "on" {
+            break c;
+        }
+        if Instant::now() > deadline {
+            return Err("ssl is still off 10 s after the reload".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let errors = admin_shop
+        .query(
+            "SELECT sourcefile || ':' || sourceline || ' ' || coalesce(name, '') || ': ' || error
+               FROM pg_file_settings WHERE error IS NOT NULL",
+            &[],
+        )
+        .await
+        .ctx("reading pg_file_settings")?;
+    if let Some(row) = errors.first() {
+        return Err(format!(
+            "the server did not accept the fragment: {}",
+            row.get::<_, String>(0)
+        ));
+    }
+    Ok(admin_shop)
+}
+
+/// pg_hba.conf last: from now on only hostssl + SCRAM, and no superuser over TCP.
+/// Returns the server's refusal of a plaintext superuser connection once the reload
+/// took effect.
+async fn apply_hba(
+    server: &TestServer,
+    admin_shop: &Client,
+    files: &Hardening,
+) -> Result<String, String> {
+    server
+        .write_file("pg_hba.conf", &files.pg_hba_conf)
+        .await
+        .ctx("writing pg_hba.conf")?;
+    admin_shop
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .ctx("reloading")?;
+    let admin = &server.info().admin;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match server.connect(DB, admin).await {
+            Err(e) => return Ok(server_message(&e)),
+            Ok(_) if Instant::now() > deadline => {
+                return Err(
+                    "plaintext connections are still accepted 10 s after the reload".to_owned(),
+                )
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
     }
 }
