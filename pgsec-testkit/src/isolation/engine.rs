@@ -1250,6 +1250,8 @@ impl Engine {
     }
 
     /// An UPDATE or DELETE of the whole table, with no WHERE, as `actor`. Rolls back.
+    /// Changing more rows than the actor owns, or handing rows to another tenant, is a
+    /// violation.
     async fn write_all(
         &mut self,
         number: usize,
@@ -1259,72 +1261,9 @@ impl Engine {
         run: &mut CaseRun,
     ) -> Result<()> {
         let t = self.writable[table % self.writable.len()];
-        let tbl = &self.schema.tables[t];
-        let name = tbl.name.clone();
+        let name = self.schema.tables[t].name.clone();
         let owns = self.own_total[t][actor];
-        let (title, stmt, shown, params) = match kind {
-            WriteAll::Delete => (
-                format!(
-                    "as tenant {}: delete every row it may delete",
-                    self.quoted(actor)
-                ),
-                self.sql[t].delete_all.as_str(),
-                format!("DELETE FROM {};", tbl.sql),
-                Vec::new(),
-            ),
-            WriteAll::Update | WriteAll::Move(_) => {
-                let to = match kind {
-                    WriteAll::Move(v) => v,
-                    _ => actor,
-                };
-                let tc = sql::ident(&tbl.tenant().name);
-                let mut sets = vec![format!("{tc} = {}", self.quoted(to))];
-                let mut params = vec![Some(self.world.tenants[to].value.clone())];
-                for &f in &self.sql[t].moving_fks {
-                    let fk = &tbl.fks[f];
-                    let FkTarget::Tenant(j) = fk.target else {
-                        continue;
-                    };
-                    let parent = self.seeded.rows[j][to].first();
-                    for (pos, &c) in fk.columns.iter().enumerate() {
-                        if c == tbl.tenant_col {
-                            continue;
-                        }
-                        let value = parent.and_then(|p| {
-                            let col = fk.target_columns.get(pos)?;
-                            let at = self.schema.tables[j]
-                                .columns
-                                .iter()
-                                .position(|x| &x.name == col)?;
-                            p.values.get(at).cloned().flatten()
-                        });
-                        sets.push(format!(
-                            "{} = {}",
-                            sql::ident(&tbl.columns[c].name),
-                            sql::literal_or_null(value.as_deref())
-                        ));
-                        params.push(value);
-                    }
-                }
-                let title = match kind {
-                    WriteAll::Move(v) => format!(
-                        "as tenant {}: hand every row it may update to tenant {}",
-                        self.quoted(actor),
-                        self.quoted(v)
-                    ),
-                    _ => format!(
-                        "as tenant {}: rewrite every row it may update with its own id",
-                        self.quoted(actor)
-                    ),
-                };
-                (
-                    title,
-                    self.sql[t].set_all.as_str(),
-                    format!("UPDATE {} SET {};", tbl.sql, sets.join(", ")),
-                    params,
-                )
-            }
-        };
+        let (title, stmt, shown, params) = self.write_all_statement(kind, actor, t);
         let mut sql = vec![
             self.begin_line(actor),
             format!("-- it owns {owns} row{} of {name}", plural(owns as usize)),
@@ -1339,22 +1278,125 @@ impl Engine {
                 0
             }
             Ok(n) => {
-                sql.push(format!(
-                    "-- {n} row{} {}",
-                    plural(*n as usize),
-                    if kind == WriteAll::Delete {
-                        "deleted"
-                    } else {
-                        "updated"
-                    }
-                ));
+                let verb = if kind == WriteAll::Delete {
+                    "deleted"
+                } else {
+                    "updated"
+                };
+                sql.push(format!("-- {n} row{} {verb}", plural(*n as usize)));
                 *n
             }
         };
         sql.push("ROLLBACK;".to_owned());
         self.record_write(&name, changed);
-        let me = Some(self.world.tenants[actor].value.clone());
-        let violation = match kind {
+        if let Some((kind, message)) = self.write_all_violation(kind, actor, changed, owns) {
+            run.violations.push(Violation {
+                predicted_by: Vec::new(),
+                step: number,
+                kind,
+                relation: name,
+                tenant: Some(self.world.tenants[actor].value.clone()),
+                message,
+                // The rows themselves are gone with the rollback; name whose they were.
+                rows: self.example_foreign_rows(actor, t),
+            });
+        }
+        run.steps.push(Step { number, title, sql });
+        Ok(())
+    }
+
+    /// The step's title, the prepared statement, the SQL shown in the counterexample
+    /// and the statement's parameters of a whole-table write to table `t`.
+    fn write_all_statement(
+        &self,
+        kind: WriteAll,
+        actor: usize,
+        t: usize,
+    ) -> (String, &str, String, Vec<Option<String>>) {
+        let tbl = &self.schema.tables[t];
+        let to = match kind {
+            WriteAll::Delete => {
+                return (
+                    format!(
+                        "as tenant {}: delete every row it may delete",
+                        self.quoted(actor)
+                    ),
+                    self.sql[t].delete_all.as_str(),
+                    format!("DELETE FROM {};", tbl.sql),
+                    Vec::new(),
+                )
+            }
+            WriteAll::Move(v) => v,
+            WriteAll::Update => actor,
+        };
+        let (sets, params) = self.tenant_assignments(t, to);
+        let title = match kind {
+            WriteAll::Move(v) => format!(
+                "as tenant {}: hand every row it may update to tenant {}",
+                self.quoted(actor),
+                self.quoted(v)
+            ),
+            _ => format!(
+                "as tenant {}: rewrite every row it may update with its own id",
+                self.quoted(actor)
+            ),
+        };
+        (
+            title,
+            self.sql[t].set_all.as_str(),
+            format!("UPDATE {} SET {};", tbl.sql, sets.join(", ")),
+            params,
+        )
+    }
+
+    /// The `SET` list that gives table `t`'s rows to tenant `to`: its tenant column, and
+    /// the other columns of each foreign key that follows the tenant (they must name a
+    /// parent row of `to`, taken from the seeded rows), shown as SQL and as parameters.
+    fn tenant_assignments(&self, t: usize, to: usize) -> (Vec<String>, Vec<Option<String>>) {
+        let tbl = &self.schema.tables[t];
+        let tc = sql::ident(&tbl.tenant().name);
+        let mut sets = vec![format!("{tc} = {}", self.quoted(to))];
+        let mut params = vec![Some(self.world.tenants[to].value.clone())];
+        for &f in &self.sql[t].moving_fks {
+            let fk = &tbl.fks[f];
+            let FkTarget::Tenant(j) = fk.target else {
+                continue;
+            };
+            let parent = self.seeded.rows[j][to].first();
+            for (pos, &c) in fk.columns.iter().enumerate() {
+                if c == tbl.tenant_col {
+                    continue;
+                }
+                let value = parent.and_then(|p| {
+                    let col = fk.target_columns.get(pos)?;
+                    let at = self.schema.tables[j]
+                        .columns
+                        .iter()
+                        .position(|x| &x.name == col)?;
+                    p.values.get(at).cloned().flatten()
+                });
+                sets.push(format!(
+                    "{} = {}",
+                    sql::ident(&tbl.columns[c].name),
+                    sql::literal_or_null(value.as_deref())
+                ));
+                params.push(value);
+            }
+        }
+        (sets, params)
+    }
+
+    /// The violation, if any, of a whole-table write by `actor` that changed `changed`
+    /// rows of a table where it owns `owns`.
+    fn write_all_violation(
+        &self,
+        kind: WriteAll,
+        actor: usize,
+        changed: u64,
+        owns: u64,
+    ) -> Option<(ViolationKind, String)> {
+        let others = changed.saturating_sub(owns);
+        match kind {
             WriteAll::Move(v) if changed > 0 => Some((
                 ViolationKind::RowMovedToOtherTenant,
                 format!(
@@ -1367,48 +1409,37 @@ impl Engine {
             WriteAll::Update if changed > owns => Some((
                 ViolationKind::ForeignRowChanged,
                 format!(
-                    "tenant {} updated {changed} rows but owns {owns}: {} row{} of other \
+                    "tenant {} updated {changed} rows but owns {owns}: {others} row{} of other \
                      tenants were rewritten to its id",
                     self.quoted(actor),
-                    changed - owns,
-                    plural((changed - owns) as usize)
+                    plural(others as usize)
                 ),
             )),
             WriteAll::Delete if changed > owns => Some((
                 ViolationKind::ForeignRowDeleted,
                 format!(
-                    "tenant {} deleted {changed} rows but owns {owns}: {} row{} of other \
+                    "tenant {} deleted {changed} rows but owns {owns}: {others} row{} of other \
                      tenants went",
                     self.quoted(actor),
-                    changed - owns,
-                    plural((changed - owns) as usize)
+                    plural(others as usize)
                 ),
             )),
             _ => None,
-        };
-        if let Some((kind, message)) = violation {
-            // The rows themselves are gone with the rollback; name whose they were.
-            let rows = (0..self.world.tenants.len())
-                .filter(|&o| o != actor && self.own_total[t][o] > 0)
-                .flat_map(|o| self.seeded.rows[t][o].iter().take(1).map(move |r| (o, r)))
-                .take(3)
-                .map(|(o, r)| LeakedRow {
-                    owner: Some(self.world.tenants[o].value.clone()),
-                    row: format!("{} (for example)", r.text),
-                })
-                .collect();
-            run.violations.push(Violation {
-                predicted_by: Vec::new(),
-                step: number,
-                kind,
-                relation: name,
-                tenant: me,
-                message,
-                rows,
-            });
         }
-        run.steps.push(Step { number, title, sql });
-        Ok(())
+    }
+
+    /// Up to three seeded rows of table `t` owned by tenants other than `actor`, for a
+    /// report of rows a rolled-back write reached.
+    fn example_foreign_rows(&self, actor: usize, t: usize) -> Vec<LeakedRow> {
+        (0..self.world.tenants.len())
+            .filter(|&o| o != actor && self.own_total[t][o] > 0)
+            .flat_map(|o| self.seeded.rows[t][o].iter().take(1).map(move |r| (o, r)))
+            .take(3)
+            .map(|(o, r)| LeakedRow {
+                owner: Some(self.world.tenants[o].value.clone()),
+                row: format!("{} (for example)", r.text),
+            })
+            .collect()
     }
 }
 

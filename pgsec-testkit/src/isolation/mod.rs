@@ -480,83 +480,9 @@ impl IsolationChecker {
     pub async fn run(&mut self, cases: u32) -> Result<IsolationReport> {
         let started = Instant::now();
         let operations_before = self.engine.operations;
-        let mut cases_run = 0;
-        let mut counterexample = None;
-        for case in 1..=cases {
-            let mut tree = self.strategy.new_tree(&mut self.runner).map_err(|reason| {
-                Error::IsolationSetup {
-                    reason: format!("generating a case: {reason}"),
-                }
-            })?;
-            cases_run = case;
-            let first = self.engine.run_case(&tree.current()).await?;
-            if first.violations.is_empty() {
-                continue;
-            }
-            let original_steps = tree.current().len();
-            let mut best = first;
-            let mut shrink_runs = 0;
-            if tree.simplify() {
-                while shrink_runs < MAX_SHRINK_RUNS {
-                    shrink_runs += 1;
-                    let candidate = self.engine.run_case(&tree.current()).await?;
-                    if candidate.violations.is_empty() {
-                        if !tree.complicate() {
-                            break;
-                        }
-                    } else {
-                        best = candidate;
-                        if !tree.simplify() {
-                            break;
-                        }
-                    }
-                }
-            }
-            counterexample = Some(Counterexample {
-                case,
-                original_steps,
-                shrink_runs,
-                steps: best.steps,
-                violations: best.violations,
-            });
-            break;
-        }
-        // The coverage sweep: whatever no tenant read successfully yet is read by two
-        // tenants and with no tenant, one operation per case (already minimal).
+        let (cases_run, mut counterexample) = self.random_cases(cases).await?;
         if counterexample.is_none() {
-            let mut sweep_case = cases_run;
-            'sweep: for (target, name) in self.engine.sweep_targets() {
-                if self
-                    .engine
-                    .reads
-                    .get(&name)
-                    .is_some_and(|ex| ex.tenants.len() >= 2)
-                {
-                    continue;
-                }
-                for op in [
-                    Op::Read { actor: 0, target },
-                    Op::Read { actor: 1, target },
-                    Op::NoTenant {
-                        bare: Bare::Fresh,
-                        via: 0,
-                        target,
-                    },
-                ] {
-                    sweep_case += 1;
-                    let run = self.engine.run_case(std::slice::from_ref(&op)).await?;
-                    if !run.violations.is_empty() {
-                        counterexample = Some(Counterexample {
-                            case: sweep_case,
-                            original_steps: 1,
-                            shrink_runs: 0,
-                            steps: run.steps,
-                            violations: run.violations,
-                        });
-                        break 'sweep;
-                    }
-                }
-            }
+            counterexample = self.coverage_sweep(cases_run).await?;
         }
         if let Some(c) = &mut counterexample {
             for v in &mut c.violations {
@@ -603,6 +529,101 @@ impl IsolationChecker {
             static_skipped: self.static_skipped.clone(),
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Up to `cases` random cases; the first that shows a violation is shrunk and
+    /// returned with the number of cases run.
+    async fn random_cases(&mut self, cases: u32) -> Result<(u32, Option<Counterexample>)> {
+        for case in 1..=cases {
+            let mut tree = self.strategy.new_tree(&mut self.runner).map_err(|reason| {
+                Error::IsolationSetup {
+                    reason: format!("generating a case: {reason}"),
+                }
+            })?;
+            let first = self.engine.run_case(&tree.current()).await?;
+            if first.violations.is_empty() {
+                continue;
+            }
+            let original_steps = tree.current().len();
+            let (best, shrink_runs) = self.shrink(&mut tree, first).await?;
+            let counterexample = Counterexample {
+                case,
+                original_steps,
+                shrink_runs,
+                steps: best.steps,
+                violations: best.violations,
+            };
+            return Ok((case, Some(counterexample)));
+        }
+        Ok((cases, None))
+    }
+
+    /// proptest's shrinking, run against the server: simplify while the case still
+    /// fails, complicate back when a simpler one passes, at most [`MAX_SHRINK_RUNS`]
+    /// runs. The smallest failing run, and how many runs it took.
+    async fn shrink(
+        &mut self,
+        tree: &mut impl ValueTree<Value = Vec<Op>>,
+        first: engine::CaseRun,
+    ) -> Result<(engine::CaseRun, u32)> {
+        let mut best = first;
+        let mut shrink_runs = 0;
+        if !tree.simplify() {
+            return Ok((best, shrink_runs));
+        }
+        while shrink_runs < MAX_SHRINK_RUNS {
+            shrink_runs += 1;
+            let candidate = self.engine.run_case(&tree.current()).await?;
+            let more = if candidate.violations.is_empty() {
+                tree.complicate()
+            } else {
+                best = candidate;
+                tree.simplify()
+            };
+            if !more {
+                break;
+            }
+        }
+        Ok((best, shrink_runs))
+    }
+
+    /// The coverage sweep after clean random cases: whatever no two tenants have read
+    /// yet is read by two tenants and with no tenant, one operation per case (already
+    /// minimal), numbered after the `cases_run` random ones.
+    async fn coverage_sweep(&mut self, cases_run: u32) -> Result<Option<Counterexample>> {
+        let mut sweep_case = cases_run;
+        for (target, name) in self.engine.sweep_targets() {
+            if self
+                .engine
+                .reads
+                .get(&name)
+                .is_some_and(|ex| ex.tenants.len() >= 2)
+            {
+                continue;
+            }
+            for op in [
+                Op::Read { actor: 0, target },
+                Op::Read { actor: 1, target },
+                Op::NoTenant {
+                    bare: Bare::Fresh,
+                    via: 0,
+                    target,
+                },
+            ] {
+                sweep_case += 1;
+                let run = self.engine.run_case(std::slice::from_ref(&op)).await?;
+                if !run.violations.is_empty() {
+                    return Ok(Some(Counterexample {
+                        case: sweep_case,
+                        original_steps: 1,
+                        shrink_runs: 0,
+                        steps: run.steps,
+                        violations: run.violations,
+                    }));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// What was exercised of everything found, and why not.
