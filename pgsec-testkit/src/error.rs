@@ -109,9 +109,16 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
-    /// The builder was given a value the kit refuses.
+    /// The builder or a method was given a value the kit refuses.
     #[error("invalid test server option: {0}")]
     InvalidOption(String),
+    /// What was asked needs something this server or machine does not have (a backend
+    /// feature, a program, a server setting); the message says what to do.
+    #[error("not available here: {0}")]
+    Unsupported(String),
+    /// The server answered something the kit cannot make sense of.
+    #[error("unexpected answer from the server: {0}")]
+    UnexpectedServer(String),
     /// `#[pgsec_testkit::test]` could not set a test up: a migration or fixture failed,
     /// or a database could not be prepared.
     #[error("test set-up, {what}: {reason}")]

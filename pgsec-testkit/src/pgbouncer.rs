@@ -100,7 +100,8 @@ impl PgBouncerBuilder<'_> {
     /// connections.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] when `pgbouncer` is not installed or a size is zero;
+    /// [`Error::InvalidOption`] when a size is zero; [`Error::Unsupported`] when
+    /// `pgbouncer` is not installed or a role has no SCRAM secret;
     /// [`Error::Postgres`] when the SCRAM secrets cannot be read; [`Error::NotReady`]
     /// (with PgBouncer's log) when it does not start.
     pub async fn start(self) -> Result<PgBouncer> {
@@ -440,7 +441,7 @@ async fn auth_file(server: &TestServer, roles: &[&Credentials]) -> Result<String
         )
         .await?;
     if rows.len() != names.len() {
-        return Err(Error::InvalidOption(format!(
+        return Err(Error::Unsupported(format!(
             "pgbouncer needs SCRAM secrets for {names:?}; found {} (password_encryption must \
              be scram-sha-256)",
             rows.len()
@@ -466,7 +467,7 @@ fn find_binary() -> Result<PathBuf> {
         .map(|d| d.join("pgbouncer"))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            Error::InvalidOption(
+            Error::Unsupported(
                 "pgbouncer not found in PGBOUNCER, PATH or /usr/sbin; install Debian's package \
                  (apt-get install pgbouncer; scripts/test.sh does)"
                     .to_owned(),

@@ -286,7 +286,7 @@ async fn server_major(admin: &Client) -> Result<u32> {
         )
         .await?;
     u32::try_from(row.get::<_, i32>(0))
-        .map_err(|_| Error::InvalidOption("server_version_num is negative".into()))
+        .map_err(|_| Error::UnexpectedServer("server_version_num is negative".into()))
 }
 
 /// Quotes a literal for SQL.
@@ -806,13 +806,13 @@ impl TestServer {
     /// (start the server with `.backend(Backend::Local)`).
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] on the container backend; the stop or start failed; the
+    /// [`Error::Unsupported`] on the container backend; the stop or start failed; the
     /// server did not become ready again ([`Error::NotReady`]).
     pub async fn restart(&mut self) -> Result<()> {
         match &mut self.running {
             Running::Local(local) => local.restart()?,
             Running::Container(_) => {
-                return Err(Error::InvalidOption(
+                return Err(Error::Unsupported(
                     "TestServer::restart needs the local backend: start the server with \
                      TestServer::builder().backend(Backend::Local)"
                         .into(),

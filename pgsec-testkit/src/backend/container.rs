@@ -240,7 +240,9 @@ impl ContainerServer {
     /// Runs a command in the container; returns its stdout, or an error with its stderr.
     pub(crate) async fn exec(&self, argv: Vec<String>) -> Result<String> {
         let Some(c) = self.container.clone() else {
-            return Err(Error::InvalidOption("container already removed".into()));
+            return Err(Error::Unsupported(
+                "the container was already removed".into(),
+            ));
         };
         let program = argv.first().cloned().unwrap_or_default();
         // The exec handle is not `Sync`, so its future is not `Send`: drive it on a
