@@ -30,16 +30,10 @@ pub async fn assert_isolated(db: &TestDatabase, config: IsolationConfig) -> Isol
     };
     let report = match check(config).await {
         Ok(r) => r,
-        Err(e) => {
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(": ");
-                msg.push_str(&s.to_string());
-                source = s.source();
-            }
-            panic!("assert_isolated: the isolation check could not run: {msg}")
-        }
+        Err(e) => panic!(
+            "assert_isolated: the isolation check could not run: {}",
+            pgsec_core::display_chain(&e)
+        ),
     };
     match report.verdict() {
         Verdict::Clean => report,

@@ -4,8 +4,9 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::error::{db_error_text, error_chain};
+use crate::error::db_error_text;
 use crate::{Error, Result, TestDatabase, TestServer};
+use pgsec_core::display_chain;
 
 /// What a `#[pgsec_testkit::test]` function's arguments are made from: the shared
 /// server and the test's fresh database.
@@ -74,7 +75,7 @@ impl TestArg for pgsec_client::TenantPool {
     async fn take(ctx: &TestContext) -> Result<Self> {
         let setup = |e: pgsec_client::Error| Error::TestSetup {
             what: "the application role's TenantPool".to_owned(),
-            reason: error_chain(&e),
+            reason: display_chain(&e),
         };
         let config = pgsec_client::Config::parse(&ctx.db.app_conninfo()).map_err(setup)?;
         pgsec_client::TenantPool::builder(&config)
@@ -109,7 +110,7 @@ pub mod private {
             Err(e) => panic!(
                 "#[pgsec_testkit::test]: cannot make a `{}` argument: {}",
                 std::any::type_name::<T>(),
-                error_chain(&e)
+                display_chain(&e)
             ),
         }
     }
@@ -146,7 +147,7 @@ pub mod private {
         let outcome = rt.block_on(async {
             let ctx = match prepare(&spec).await {
                 Ok(ctx) => ctx,
-                Err(e) => panic!("{}: {}", spec.test, error_chain(&e)),
+                Err(e) => panic!("{}: {}", spec.test, display_chain(&e)),
             };
             test(ctx).await
         });

@@ -165,18 +165,6 @@ pub enum Error {
 /// The testkit's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// An error with its sources, `: `-joined.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 /// The server's message, detail, hint and position when there is one.
 pub(crate) fn db_error_text(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
@@ -193,6 +181,6 @@ pub(crate) fn db_error_text(e: &tokio_postgres::Error) -> String {
             }
             out
         }
-        None => error_chain(e),
+        None => pgsec_core::display_chain(e),
     }
 }
