@@ -10,8 +10,12 @@
 #                        testing, laid out like sid)
 #
 # Every image has the same shape: a bare rootfs with the server binaries, pgaudit and CA
-# certificates, no cluster, user `postgres`; the testkit brings certificates, pg_hba.conf
-# and settings at start. Packages come from the host's own apt mirror (the first enabled
+# certificates, user `postgres`, and one cluster made by initdb at build time in the kit's
+# data directory (/var/lib/postgresql/pgsec-data; superuser pgsec_admin with no password,
+# local peer and host reject). The testkit brings certificates, pg_hba.conf, settings and
+# the superuser's password at start (single-user mode, before the server listens), so a
+# start skips initdb, which was most of it. An image without the cluster still works: the
+# kit runs initdb then. Packages come from the host's own apt mirror (the first enabled
 # entry for the host's release; the same mirror serves every Debian suite), else
 # debootstrap's default; no host is named in this repository.
 #
@@ -38,8 +42,34 @@ if [ -n "${PGSEC_PG_SUITE:-}" ]; then
     [ -e "/usr/share/debootstrap/scripts/${script}" ] || script=sid
 fi
 
+# Adds the kit's cluster to $tag (initdb in a container from it, then `docker commit`).
+add_cluster() {
+    local cid
+    cid="$(docker create --user postgres "$tag" initdb -D /var/lib/postgresql/pgsec-data \
+        -U pgsec_admin --auth-local=peer --auth-host=reject -E UTF8 --locale=C --no-sync \
+        --no-instructions)"
+    if ! docker start -a "$cid" >/dev/null 2>&1; then
+        docker logs "$cid" 2>&1 | tail -n 20 >&2
+        docker rm -f "$cid" >/dev/null 2>&1
+        log "initdb failed in $tag"
+        exit 1
+    fi
+    docker commit --change 'CMD ["postgres", "--version"]' "$cid" "$tag" >/dev/null
+    docker rm -f "$cid" >/dev/null
+}
+
+has_cluster() {
+    docker run --rm --entrypoint /bin/sh "$tag" -c \
+        'test -f /var/lib/postgresql/pgsec-data/PG_VERSION' >/dev/null 2>&1
+}
+
 if docker image inspect "$tag" >/dev/null 2>&1; then
-    log "$tag exists; nothing to do"
+    if has_cluster; then
+        log "$tag exists; nothing to do"
+    else
+        log "$tag exists without the kit's cluster (an older build); adding it"
+        add_cluster
+    fi
     exit 0
 fi
 
@@ -113,4 +143,5 @@ tar -C "$root" -c . | docker import \
     --change "WORKDIR /var/lib/postgresql" \
     --change 'CMD ["postgres", "--version"]' \
     - "$tag" >/dev/null
+add_cluster
 log "built $tag from ${suite} in $(($(date +%s) - start)) s"

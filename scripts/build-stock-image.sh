@@ -49,7 +49,8 @@ docker export "$cid" | tar --numeric-owner -C "$root" -x
 docker rm -f "$cid" >/dev/null
 cid=""
 
-# Nothing of pgsec's: no pgaudit, no kit environment.
+# Nothing of pgsec's: no pre-made cluster, no pgaudit, no kit environment.
+rm -rf "$root/var/lib/postgresql/pgsec-data"
 if ! chroot "$root" dpkg --purge "postgresql-${major}-pgaudit" >/dev/null 2>&1; then
     log "dpkg --purge failed; removing pgaudit's files by hand"
     rm -f "$root/usr/lib/postgresql/${major}/lib/pgaudit.so" \

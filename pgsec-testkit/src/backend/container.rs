@@ -1,6 +1,9 @@
 //! The container backend: testcontainers with the project's image (or a stock
 //! `postgres:<major>` one). The server is initialised by a small script the kit copies
-//! in, so both kinds of image behave the same; the port is published on 127.0.0.1 only.
+//! in, so both kinds of image behave the same: it uses the cluster the project's image
+//! carries (made at build time, its superuser's password set here before the server
+//! listens) or runs initdb when the image has none. The port is published on 127.0.0.1
+//! only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -19,11 +22,22 @@ pub(crate) const DATA_DIR: &str = "/var/lib/postgresql/pgsec-data";
 
 const START_SCRIPT: &str = r#"set -eu
 D=/var/lib/postgresql/pgsec-data
-mkdir -p "$D"
-chmod 700 "$D"
-if ! initdb -D "$D" -U pgsec_admin --pwfile=/pgsec/admin.pw -A scram-sha-256 -E UTF8 \
-    --no-sync --no-instructions --locale=C >/tmp/initdb.log 2>&1; then
-  cat /tmp/initdb.log >&2; exit 1
+if [ -f "$D/PG_VERSION" ]; then
+  # The project's image carries a cluster made at build time, without a password: give
+  # its superuser this server's, in single-user mode, before the server listens.
+  pw=$(sed "s/'/''/g" /pgsec/admin.pw)
+  if ! printf "ALTER ROLE pgsec_admin PASSWORD '%s'\n" "$pw" |
+      postgres --single -D "$D" -c fsync=off postgres >/tmp/single.log 2>&1; then
+    cat /tmp/single.log >&2; exit 1
+  fi
+  rm -f /tmp/single.log
+else
+  mkdir -p "$D"
+  chmod 700 "$D"
+  if ! initdb -D "$D" -U pgsec_admin --pwfile=/pgsec/admin.pw -A scram-sha-256 -E UTF8 \
+      --no-sync --no-instructions --locale=C >/tmp/initdb.log 2>&1; then
+    cat /tmp/initdb.log >&2; exit 1
+  fi
 fi
 cp /pgsec/server.crt /pgsec/ca.crt "$D"/
 (umask 077; cat /pgsec/server.key > "$D"/server.key)
