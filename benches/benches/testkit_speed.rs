@@ -25,20 +25,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
 use pgsec_benches::RunMode;
-use pgsec_testkit::{Backend, StartTimings, TestServer};
+use pgsec_testkit::{Backend, ServerBuilder, StartTimings, TestServer};
 
 /// The untimed work between two calls in the `ahead_gap_100ms` variant.
 const GAP: Duration = Duration::from_millis(100);
 const GOAL_FRESH_MS: f64 = 50.0;
 
 /// Call to the first TLS query as the superuser.
-async fn start(backend: Backend) -> (TestServer, Duration) {
+async fn start(builder: ServerBuilder) -> (TestServer, Duration) {
     let t = Instant::now();
-    let server = TestServer::builder()
-        .backend(backend)
-        .start()
-        .await
-        .expect("start a testkit server");
+    let server = builder.start().await.expect("start a testkit server");
     server
         .admin_client()
         .await
@@ -132,7 +128,7 @@ fn main() {
             b.to_async(&rt).iter_custom(|iters| async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let (server, took) = start(backend).await;
+                    let (server, took) = start(TestServer::builder().backend(backend)).await;
                     total += took;
                     drop(server);
                 }
@@ -180,7 +176,7 @@ fn main() {
         // The project's image carries a cluster made at build time; a stock-layout image
         // (scripts/build-stock-image.sh) has none, so the kit runs initdb at start: the
         // same run shows what the pre-made cluster saves.
-        let mut variants: Vec<(String, pgsec_testkit::ServerBuilder)> = backends
+        let mut variants: Vec<(String, ServerBuilder)> = backends
             .iter()
             .map(|b| (b.to_string(), TestServer::builder().backend(*b)))
             .collect();
@@ -201,16 +197,8 @@ fn main() {
         rt.block_on(async {
             for _ in 0..starts {
                 for (i, (_, builder)) in variants.iter().enumerate() {
-                    let t = Instant::now();
-                    let server = builder.clone().start().await.expect("start");
-                    server
-                        .admin_client()
-                        .await
-                        .expect("admin")
-                        .simple_query("select 1")
-                        .await
-                        .expect("query");
-                    totals[i].push(t.elapsed());
+                    let (server, took) = start(builder.clone()).await;
+                    totals[i].push(took);
                     steps[i].push(server.start_timings());
                 }
             }
