@@ -163,15 +163,11 @@ async fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("other-ca.crt");
     std::fs::write(&ca, &other.cert_pem).unwrap();
-    let i = server.info();
-    let url = format!(
-        "host={} hostaddr={} port={} user={} dbname=postgres sslrootcert={}",
-        i.host,
-        i.hostaddr,
-        i.port,
-        admin.user,
-        ca.display()
-    );
+    let url = server
+        .info()
+        .conninfo_for(&admin.user, "postgres")
+        .sslrootcert(&ca)
+        .build();
     let out = pgsec(&["audit", "--url", &url], Some(admin.password())).await;
     assert_fails(&out, &["sslrootcert"]);
 
@@ -211,14 +207,10 @@ async fn a_server_that_is_gone() {
     let ca = dir.path().join("ca.crt");
     std::fs::write(&ca, &server.info().ca_pem).unwrap();
     let i = server.info();
-    let url = format!(
-        "host={} hostaddr={} port={} user={} dbname=postgres sslrootcert={}",
-        i.host,
-        i.hostaddr,
-        i.port,
-        i.admin.user,
-        ca.display()
-    );
+    let url = i
+        .conninfo_for(&i.admin.user, "postgres")
+        .sslrootcert(&ca)
+        .build();
     let password = i.admin.password().to_owned();
     drop(server);
     let out = pgsec(&["audit", "--url", &url], Some(&password)).await;
@@ -245,13 +237,10 @@ async fn a_unix_socket_needs_no_tls() {
         .await
         .unwrap();
     let i = server.info();
-    let dir = i.socket_dir.as_ref().expect("local servers have a socket");
-    let url = format!(
-        "host={} port={} user={} dbname=postgres",
-        dir.display(),
-        i.port,
-        i.admin.user
-    );
+    let url = i
+        .socket_conninfo_for(&i.admin.user, "postgres")
+        .expect("local servers have a socket")
+        .build();
     let out = pgsec(
         &["audit", "--url", &url, "--format", "json"],
         Some(i.admin.password()),

@@ -47,13 +47,10 @@ async fn verified_connection_is_described_and_exits_0() {
 async fn refusals_exit_2_with_one_line() {
     let server = pgsec_testkit::shared().await.unwrap();
     let info = server.info();
-    let wrong_host = format!(
-        "host=db.elsewhere.test hostaddr={} port={} user={} dbname=postgres sslrootcert={}",
-        info.hostaddr,
-        info.port,
-        info.app.user,
-        info.ca_path.display()
-    );
+    let wrong_host = info
+        .conninfo_for(&info.app.user, "postgres")
+        .host("db.elsewhere.test")
+        .build();
     let out = ping(&wrong_host, info.app.password()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -63,10 +60,11 @@ async fn refusals_exit_2_with_one_line() {
         "{stderr}"
     );
 
-    let weak = format!(
-        "host={} hostaddr={} port={} user={} dbname=postgres sslmode=require",
-        info.host, info.hostaddr, info.port, info.app.user
-    );
+    let weak = info
+        .conninfo_for(&info.app.user, "postgres")
+        .without_sslrootcert()
+        .option("sslmode", "require")
+        .build();
     let out = ping(&weak, info.app.password()).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -35,12 +35,10 @@ async fn ping_over_a_socket_reports_the_peer_and_verifies_only_with_requirepeer(
         .expect("local servers have a socket");
     let socket = dir.join(format!(".s.PGSQL.{}", info.port));
     let uid = std::fs::metadata(&socket).unwrap().uid();
-    let base = format!(
-        "host={} port={} user={} dbname=postgres",
-        dir.display(),
-        info.port,
-        info.admin.user
-    );
+    let base = info
+        .socket_conninfo_for(&info.admin.user, "postgres")
+        .expect("local servers have a socket")
+        .build();
     let password = info.admin.password();
 
     // Unchecked: described, NOT verified, exit 2 with the fix on one line.

@@ -42,6 +42,8 @@
 //!   trips and injects faults (resets, a black hole, byte budgets, bandwidth limits).
 //! - [`certs`]: test CAs, intermediates and server certificates, deliberately odd ones
 //!   included (expired, without subjectAltName: [`TestCa::issue_with`]).
+//! - [`TenantSchema`]: the tenant table most tests start from (forced Row-Level
+//!   Security on a custom setting, granted to the application role).
 #![warn(missing_docs)]
 
 mod assert;
@@ -49,7 +51,9 @@ mod attr;
 mod backend;
 mod builder;
 pub mod certs;
+mod conninfo;
 mod error;
+mod fixture;
 pub mod isolation;
 pub mod pgbouncer;
 mod pool_of_dbs;
@@ -109,7 +113,9 @@ pub use backend::{
 pub use builder::ServerBuilder;
 pub use builder::DATABASES_AHEAD;
 pub use certs::{ServerIdentity, TestCa};
+pub use conninfo::Conninfo;
 pub use error::{Error, Result};
+pub use fixture::TenantSchema;
 pub use isolation::{IsolationChecker, IsolationConfig, IsolationReport};
 pub use proxy::{Fault, Proxy, ProxyBuilder, ProxyStats};
 pub use server::{

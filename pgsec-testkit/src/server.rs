@@ -104,14 +104,11 @@ impl ConnectionInfo {
     /// let conninfo = format!("{} channel_binding=require", info.conninfo_as(&info.app.user, "postgres"));
     /// # }
     /// ```
+    ///
+    /// [`ConnectionInfo::conninfo_for`] builds variants (another host name or root
+    /// certificate, a password, options).
     pub fn conninfo_as(&self, user: &str, dbname: &str) -> String {
-        format!(
-            "host={} hostaddr={} port={} user={user} dbname={dbname} sslrootcert={}",
-            self.host,
-            self.hostaddr,
-            self.port,
-            self.ca_path.display()
-        )
+        self.conninfo_for(user, dbname).build()
     }
 }
 

@@ -35,15 +35,11 @@ async fn psql_agrees_on_channel_binding_require() {
     let server = pgsec_testkit::shared().await.unwrap();
     let info = server.info();
     let files = Files::new();
-    let conninfo = format!(
-        "host={} hostaddr={} port={} user={} dbname=postgres sslmode=verify-full \
-         sslrootcert={} channel_binding=require",
-        info.host,
-        info.hostaddr,
-        info.port,
-        info.admin.user,
-        info.ca_path.display()
-    );
+    let conninfo = info
+        .conninfo_for(&info.admin.user, "postgres")
+        .option("sslmode", "verify-full")
+        .option("channel_binding", "require")
+        .build();
     let v = run_both(server, &files, &conninfo).await;
     assert!(v.psql_ok() && v.pgsec_ok(), "{}", v.describe());
 }
@@ -102,14 +98,11 @@ async fn channel_binding_require_refuses_when_binding_is_impossible() {
         .expect("a server with an Ed25519 certificate");
     let info = server.info();
     let files = Files::new();
-    let root = files.write("root.crt", &ca_cert.pem());
-    let base = format!(
-        "host=localhost hostaddr=127.0.0.1 port={} user={} dbname=postgres \
-         sslmode=verify-full sslrootcert={}",
-        info.port,
-        info.admin.user,
-        root.display()
-    );
+    // The server's CA file holds the Ed25519 root.
+    let base = info
+        .conninfo_for(&info.admin.user, "postgres")
+        .option("sslmode", "verify-full")
+        .build();
 
     let v = run_both(&server, &files, &format!("{base} channel_binding=require")).await;
     eprintln!("ed25519, channel_binding=require\n{}", v.describe());

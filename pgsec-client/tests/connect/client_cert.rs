@@ -2,9 +2,9 @@
 //! and pgsec-client.
 
 use pgsec_client::{connect, Config, Environment, Error};
-use pgsec_testkit::{ServerIdentity, TestCa, TestServer};
+use pgsec_testkit::TestCa;
 
-use crate::harness::{run_both, Files};
+use crate::harness::{app_client_cert, client_cert_server, run_both, Files};
 
 #[cfg(unix)]
 fn chmod(path: &std::path::Path, mode: u32) {
@@ -16,40 +16,18 @@ fn chmod(path: &std::path::Path, mode: u32) {
 #[tokio::test]
 async fn client_certificate_authenticates_and_its_key_must_be_private() {
     let ca = TestCa::new("cert auth root").unwrap();
-    let (server_cert, server_key) = ca
-        .issue(&["localhost", "127.0.0.1"], Some("localhost"))
-        .unwrap();
-    // ssl_ca_file (which client certificates are checked against) is the server's own
-    // certificate file with the CA appended: one file, no reload needed.
-    let server = TestServer::builder()
-        .server_identity(ServerIdentity {
-            ca_pem: ca.cert_pem.clone(),
-            cert_chain_pem: format!("{server_cert}{}", ca.cert_pem),
-            key_pem: server_key,
-        })
-        .setting("ssl_ca_file", "server.crt")
-        .hba_lines([format!("hostssl all {} all cert", pgsec_testkit::APP_USER)])
-        .start()
-        .await
-        .expect("a server with certificate authentication for the app role");
+    let server = client_cert_server(&ca).await;
     let info = server.info();
-    let (client_cert, client_key) = ca
-        .issue_with(&[], Some(pgsec_testkit::APP_USER), |p| {
-            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-        })
-        .unwrap();
+    let (client_cert, client_key) = app_client_cert(&ca);
     let files = Files::new();
-    let root = files.write("root.crt", &ca.cert_pem);
     let crt = files.write("client.crt", &client_cert);
     let key = files.write("client.key", &client_key);
     chmod(&key, 0o600);
-    let base = format!(
-        "host=localhost hostaddr=127.0.0.1 port={} user={} dbname=postgres \
-         sslmode=verify-full sslrootcert={}",
-        info.port,
-        info.app.user,
-        root.display()
-    );
+    // The server's CA file is `ca`'s certificate.
+    let base = info
+        .conninfo_for(&info.app.user, "postgres")
+        .option("sslmode", "verify-full")
+        .build();
 
     let with_cert = format!("{base} sslcert={} sslkey={}", crt.display(), key.display());
     let v = run_both(&server, &files, &with_cert).await;

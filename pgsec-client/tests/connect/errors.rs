@@ -49,15 +49,11 @@ async fn a_pool_with_a_wrong_password_says_password_authentication_failed() {
 async fn a_pool_refusing_the_certificate_names_the_certificate_problem() {
     let server = pgsec_testkit::shared().await.unwrap();
     let info = server.info();
-    let conninfo = format!(
-        "host=db.elsewhere.test hostaddr={} port={} user={} password={} dbname=postgres \
-         sslrootcert={}",
-        info.hostaddr,
-        info.port,
-        info.app.user,
-        info.app.password(),
-        info.ca_path.display()
-    );
+    let conninfo = info
+        .conninfo_for(&info.app.user, "postgres")
+        .host("db.elsewhere.test")
+        .password(info.app.password())
+        .build();
     let e = TenantPool::builder(&Config::parse(&conninfo).unwrap())
         .build()
         .await

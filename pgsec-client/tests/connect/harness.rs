@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use pgsec_client::{connect, Config, ConnectionDetails, Environment};
-use pgsec_testkit::{ServerIdentity, TestCa, TestServer};
+use pgsec_testkit::{ServerIdentity, TestCa, TestServer, APP_USER};
 
 /// Where psql lives (Debian's postgresql-client, installed by scripts/test.sh).
 pub(crate) const PSQL: &str = "/usr/bin/psql";
@@ -75,21 +75,90 @@ impl Files {
     }
 }
 
-/// A server presenting `cert_chain_pem` / `key_pem`, with clients told to trust `ca`.
-pub(crate) async fn server_with(
-    ca: &TestCa,
-    cert_chain_pem: String,
-    key_pem: String,
-) -> TestServer {
+/// A server presenting a certificate issued under a fresh root CA, with the root's
+/// certificate written as `root.crt` in files of its own: one case of the matrix.
+pub(crate) struct CaServer {
+    pub(crate) server: TestServer,
+    pub(crate) files: Files,
+    /// `root.crt`: the root CA, for `sslrootcert`.
+    pub(crate) root: PathBuf,
+}
+
+impl CaServer {
+    /// The common name of the root CA (`CN=matrix root` in refusals).
+    pub(crate) const ROOT: &'static str = "matrix root";
+
+    /// A server presenting what `issue` makes with the root CA: (certificate chain PEM,
+    /// key PEM).
+    pub(crate) async fn issued(
+        issue: impl FnOnce(&TestCa) -> pgsec_testkit::Result<(String, String)>,
+    ) -> CaServer {
+        let ca = TestCa::new(Self::ROOT).unwrap();
+        let (cert_chain_pem, key_pem) = issue(&ca).expect("the server certificate");
+        let server = TestServer::builder()
+            .server_identity(ServerIdentity {
+                ca_pem: ca.cert_pem.clone(),
+                cert_chain_pem,
+                key_pem,
+            })
+            .start()
+            .await
+            .expect("test server with a custom identity");
+        let files = Files::new();
+        let root = files.write("root.crt", &ca.cert_pem);
+        CaServer {
+            server,
+            files,
+            root,
+        }
+    }
+
+    /// Both verdicts for `host` (the name checked), `hostaddr` (where the socket goes),
+    /// trusting `root.crt`.
+    pub(crate) async fn run(&self, host: &str, hostaddr: Option<&str>) -> Verdicts {
+        self.run_trusting(host, hostaddr, &self.root).await
+    }
+
+    /// [`CaServer::run`] trusting the certificates in `rootcert` instead.
+    pub(crate) async fn run_trusting(
+        &self,
+        host: &str,
+        hostaddr: Option<&str>,
+        rootcert: &Path,
+    ) -> Verdicts {
+        let conninfo = conninfo(&self.server, host, hostaddr, rootcert, "");
+        run_both(&self.server, &self.files, &conninfo).await
+    }
+}
+
+/// A server that asks for client certificates and authenticates the application role
+/// by one (`hostssl all pgsec_app all cert`), its certificate issued by `ca` for
+/// `localhost` and `127.0.0.1`. `ssl_ca_file` (what client certificates are checked
+/// against) is the server's own certificate file with the CA appended: one file, no
+/// reload needed.
+pub(crate) async fn client_cert_server(ca: &TestCa) -> TestServer {
+    let (server_cert, server_key) = ca
+        .issue(&["localhost", "127.0.0.1"], Some("localhost"))
+        .unwrap();
     TestServer::builder()
         .server_identity(ServerIdentity {
             ca_pem: ca.cert_pem.clone(),
-            cert_chain_pem,
-            key_pem,
+            cert_chain_pem: format!("{server_cert}{}", ca.cert_pem),
+            key_pem: server_key,
         })
+        .setting("ssl_ca_file", "server.crt")
+        .hba_lines([format!("hostssl all {APP_USER} all cert")])
         .start()
         .await
-        .expect("test server with a custom identity")
+        .expect("a server with certificate authentication for the app role")
+}
+
+/// A client certificate and key (PEM) for the application role, issued by `ca`.
+pub(crate) fn app_client_cert(ca: &TestCa) -> (String, String) {
+    ca.issue_with(&[], Some(APP_USER), |p| {
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    })
+    .unwrap()
 }
 
 /// The connection string both clients get (the password travels in PGPASSWORD).

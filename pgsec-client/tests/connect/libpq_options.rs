@@ -258,12 +258,10 @@ fn cases(major: u32, client_major: u32, server_requests_client_cert: bool) -> Ve
 async fn pgsec(server: &TestServer, files: &Files, user: &str, extra: &str) -> Result<(), Error> {
     let info = server.info();
     let conninfo = format!(
-        "host={} hostaddr={} port={} sslrootcert={} user={user} dbname=postgres \
-         connect_timeout=20 {extra}",
-        info.host,
-        info.hostaddr,
-        info.port,
-        info.ca_path.display()
+        "{} {extra}",
+        info.conninfo_for(user, "postgres")
+            .option("connect_timeout", "20")
+            .build()
     );
     let env = Environment::empty()
         .var("PGPASSWORD", info.app.password())
@@ -362,10 +360,14 @@ async fn psql_of_major(
         return None;
     }
     let info = server.info();
+    // The CA is written to /tmp/pgsec-ca.crt inside the container.
     let conninfo = format!(
-        "host={} hostaddr={} port={} sslmode=verify-full sslrootcert=/tmp/pgsec-ca.crt \
-         user={user} dbname=postgres connect_timeout=20 {extra}",
-        info.host, info.hostaddr, info.port
+        "{} {extra}",
+        info.conninfo_for(user, "postgres")
+            .sslrootcert("/tmp/pgsec-ca.crt")
+            .option("sslmode", "verify-full")
+            .option("connect_timeout", "20")
+            .build()
     );
     let out = tokio::process::Command::new("docker")
         .args(["run", "--rm", "--network", "host", "--entrypoint", "sh"])
@@ -547,30 +549,14 @@ async fn direct_tls_is_refused_by_a_server_before_17() {
 #[cfg(unix)]
 #[tokio::test]
 async fn sslcertmode_against_a_server_that_asks_for_a_client_certificate() {
-    use pgsec_testkit::{ServerIdentity, TestCa};
+    use crate::harness::{app_client_cert, client_cert_server};
+    use pgsec_testkit::TestCa;
     use std::os::unix::fs::PermissionsExt;
 
     let ca = TestCa::new("sslcertmode root").unwrap();
-    let (server_cert, server_key) = ca
-        .issue(&["localhost", "127.0.0.1"], Some("localhost"))
-        .unwrap();
-    let server = TestServer::builder()
-        .server_identity(ServerIdentity {
-            ca_pem: ca.cert_pem.clone(),
-            cert_chain_pem: format!("{server_cert}{}", ca.cert_pem),
-            key_pem: server_key,
-        })
-        .setting("ssl_ca_file", "server.crt")
-        .hba_lines([format!("hostssl all {} all cert", pgsec_testkit::APP_USER)])
-        .start()
-        .await
-        .expect("a server asking for client certificates");
+    let server = client_cert_server(&ca).await;
     let major = server.major_version();
-    let (client_cert, client_key) = ca
-        .issue_with(&[], Some(pgsec_testkit::APP_USER), |p| {
-            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-        })
-        .unwrap();
+    let (client_cert, client_key) = app_client_cert(&ca);
     let files = Files::new();
     let crt = files.write("client.crt", &client_cert);
     let key = files.write("client.key", &client_key);

@@ -7,7 +7,7 @@
 use pgsec_client::CertificateRefusal;
 use pgsec_testkit::TestCa;
 
-use crate::harness::{conninfo, run_both, server_with, Files, Verdicts};
+use crate::harness::{conninfo, run_both, CaServer, Files, Verdicts};
 
 /// Expected verdicts: `true` = connects.
 struct Expect {
@@ -47,9 +47,8 @@ fn check(case: &str, v: &Verdicts, expect: Expect) {
 
 #[tokio::test]
 async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
-    let ca = TestCa::new("matrix root").unwrap();
-    let (cert, key) = ca
-        .issue(
+    let s = CaServer::issued(|ca| {
+        ca.issue(
             &[
                 "dns1.alt-name.pg-ssltest.test",
                 "dns2.alt-name.pg-ssltest.test",
@@ -57,10 +56,8 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
             ],
             Some("common-name.pg-ssltest.test"),
         )
-        .unwrap();
-    let server = server_with(&ca, cert, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &ca.cert_pem);
+    })
+    .await;
     let addr = Some("127.0.0.1");
 
     for host in [
@@ -68,7 +65,7 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
         "dns2.alt-name.pg-ssltest.test",
         "foo.wildcard.pg-ssltest.test",
     ] {
-        let v = run_both(&server, &files, &conninfo(&server, host, addr, &root, "")).await;
+        let v = s.run(host, addr).await;
         check(&format!("SAN list: host={host}"), &v, BOTH_OK);
         let details = v.pgsec.as_ref().unwrap();
         assert!(details.is_verified());
@@ -88,7 +85,7 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
         // CN + SANs: the CN is ignored by both.
         "common-name.pg-ssltest.test",
     ] {
-        let v = run_both(&server, &files, &conninfo(&server, host, addr, &root, "")).await;
+        let v = s.run(host, addr).await;
         check(&format!("SAN list: host={host}"), &v, BOTH_REFUSE);
         match v.refusal() {
             Some(CertificateRefusal::NameMismatch {
@@ -112,26 +109,18 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
 
     // An IP host is never matched by DNS names (libpq would try the CN, which is not
     // the address either).
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "127.0.0.1", None, &root, ""),
-    )
-    .await;
+    let v = s.run("127.0.0.1", None).await;
     check("SAN list: host=127.0.0.1", &v, BOTH_REFUSE);
 
     // Wrong CA: the same server checked against another root.
     let other = TestCa::new("some other root").unwrap();
-    let wrong = files.write("wrong-root.crt", &other.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "dns1.alt-name.pg-ssltest.test", addr, &wrong, ""),
-    )
-    .await;
+    let wrong = s.files.write("wrong-root.crt", &other.cert_pem);
+    let v = s
+        .run_trusting("dns1.alt-name.pg-ssltest.test", addr, &wrong)
+        .await;
     check("wrong CA", &v, BOTH_REFUSE);
     assert!(
-        matches!(v.refusal(), Some(CertificateRefusal::UnknownIssuer { issuer, .. }) if issuer == "CN=matrix root"),
+        matches!(v.refusal(), Some(CertificateRefusal::UnknownIssuer { issuer, .. }) if issuer == &format!("CN={}", CaServer::ROOT)),
         "{:?}",
         v.refusal()
     );
@@ -139,23 +128,10 @@ async fn san_list_with_wildcard_and_cn_ignored_and_wrong_ca() {
 
 #[tokio::test]
 async fn cn_only_is_the_one_divergence() {
-    let ca = TestCa::new("matrix root").unwrap();
-    let (cert, key) = ca.issue(&[], Some("common-name.pg-ssltest.test")).unwrap();
-    let server = server_with(&ca, cert, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &ca.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(
-            &server,
-            "common-name.pg-ssltest.test",
-            Some("127.0.0.1"),
-            &root,
-            "",
-        ),
-    )
-    .await;
+    let s = CaServer::issued(|ca| ca.issue(&[], Some("common-name.pg-ssltest.test"))).await;
+    let v = s
+        .run("common-name.pg-ssltest.test", Some("127.0.0.1"))
+        .await;
     // libpq falls back to the CN; pgsec-client refuses and says why.
     check(
         "CN only (no SAN)",
@@ -181,23 +157,10 @@ async fn cn_only_is_the_one_divergence() {
 
 #[tokio::test]
 async fn no_names_at_all() {
-    let ca = TestCa::new("matrix root").unwrap();
-    let (cert, key) = ca.issue(&[], None).unwrap();
-    let server = server_with(&ca, cert, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &ca.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(
-            &server,
-            "common-name.pg-ssltest.test",
-            Some("127.0.0.1"),
-            &root,
-            "",
-        ),
-    )
-    .await;
+    let s = CaServer::issued(|ca| ca.issue(&[], None)).await;
+    let v = s
+        .run("common-name.pg-ssltest.test", Some("127.0.0.1"))
+        .await;
     check("no names", &v, BOTH_REFUSE);
     assert!(matches!(
         v.refusal(),
@@ -210,22 +173,14 @@ async fn no_names_at_all() {
 
 #[tokio::test]
 async fn expired_certificate() {
-    let ca = TestCa::new("matrix root").unwrap();
-    let (cert, key) = ca
-        .issue_with(&["db.pg-ssltest.test"], None, |p| {
+    let s = CaServer::issued(|ca| {
+        ca.issue_with(&["db.pg-ssltest.test"], None, |p| {
             p.not_before = rcgen::date_time_ymd(2001, 1, 1);
             p.not_after = rcgen::date_time_ymd(2002, 1, 1);
         })
-        .unwrap();
-    let server = server_with(&ca, cert, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &ca.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "db.pg-ssltest.test", Some("127.0.0.1"), &root, ""),
-    )
+    })
     .await;
+    let v = s.run("db.pg-ssltest.test", Some("127.0.0.1")).await;
     check("expired", &v, BOTH_REFUSE);
     assert!(
         matches!(v.refusal(), Some(CertificateRefusal::Expired { not_after, .. }) if not_after == "2002-01-01 00:00:00 UTC"),
@@ -236,17 +191,8 @@ async fn expired_certificate() {
 
 #[tokio::test]
 async fn ip_san_for_an_ip_host() {
-    let ca = TestCa::new("matrix root").unwrap();
-    let (cert, key) = ca.issue(&["127.0.0.1"], None).unwrap();
-    let server = server_with(&ca, cert, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &ca.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "127.0.0.1", None, &root, ""),
-    )
-    .await;
+    let s = CaServer::issued(|ca| ca.issue(&["127.0.0.1"], None)).await;
+    let v = s.run("127.0.0.1", None).await;
     check("IP SAN, host=127.0.0.1", &v, BOTH_OK);
     let peer = v
         .pgsec
@@ -263,30 +209,19 @@ async fn ip_san_for_an_ip_host() {
         vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
     );
     // The same certificate does not cover a DNS name.
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "db.pg-ssltest.test", Some("127.0.0.1"), &root, ""),
-    )
-    .await;
+    let v = s.run("db.pg-ssltest.test", Some("127.0.0.1")).await;
     check("IP SAN, host=db.pg-ssltest.test", &v, BOTH_REFUSE);
 }
 
 #[tokio::test]
 async fn intermediate_sent_by_the_server() {
-    let root_ca = TestCa::new("matrix root").unwrap();
-    let mid = root_ca.intermediate("matrix intermediate").unwrap();
-    let (cert, key) = mid.issue(&["db.pg-ssltest.test"], None).unwrap();
-    let chain = format!("{cert}{}", mid.cert_pem);
-    let server = server_with(&root_ca, chain, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &root_ca.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "db.pg-ssltest.test", Some("127.0.0.1"), &root, ""),
-    )
+    let s = CaServer::issued(|root| {
+        let mid = root.intermediate("matrix intermediate")?;
+        let (cert, key) = mid.issue(&["db.pg-ssltest.test"], None)?;
+        Ok((format!("{cert}{}", mid.cert_pem), key))
+    })
     .await;
+    let v = s.run("db.pg-ssltest.test", Some("127.0.0.1")).await;
     check("intermediate sent by the server", &v, BOTH_OK);
     assert_eq!(
         v.pgsec
@@ -302,18 +237,14 @@ async fn intermediate_sent_by_the_server() {
 
 #[tokio::test]
 async fn intermediate_not_sent() {
-    let root_ca = TestCa::new("matrix root").unwrap();
-    let mid = root_ca.intermediate("matrix intermediate").unwrap();
-    let (cert, key) = mid.issue(&["db.pg-ssltest.test"], None).unwrap();
-    let server = server_with(&root_ca, cert, key).await;
-    let files = Files::new();
-    let root = files.write("root.crt", &root_ca.cert_pem);
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "db.pg-ssltest.test", Some("127.0.0.1"), &root, ""),
-    )
+    let mut mid_pem = String::new();
+    let s = CaServer::issued(|root| {
+        let mid = root.intermediate("matrix intermediate")?;
+        mid_pem.clone_from(&mid.cert_pem);
+        mid.issue(&["db.pg-ssltest.test"], None)
+    })
     .await;
+    let v = s.run("db.pg-ssltest.test", Some("127.0.0.1")).await;
     check("intermediate not sent", &v, BOTH_REFUSE);
     assert!(
         matches!(
@@ -326,16 +257,11 @@ async fn intermediate_not_sent() {
     );
     // With root and intermediate in sslrootcert both accept again (src/test/ssl's
     // root+server_ca.crt).
-    let both = files.write(
-        "root+mid.crt",
-        &format!("{}{}", root_ca.cert_pem, mid.cert_pem),
-    );
-    let v = run_both(
-        &server,
-        &files,
-        &conninfo(&server, "db.pg-ssltest.test", Some("127.0.0.1"), &both, ""),
-    )
-    .await;
+    let root = std::fs::read_to_string(&s.root).unwrap();
+    let both = s.files.write("root+mid.crt", &format!("{root}{mid_pem}"));
+    let v = s
+        .run_trusting("db.pg-ssltest.test", Some("127.0.0.1"), &both)
+        .await;
     check("intermediate in sslrootcert", &v, BOTH_OK);
 }
 

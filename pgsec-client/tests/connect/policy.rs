@@ -38,14 +38,12 @@ async fn verified_connection_reports_tls_details() {
 async fn require_is_refused_before_any_network_io_and_allowed_only_when_dangerous() {
     let server = pgsec_testkit::shared().await.unwrap();
     let info = server.info();
-    let conninfo = format!(
-        "host={} hostaddr={} port={} user={} password={} dbname=postgres sslmode=require",
-        info.host,
-        info.hostaddr,
-        info.port,
-        info.app.user,
-        info.app.password()
-    );
+    let conninfo = info
+        .conninfo_for(&info.app.user, "postgres")
+        .password(info.app.password())
+        .without_sslrootcert()
+        .option("sslmode", "require")
+        .build();
     let config = Config::parse(&conninfo).unwrap();
     let e = connect(&config).await.unwrap_err();
     assert!(
@@ -76,15 +74,10 @@ async fn passwords_never_reach_debug_or_error_text() {
     let server = pgsec_testkit::shared().await.unwrap();
     let info = server.info();
     let wrong = "Wr0ng-But-Secret-Passw0rd";
-    let conninfo = format!(
-        "host={} hostaddr={} port={} user={} password={wrong} dbname=postgres \
-         sslrootcert={}",
-        info.host,
-        info.hostaddr,
-        info.port,
-        info.app.user,
-        info.ca_path.display()
-    );
+    let conninfo = info
+        .conninfo_for(&info.app.user, "postgres")
+        .password(wrong)
+        .build();
     let config = Config::parse(&conninfo).unwrap();
     assert!(!format!("{config:?}").contains(wrong));
     let e = connect(&config).await.unwrap_err();
@@ -94,15 +87,13 @@ async fn passwords_never_reach_debug_or_error_text() {
         assert!(!text.contains(info.app.password()), "{text}");
     }
     // The right password also stays out of a refused connection's error.
-    let refused = Config::parse(&format!(
-        "host=not-in-the-certificate.test hostaddr={} port={} user={} password={} \
-         sslrootcert={}",
-        info.hostaddr,
-        info.port,
-        info.app.user,
-        info.app.password(),
-        info.ca_path.display()
-    ))
+    let refused = Config::parse(
+        &info
+            .conninfo_for(&info.app.user, "postgres")
+            .host("not-in-the-certificate.test")
+            .password(info.app.password())
+            .build(),
+    )
     .unwrap();
     let e = connect(&refused).await.unwrap_err();
     assert!(e.certificate_refusal().is_some(), "{e:?}");

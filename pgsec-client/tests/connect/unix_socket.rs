@@ -12,18 +12,14 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 /// A key/value string for the socket of `server` as `user` (admin or app).
 fn socket_conninfo(server: &TestServer, admin: bool, extra: &str) -> String {
     let info = server.info();
-    let dir = info
-        .socket_dir
-        .as_ref()
-        .expect("the local backend serves a Unix socket");
     let creds = if admin { &info.admin } else { &info.app };
-    format!(
-        "host={} port={} user={} password={} dbname=postgres connect_timeout=20 {extra}",
-        dir.display(),
-        info.port,
-        creds.user,
-        creds.password()
-    )
+    let base = info
+        .socket_conninfo_for(&creds.user, "postgres")
+        .expect("the local backend serves a Unix socket")
+        .password(creds.password())
+        .option("connect_timeout", "20")
+        .build();
+    format!("{base} {extra}")
 }
 
 fn socket_path(server: &TestServer) -> PathBuf {

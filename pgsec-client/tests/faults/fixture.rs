@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pgsec_client::{Config, Error, TenantId, TenantPool, TenantPoolBuilder, TenantTx};
-use pgsec_testkit::{Proxy, TestDatabase, APP_USER};
+use pgsec_testkit::{Proxy, TenantSchema, TestDatabase, APP_USER};
 use tokio_postgres::types::Type;
 
 /// A fresh `begin`/`commit` must succeed this soon after a fault ends.
@@ -15,39 +15,23 @@ pub(crate) const RECOVERY: Duration = Duration::from_secs(10);
 /// Bound on a single call the test expects to finish (the proxy is clean).
 pub(crate) const PROMPT: Duration = Duration::from_secs(5);
 
-/// `ledger`: one row per transaction, keyed by a unique `uid`, the tenant taken from the
-/// setting (default), and the tenant the writer believed it had. RLS enabled and
-/// forced; owned by the superuser.
-fn ledger_schema_sql() -> String {
-    format!(
-        "create table ledger (
-           uid bigint not null,
-           tenant_id text not null
-             default pg_catalog.current_setting('app.current_tenant_id'),
-           writer text not null
-         );
-         alter table ledger enable row level security;
-         alter table ledger force row level security;
-         create policy ledger_tenant on ledger
-           using (tenant_id = pg_catalog.current_setting('app.current_tenant_id', true))
-           with check (tenant_id = pg_catalog.current_setting('app.current_tenant_id', true));
-         grant select, insert on ledger to {APP_USER};"
-    )
-}
-
 /// A fresh database with the ledger table.
 pub(crate) async fn ledger_database() -> TestDatabase {
     let server = pgsec_testkit::shared().await.expect("test server");
     ledger_database_on(server).await
 }
 
-/// A fresh database with the ledger table on `server` (a server of the test's own).
+/// A fresh database on `server` (a server of the test's own) with `ledger`: one row per
+/// transaction, keyed by a unique `uid`, the tenant taken from the setting (default),
+/// and the tenant the writer believed it had. RLS enabled and forced; owned by the
+/// superuser; the application role may only read and insert.
 pub(crate) async fn ledger_database_on(server: &pgsec_testkit::TestServer) -> TestDatabase {
     let db = server.fresh_database().await.expect("fresh database");
-    db.admin_client()
-        .await
-        .expect("admin client")
-        .batch_execute(&ledger_schema_sql())
+    TenantSchema::new("ledger")
+        .column("uid", "bigint not null")
+        .column("writer", "text not null")
+        .privileges(&["select", "insert"])
+        .apply(&db)
         .await
         .expect("ledger schema");
     db

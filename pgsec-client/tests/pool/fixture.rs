@@ -1,35 +1,18 @@
 //! The tenant schema and pools shared by the pool tests (and the spans binary).
 
 use pgsec_client::{Config, TenantPool, TenantPoolBuilder};
-use pgsec_testkit::{TestDatabase, APP_USER};
+use pgsec_testkit::{TenantSchema, TestDatabase};
 
-/// A tenant table owned by the superuser, RLS enabled and forced, isolated by
-/// `app.current_tenant_id`, usable by the application role.
-pub(crate) fn tenant_schema_sql() -> String {
-    format!(
-        "create table items (
-           id bigserial primary key,
-           tenant_id text not null default pg_catalog.current_setting('app.current_tenant_id'),
-           body text not null
-         );
-         alter table items enable row level security;
-         alter table items force row level security;
-         create policy items_tenant on items
-           using (tenant_id = pg_catalog.current_setting('app.current_tenant_id', true))
-           with check (tenant_id = pg_catalog.current_setting('app.current_tenant_id', true));
-         grant select, insert, update, delete on items to {APP_USER};
-         grant usage on sequence items_id_seq to {APP_USER};"
-    )
-}
-
-/// A fresh database with the tenant schema.
+/// A fresh database with the tenant table `items` (id, tenant_id, body): owned by the
+/// superuser, RLS enabled and forced, isolated by `app.current_tenant_id`, usable by the
+/// application role.
 pub(crate) async fn tenant_database() -> TestDatabase {
     let server = pgsec_testkit::shared().await.expect("test server");
     let db = server.fresh_database().await.expect("fresh database");
-    db.admin_client()
-        .await
-        .expect("admin client")
-        .batch_execute(&tenant_schema_sql())
+    TenantSchema::new("items")
+        .serial_id()
+        .column("body", "text not null")
+        .apply(&db)
         .await
         .expect("tenant schema");
     db

@@ -5,6 +5,7 @@
 //! runs this binary once with each.
 
 mod ahead;
+mod fixture;
 mod hardened;
 mod leftovers;
 mod majors;
