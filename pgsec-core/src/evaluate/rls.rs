@@ -1,6 +1,6 @@
 //! Row-Level Security rules: `rls.*`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::reach::Roles;
 use super::{ident, in_db, qident, Eval};
@@ -17,7 +17,7 @@ pub(crate) fn tenant_column<'t>(policy: &Policy, t: &'t TableFact) -> Option<&'t
 }
 
 fn table_loc(db: &DatabaseFacts, t: &TableFact) -> (String, Location) {
-    let name = t.qualified().to_string();
+    let name = format!("{}.{}", t.schema, t.name);
     (
         format!("{}/{name}", db.name),
         Location::object("table", in_db(&db.name, &name)),
@@ -38,17 +38,12 @@ pub(super) fn disabled(ev: &mut Eval<'_>) {
                 continue;
             };
             if !t.rls_enabled {
+                // The app's role is known and holds no privilege on the table.
                 let unreachable = match (&reach, app) {
                     (Some(r), Some(a)) => r
                         .may_use(t.acl.as_deref(), &t.owner, "arwdDxt", false)
                         .is_none()
-                        .then(|| {
-                            format!(
-                                "; the application's role {a} holds no privilege on it, so it \
-                                 reaches these rows only through other relations (a \
-                                 partitioned parent applies its own policies)"
-                            )
-                        }),
+                        .then_some(a),
                     _ => None,
                 };
                 if unreachable.is_some() && ev.policy.app_only {
@@ -59,6 +54,13 @@ pub(super) fn disabled(ev: &mut Eval<'_>) {
                 } else {
                     ev.rule_severity()
                 };
+                let unreachable = unreachable.map(|a| {
+                    format!(
+                        "; the application's role {a} holds no privilege on it, so it \
+                         reaches these rows only through other relations (a \
+                         partitioned parent applies its own policies)"
+                    )
+                });
                 let (obj, loc) = table_loc(db, t);
                 ev.emit_at(
                     severity,
@@ -120,14 +122,21 @@ fn tables_with_policies<'a>(
                 continue;
             }
         };
-        let mut by_table: BTreeMap<(&str, &str), Vec<&PolicyFact>> = BTreeMap::new();
+        // Hashed, not ordered: looked up once per table (100,000 of them, issue 16).
+        let mut by_table: HashMap<(&str, &str), Vec<&PolicyFact>> =
+            HashMap::with_capacity(policies.len());
         for p in policies {
             by_table.entry((&p.schema, &p.table)).or_default().push(p);
         }
+        out.reserve(tables.len());
         for t in tables {
-            let ps = by_table
-                .remove(&(t.schema.as_str(), t.name.as_str()))
-                .unwrap_or_default();
+            let ps = if by_table.is_empty() {
+                Vec::new()
+            } else {
+                by_table
+                    .remove(&(t.schema.as_str(), t.name.as_str()))
+                    .unwrap_or_default()
+            };
             out.push((db, t, ps));
         }
     }
@@ -474,15 +483,23 @@ pub(super) fn policy_loose_match(ev: &mut Eval<'_>) {
     }
 }
 
-/// Tenant tables of a database, with their owners.
+/// A qualified name as a borrowed map key.
+type NameKey<'a> = (&'a str, &'a str);
+
+fn name_key(q: &QualifiedName) -> NameKey<'_> {
+    (&q.schema, &q.name)
+}
+
+/// Tenant tables of a database by (schema, name), borrowed: built only by the rules that
+/// have a view or function to look names up for, without copying 100,000 names.
 fn tenant_tables<'a>(
     policy: &Policy,
     tables: &'a [TableFact],
-) -> BTreeMap<QualifiedName, &'a TableFact> {
+) -> HashMap<NameKey<'a>, &'a TableFact> {
     tables
         .iter()
         .filter(|t| tenant_column(policy, t).is_some())
-        .map(|t| (t.qualified(), t))
+        .map(|t| ((t.schema.as_str(), t.name.as_str()), t))
         .collect()
 }
 
@@ -529,15 +546,19 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
                 continue;
             }
         };
-        let tenants = tenant_tables(ev.policy, tables);
-        let by_name: BTreeMap<QualifiedName, _> = views
-            .iter()
-            .map(|v| (QualifiedName::new(v.schema.clone(), v.name.clone()), v))
-            .collect();
-        for v in views
+        let mut suspects = views
             .iter()
             .filter(|v| v.materialized || !v.security_invoker)
-        {
+            .peekable();
+        if suspects.peek().is_none() {
+            continue;
+        }
+        let tenants = tenant_tables(ev.policy, tables);
+        let by_name: HashMap<NameKey<'_>, _> = views
+            .iter()
+            .map(|v| ((v.schema.as_str(), v.name.as_str()), v))
+            .collect();
+        for v in suspects {
             // Tenant tables reached through the view, following views it reads.
             let mut reached: BTreeMap<QualifiedName, &TableFact> = BTreeMap::new();
             let mut seen = BTreeSet::new();
@@ -546,10 +567,10 @@ pub(super) fn view_bypass(ev: &mut Eval<'_>) {
                 if !seen.insert(q.clone()) {
                     continue;
                 }
-                if let Some(t) = tenants.get(q) {
+                if let Some(t) = tenants.get(&name_key(q)) {
                     reached.insert(q.clone(), t);
                 }
-                if let Some(inner) = by_name.get(q) {
+                if let Some(inner) = by_name.get(&name_key(q)) {
                     stack.extend(inner.referenced.iter());
                 }
             }
@@ -664,12 +685,18 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
                 continue;
             }
         };
+        let mut definers = functions.iter().filter(|f| f.security_definer).peekable();
+        if definers.peek().is_none() {
+            continue;
+        }
         let tenants = tenant_tables(ev.policy, tables);
         // Tenant tables by lower-cased name, for bodies searched word by word.
-        let mut by_word: std::collections::HashMap<String, Vec<&TableFact>> =
-            std::collections::HashMap::new();
+        let mut by_word: HashMap<String, Vec<&TableFact>> = HashMap::new();
         let mut odd_names: Vec<&TableFact> = Vec::new();
-        for t in tenants.values().copied() {
+        for t in tables
+            .iter()
+            .filter(|t| tenant_column(ev.policy, t).is_some())
+        {
             if is_identifier_word(&t.name) {
                 by_word
                     .entry(t.name.to_ascii_lowercase())
@@ -679,7 +706,7 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
                 odd_names.push(t);
             }
         }
-        for f in functions.iter().filter(|f| f.security_definer) {
+        for f in definers {
             let used = reach
                 .as_ref()
                 .and_then(|r| r.may_use(f.acl.as_deref(), &f.owner, "X", true));
@@ -689,7 +716,7 @@ pub(super) fn definer_function(ev: &mut Eval<'_>) {
             let read: Vec<&TableFact> = match (&f.referenced_tables, &f.body) {
                 (Some(refs), _) => refs
                     .iter()
-                    .filter_map(|q| tenants.get(q).copied())
+                    .filter_map(|q| tenants.get(&name_key(q)).copied())
                     .collect(),
                 (None, Some(body)) => {
                     // One pass over the body, not one per tenant table (10,000 tables).
