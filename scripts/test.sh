@@ -43,7 +43,7 @@ bash scripts/build-stock-image.sh "$PG_MAJOR"
 
 log "local backend packages (server, pgaudit, psql, pgbouncer)"
 apt_install "postgresql-${LOCAL_MAJOR}" "postgresql-${LOCAL_MAJOR}-pgaudit" postgresql-client pgbouncer
-# headless Chromium renders the HTML reports in pgsec-cli/tests/html_report.rs
+# headless Chromium renders the HTML reports in pgsec-cli/tests/e2e/html_report.rs
 apt_install chromium
 
 log "cargo fmt --check"

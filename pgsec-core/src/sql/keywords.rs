@@ -4,7 +4,7 @@
 //! `json_arrayagg`, `json_object`, `json_objectagg` (column-name keywords); 17 added
 //! `json_exists`, `json_query`, `json_scalar`, `json_serialize`, `json_table`,
 //! `json_value` and `merge_action` (column-name keywords); the other additions are
-//! unreserved. `tests/sql_names.rs` checks this table against the test server's
+//! unreserved. `tests/live/sql_names.rs` checks this table against the test server's
 //! `pg_get_keywords()` (PostgreSQL 15: its 460 words, each in the same category).
 
 use super::KeywordCategory::{self, ColName, Reserved, TypeFuncName, Unreserved};
