@@ -25,9 +25,12 @@ D=/var/lib/postgresql/pgsec-data
 if [ -f "$D/PG_VERSION" ]; then
   # The project's image carries a cluster made at build time, without a password: give
   # its superuser this server's, in single-user mode, before the server listens.
+  # log_min_error_statement=panic: a failing statement (it holds the password) is never
+  # echoed into the log the kit may show.
   pw=$(sed "s/'/''/g" /pgsec/admin.pw)
   if ! printf "ALTER ROLE pgsec_admin PASSWORD '%s'\n" "$pw" |
-      postgres --single -D "$D" -c fsync=off postgres >/tmp/single.log 2>&1; then
+      postgres --single -D "$D" -c fsync=off -c log_min_error_statement=panic postgres \
+      >/tmp/single.log 2>&1; then
     cat /tmp/single.log >&2; exit 1
   fi
   rm -f /tmp/single.log
