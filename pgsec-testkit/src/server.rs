@@ -473,12 +473,14 @@ impl TestServer {
         if server.connector.info.admin != admin {
             admin_client
                 // The kit's own superuser keeps a SCRAM secret whatever the server's
-                // password_encryption (the hba lines ask for SCRAM).
+                // password_encryption (the hba lines ask for SCRAM). The verifier is
+                // computed here, so the password never reaches the server's (pgaudit) log.
                 .batch_execute(&format!(
-                    "BEGIN; SET LOCAL password_encryption = 'scram-sha-256'; \
-                     ALTER ROLE {} PASSWORD {}; COMMIT",
+                    "ALTER ROLE {} PASSWORD {}",
                     quote_ident(&admin.user)?,
-                    quote_literal(admin.password())
+                    quote_literal(&postgres_protocol::password::scram_sha_256(
+                        admin.password().as_bytes()
+                    ))
                 ))
                 .await?;
             server.connector.info.admin = admin;
@@ -556,13 +558,24 @@ impl TestServer {
         } else {
             "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
         };
+        // The secret as the server's password_encryption would store it, computed here
+        // so that the password itself never reaches the server's (pgaudit) log.
+        let encryption: String = admin
+            .query_one("select current_setting('password_encryption')", &[])
+            .await?
+            .get(0);
+        let secret = if encryption == "md5" {
+            postgres_protocol::password::md5(app.password().as_bytes(), &app.user)
+        } else {
+            postgres_protocol::password::scram_sha_256(app.password().as_bytes())
+        };
         // One statement at a time: CREATE DATABASE refuses to run in the implicit
         // transaction of a multi-statement query.
         admin
             .batch_execute(&format!(
                 "CREATE ROLE {} LOGIN {attrs} PASSWORD {}",
                 quote_ident(&app.user)?,
-                quote_literal(app.password()),
+                quote_literal(&secret),
             ))
             .await?;
         admin

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use pgsec_testkit::{shared, Backend, TestCa};
+use pgsec_testkit::{shared, Backend, TestCa, TestServer};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::NoTls;
 
@@ -286,4 +286,31 @@ async fn debug_output_never_shows_a_password() {
     assert!(!text.contains(server.info().admin.password()));
     assert!(!text.contains(server.info().app.password()));
     assert!(text.contains("redacted"));
+}
+
+#[tokio::test]
+async fn the_server_log_never_holds_a_password() {
+    // Set-up creates the application role and (local backend) resets the superuser's
+    // password: both as verifiers computed by the kit, never the password itself, so no
+    // statement log (here every statement is logged) and no error quoting the log can
+    // show one.
+    let server = TestServer::builder()
+        .setting("log_statement", "all")
+        .start()
+        .await
+        .unwrap();
+    let log = server.log_tail().await;
+    assert!(
+        log.contains("CREATE ROLE"),
+        "the set-up's statements are not in the tail looked at:\n{log}"
+    );
+    // (The messages do not print the log: it would hold the password.)
+    assert!(
+        !log.contains(server.info().app.password()),
+        "the application role's password is in the server log"
+    );
+    assert!(
+        !log.contains(server.info().admin.password()),
+        "the superuser's password is in the server log"
+    );
 }
