@@ -1,28 +1,17 @@
-//! Databases made ahead: one migrated template per migrations directory and test
-//! binary, and a small queue of clones of each template prepared in the background on
-//! the kit's runtime, so that a test rarely waits for `CREATE DATABASE`.
+//! Databases for the test attribute: one migrated template per migrations directory and
+//! test binary, cloned through the server's databases made ahead
+//! (`TestServer::clone_made_ahead`), so that a test rarely waits for `CREATE DATABASE`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::sync::mpsc;
-
 use crate::{Error, Result, TestDatabase, TestServer};
 
-/// Clones of a template kept ready ahead of the tests that ask for them. Small: each
-/// holds a few megabytes and is never dropped before the server.
-pub(crate) const PREPARED_AHEAD: usize = 2;
+/// Per migrations key: the migrated template's name, made once per test binary.
+type Templates = Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>;
 
-type Ready = mpsc::Receiver<std::result::Result<TestDatabase, String>>;
-
-/// Per template: the migrated template's name, and its queue of ready clones.
-struct Template {
-    name: tokio::sync::OnceCell<String>,
-    ready: tokio::sync::OnceCell<tokio::sync::Mutex<Ready>>,
-}
-
-fn templates() -> &'static Mutex<HashMap<String, Arc<Template>>> {
-    static T: OnceLock<Mutex<HashMap<String, Arc<Template>>>> = OnceLock::new();
+fn templates() -> &'static Templates {
+    static T: OnceLock<Templates> = OnceLock::new();
     T.get_or_init(Default::default)
 }
 
@@ -42,34 +31,15 @@ pub(crate) async fn database_for(
         // The server keeps clones of its own template ready itself.
         return server.fresh_database().await;
     }
-    let entry = {
+    let template = {
         let mut map = templates().lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry(key.to_owned()).or_insert_with(|| {
-            Arc::new(Template {
-                name: tokio::sync::OnceCell::new(),
-                ready: tokio::sync::OnceCell::new(),
-            })
-        }))
+        Arc::clone(map.entry(key.to_owned()).or_default())
     };
-    let template = entry
-        .name
+    let template = template
         .get_or_try_init(|| migrate_template(server, key, migrations))
-        .await?
-        .clone();
-    let ready = entry
-        .ready
-        .get_or_init(|| async { tokio::sync::Mutex::new(spawn_filler(server, template.clone())) })
-        .await;
-    let next = ready.lock().await.recv().await;
-    match next {
-        Some(Ok(db)) => Ok(db),
-        Some(Err(reason)) => Err(Error::TestSetup {
-            what: format!("a clone of template {template}"),
-            reason,
-        }),
-        // The filler stopped after an error it already reported: make one here.
-        None => server.fresh_database_from(&template).await,
-    }
+        .await?;
+    // The server keeps clones of each template ready, as of its own.
+    server.clone_made_ahead(template).await
 }
 
 /// Makes the template of one migrations directory: a fresh database, every file run in
@@ -92,27 +62,6 @@ async fn migrate_template(
     }
     drop(admin);
     Ok(db.name().to_owned())
-}
-
-/// Starts the background task that keeps [`PREPARED_AHEAD`] clones of `template` ready.
-fn spawn_filler(server: &'static TestServer, template: String) -> Ready {
-    let (tx, rx) = mpsc::channel(PREPARED_AHEAD);
-    crate::backend::container::kit_runtime().spawn(async move {
-        loop {
-            match server.fresh_database_from(&template).await {
-                Ok(db) => {
-                    if tx.send(Ok(db)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string())).await;
-                    return;
-                }
-            }
-        }
-    });
-    rx
 }
 
 /// How to clone a database on the server `admin` is connected to (PostgreSQL 15+).

@@ -25,8 +25,8 @@ pub const ADMIN_USER: &str = "pgsec_admin";
 /// Name of the non-superuser application role the kit creates.
 pub const APP_USER: &str = "pgsec_app";
 
-/// Clones made ahead by the background task: a database, or why the task stopped.
-type Ahead = tokio::sync::mpsc::Receiver<std::result::Result<TestDatabase, String>>;
+/// Clones of one template made ahead by a background task; closed when the task stopped.
+type Ahead = tokio::sync::mpsc::Receiver<TestDatabase>;
 
 /// The template every fresh database is cloned from.
 pub const TEMPLATE_DB: &str = "pgsec_template";
@@ -236,10 +236,10 @@ pub struct TestServer {
     hardened: bool,
     next_db: Arc<AtomicU32>,
     timings: StartTimings,
-    // Clones of the kit's template made ahead (`None` until the first fresh_database, or
-    // after the background task stopped).
+    // Clones made ahead, per template (the kit's, and each migrated one of the test
+    // attribute); a template has an entry from its first clone on.
     databases_ahead: usize,
-    ahead: tokio::sync::Mutex<Option<Ahead>>,
+    ahead: tokio::sync::Mutex<std::collections::HashMap<String, Ahead>>,
     // A superuser session kept open for CREATE DATABASE (saves a TLS + SCRAM handshake
     // per fresh database); its connection runs on the kit's runtime.
     keeper: tokio::sync::Mutex<Option<Client>>,
@@ -442,7 +442,7 @@ impl TestServer {
             next_db: Arc::new(AtomicU32::new(0)),
             timings: StartTimings::default(),
             databases_ahead: b.databases_ahead,
-            ahead: tokio::sync::Mutex::new(None),
+            ahead: tokio::sync::Mutex::new(std::collections::HashMap::new()),
             keeper: tokio::sync::Mutex::new(None),
             _files: files,
         };
@@ -702,54 +702,53 @@ impl TestServer {
     /// # Errors
     /// The `CREATE DATABASE` failed.
     pub async fn fresh_database(&self) -> Result<TestDatabase> {
+        self.clone_made_ahead(TEMPLATE_DB).await
+    }
+
+    /// A clone of `template`, taken from the ones a background task keeps ready
+    /// ([`ServerBuilder::databases_ahead`]); the first call for a template starts its
+    /// task. Also what `#[pgsec_testkit::test(migrations = ...)]` uses for its migrated
+    /// templates.
+    pub(crate) async fn clone_made_ahead(&self, template: &str) -> Result<TestDatabase> {
         if self.databases_ahead == 0 {
-            return self.fresh_database_from(TEMPLATE_DB).await;
+            return self.fresh_database_from(template).await;
         }
         let mut ahead = self.ahead.lock().await;
-        if let Some(rx) = ahead.as_mut() {
+        if let Some(rx) = ahead.get_mut(template) {
             // Waiting for the clone in progress is never slower than starting another.
-            if let Some(Ok(db)) = rx.recv().await {
+            if let Some(db) = rx.recv().await {
                 return Ok(db);
             }
             // The task stopped (a restart ended its session, or CREATE DATABASE
             // failed): make this one here, where an error reaches the caller, and
             // start a new task.
         }
-        *ahead = Some(self.spawn_databases_ahead());
+        ahead.insert(template.to_owned(), self.spawn_databases_ahead(template));
         drop(ahead);
-        self.fresh_database_from(TEMPLATE_DB).await
+        self.fresh_database_from(template).await
     }
 
-    /// Starts the task that keeps `databases_ahead` clones of the kit's template ready,
-    /// on the kit's runtime and its own superuser session. It ends when the server is
-    /// dropped (the receiver with it) or on its first error, which it hands over.
-    fn spawn_databases_ahead(&self) -> Ahead {
+    /// Starts the task that keeps `databases_ahead` clones of `template` ready, on the
+    /// kit's runtime and its own superuser session. It ends, closing the channel, when
+    /// the server is dropped (the receiver with it) or on its first error.
+    fn spawn_databases_ahead(&self, template: &str) -> Ahead {
         let (tx, rx) = tokio::sync::mpsc::channel(self.databases_ahead.max(1));
+        let template = template.to_owned();
         let connector = self.connector.clone();
         let next_db = Arc::clone(&self.next_db);
         crate::backend::container::kit_runtime().spawn(async move {
-            let made = async {
-                let admin = connector.connect("postgres", &connector.info.admin).await?;
-                let strategy = crate::pool_of_dbs::clone_strategy(&admin).await?;
-                Ok::<_, Error>((admin, strategy))
+            let Ok(admin) = connector.connect("postgres", &connector.info.admin).await else {
+                return;
             };
-            let (admin, strategy) = match made.await {
-                Ok(made) => made,
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string())).await;
-                    return;
-                }
+            let Ok(strategy) = crate::pool_of_dbs::clone_strategy(&admin).await else {
+                return;
             };
             // A slot first, then the clone: ready and in-progress clones together never
             // exceed the channel's capacity.
             while let Ok(slot) = tx.reserve().await {
-                let db = clone_database(&admin, &connector, &next_db, TEMPLATE_DB, strategy)
-                    .await
-                    .map_err(|e| e.to_string());
-                let failed = db.is_err();
-                slot.send(db);
-                if failed {
-                    return;
+                match clone_database(&admin, &connector, &next_db, &template, strategy).await {
+                    Ok(db) => slot.send(db),
+                    Err(_) => return,
                 }
             }
         });
