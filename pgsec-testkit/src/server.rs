@@ -546,7 +546,11 @@ impl TestServer {
 
     async fn set_up(&mut self, admin: &Client, app_superuser: bool) -> Result<()> {
         let row = admin
-            .query_one("select current_setting('shared_preload_libraries')", &[])
+            .query_one(
+                "select current_setting('shared_preload_libraries'), \
+                        current_setting('password_encryption')",
+                &[],
+            )
             .await?;
         self.has_pgaudit = row
             .get::<_, String>(0)
@@ -560,10 +564,7 @@ impl TestServer {
         };
         // The secret as the server's password_encryption would store it, computed here
         // so that the password itself never reaches the server's (pgaudit) log.
-        let encryption: String = admin
-            .query_one("select current_setting('password_encryption')", &[])
-            .await?
-            .get(0);
+        let encryption: String = row.get(1);
         let secret = if encryption == "md5" {
             postgres_protocol::password::md5(app.password().as_bytes(), &app.user)
         } else {
